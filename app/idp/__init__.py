@@ -1,0 +1,1 @@
+"""Keycloak realm as code: render, validate, plan and apply ``idp_config/``."""
