@@ -1,0 +1,1 @@
+"""Linking utility-billing accounts to a resident, and the resident's Account Settings."""
