@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "CITY_NAME": "City of Springfield",
     "CITY_URL": "https://www.example.gov",
     "UTILITY_PHONE": "(555) 010-0100",
+    "CITY_TIMEZONE": "America/Chicago",
     "UTILITY_EMAIL": "utilitybilling@example.gov",
     "SOCIAL_PROVIDERS": "google,apple,microsoft,facebook",
     "SESSION_IDLE_TIMEOUT": 30 * 60,
@@ -78,6 +79,7 @@ ENV_SETTINGS: dict[str, type] = {
     "CITY_NAME": str,
     "CITY_URL": str,
     "UTILITY_PHONE": str,
+    "CITY_TIMEZONE": str,
     "UTILITY_EMAIL": str,
     "SOCIAL_PROVIDERS": str,
     "SESSION_IDLE_TIMEOUT": int,
@@ -256,6 +258,7 @@ def load_config(config: dict[str, Any], test_config: Mapping[str, Any] | None) -
         config["OIDC_ISSUER"] = str(config["OIDC_ISSUER"])
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(str(config.get("DATABASE_URL") or ""))
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    config["BABEL_DEFAULT_TIMEZONE"] = config["CITY_TIMEZONE"]
     config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "app" / "translations")
 
     problems = check_config(config)

@@ -1,1 +1,14 @@
-"""Linking utility-billing accounts to a resident, and the resident's Account Settings."""
+"""Linking utility-billing accounts to a resident, the home page and Account Settings."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("accounts", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Register the accounts pages."""
+    from app.accounts import views  # noqa: F401
+
+    app.register_blueprint(bp)

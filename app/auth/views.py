@@ -1,0 +1,181 @@
+"""Sign-in page, the redirect to the provider, the callback, sign-out and the signed-out page."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from app.auth import bp, oidc_client
+from app.auth.oidc import SignInError
+from app.auth.service import record_sign_in, roles_from_claims
+from app.config import split_list
+from app.errors import sign_in_failed
+from app.extensions import db
+from app.forms import EmptyForm
+from app.security import is_safe_next
+from app.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+#: How long a sign-in started at the provider may take before its state is forgotten.
+PENDING_TTL = 15 * 60
+#: How many sign-ins (browser tabs) may be under way at once in one session.
+PENDING_MAX = 5
+SOCIAL_LABELS = {
+    "google": "Google",
+    "apple": "Apple",
+    "microsoft": "Microsoft",
+    "facebook": "Facebook",
+}
+
+
+def _external(endpoint: str) -> str:
+    """An absolute URL of ours, on ``PORTAL_BASE_URL`` when set (the exact URI the realm registers)."""
+    base = current_app.config.get("PORTAL_BASE_URL")
+    if base:
+        return base.rstrip("/") + url_for(endpoint)
+    return url_for(endpoint, _external=True)
+
+
+def _next_target() -> str:
+    target = request.args.get("next")
+    return target if is_safe_next(target) else url_for("accounts.home")
+
+
+@bp.get("/sign-in")
+def sign_in() -> ResponseReturnValue:
+    """The sign-in page: social buttons, email sign-in, sign-up, reset and help links."""
+    next_target = _next_target()
+    if g.resident is not None:
+        return redirect(next_target)
+    providers = [(p, SOCIAL_LABELS[p]) for p in split_list(current_app.config["SOCIAL_PROVIDERS"])]
+    next_arg = request.args.get("next") if is_safe_next(request.args.get("next")) else None
+    reset_url = current_app.config.get("OIDC_PASSWORD_RESET_URL")
+    if reset_url is None and not current_app.config.get("DEV_OIDC_ENABLED"):
+        reset_url = (
+            current_app.config["OIDC_ISSUER"].rstrip("/")
+            + "/login-actions/reset-credentials?client_id="
+            + current_app.config["OIDC_CLIENT_ID"]
+        )
+    return render_template(
+        "auth/sign_in.html",
+        providers=providers,
+        next_arg=next_arg,
+        reset_url=reset_url,
+        dev_provider=current_app.config.get("DEV_OIDC_ENABLED"),
+    )
+
+
+@bp.get("/login")
+def login() -> ResponseReturnValue:
+    """Redirect to the provider: ``?idp=`` adds ``kc_idp_hint``, ``?action=register`` asks for sign-up."""
+    extra: dict[str, str] = {}
+    idp = request.args.get("idp")
+    if idp:
+        if idp not in split_list(current_app.config["SOCIAL_PROVIDERS"]):
+            return sign_in_failed(SignInError(f"unknown idp {idp[:40]!r}"), _("That sign-in option is not available."))
+        extra["kc_idp_hint"] = idp
+    action = request.args.get("action")
+    if action == "register":
+        extra["prompt"] = "create"
+    elif action:
+        return sign_in_failed(SignInError(f"unknown action {action[:40]!r}"), _("That sign-in option is not available."))
+    locale = str(g.get("locale") or "en")
+    extra["ui_locales"] = locale
+    try:
+        pending = oidc_client().begin(_external("auth.callback"), extra)
+    except SignInError as exc:
+        return sign_in_failed(exc)
+    now = int(time.time())
+    waiting: dict[str, Any] = {
+        state: entry
+        for state, entry in session.get("oidc_pending", {}).items()
+        if now - entry.get("at", 0) < PENDING_TTL
+    }
+    while len(waiting) >= PENDING_MAX:
+        waiting.pop(min(waiting, key=lambda s: waiting[s]["at"]))
+    waiting[pending.state] = {
+        "nonce": pending.nonce,
+        "verifier": pending.code_verifier,
+        "next": _next_target(),
+        "at": now,
+    }
+    session["oidc_pending"] = waiting
+    return redirect(pending.url)
+
+
+@bp.get("/auth/callback")
+def callback() -> ResponseReturnValue:
+    """Finish sign-in: single-use state, RFC 9207 ``iss``, code exchange, ID token, local profile."""
+    state = request.args.get("state", "")
+    waiting = dict(session.get("oidc_pending", {}))
+    entry = waiting.pop(state, None) if state else None
+    session["oidc_pending"] = waiting
+    if entry is None or int(time.time()) - entry.get("at", 0) >= PENDING_TTL:
+        return sign_in_failed(
+            SignInError("unknown, used or expired state"),
+            _("This sign-in link has expired or was already used."),
+        )
+    client = oidc_client()
+    try:
+        client.check_response_issuer(request.args)
+        error = request.args.get("error")
+        if error:
+            raise SignInError(f"provider answered error={error[:60]!r}")
+        code = request.args.get("code")
+        if not code:
+            raise SignInError("callback without code")
+        result = client.finish(code, entry["nonce"], entry["verifier"], _external("auth.callback"))
+    except SignInError as exc:
+        message = None
+        if request.args.get("error") == "access_denied":
+            message = _("Sign-in was cancelled.")
+        return sign_in_failed(exc, message)
+
+    resident = record_sign_in(db.session, client.settings.issuer, result.claims, utcnow())
+    db.session.commit()
+    session.clear()
+    session.regenerate()  # type: ignore[attr-defined]
+    session["resident_id"] = resident.id
+    session["provider_sid"] = result.claims.get("sid") if isinstance(result.claims.get("sid"), str) else None
+    session["id_token"] = result.id_token
+    session["login_at"] = int(time.time())
+    session["roles"] = roles_from_claims(result.claims, current_app.config["OIDC_ROLES_CLAIM"])
+    log.info("resident %s signed in", resident.id)
+    return redirect(entry["next"] if is_safe_next(entry.get("next")) else url_for("accounts.home"))
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    """End the portal session, then the provider's (RP-Initiated Logout)."""
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("auth.signed_out"))
+    id_token = session.get("id_token")
+    was_signed_in = g.resident is not None
+    session.clear()
+    if not was_signed_in:
+        return redirect(url_for("auth.signed_out"))
+    state = secrets.token_urlsafe(24)
+    try:
+        url = oidc_client().end_session_url(
+            id_token_hint=id_token,
+            post_logout_redirect_uri=_external("auth.signed_out"),
+            state=state,
+        )
+    except SignInError as exc:
+        log.warning("provider logout skipped: %s", exc.reason)
+        url = None
+    return redirect(url or url_for("auth.signed_out"))
+
+
+@bp.get("/signed-out")
+def signed_out() -> ResponseReturnValue:
+    """The "You have signed out" page."""
+    return render_template("auth/signed_out.html")

@@ -1,0 +1,70 @@
+"""Who is signed in, and the decorators that guard views."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, g, redirect, request, session, url_for
+
+from app.auth.models import Resident
+from app.extensions import db
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def load_current_resident() -> None:
+    """Put the signed-in resident (or None) and their roles on ``g`` for this request."""
+    resident_id = session.get("resident_id")
+    g.resident = db.session.get(Resident, resident_id) if resident_id is not None else None
+    g.roles = frozenset(session.get("roles", ())) if g.resident is not None else frozenset()
+
+
+def init_security(app: Flask) -> None:
+    """Load the resident before every request."""
+    app.before_request(load_current_resident)
+
+
+def is_safe_next(target: str | None) -> bool:
+    """True only for a path on this site: no scheme, no host, no ``//`` or backslash tricks."""
+    if not target or len(target) > 2000 or not target.startswith("/"):
+        return False
+    if target.startswith("//") or "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def login_required(view: F) -> F:
+    """Send anonymous visitors to the sign-in page, remembering where they were going."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.get("resident") is None:
+            target = request.full_path if request.query_string else request.path
+            return redirect(url_for("auth.sign_in", next=target))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def has_role(role: str) -> bool:
+    """True when the signed-in resident's ID token carried ``role``."""
+    return role in g.get("roles", frozenset())
+
+
+def staff_required(view: F) -> F:
+    """Staff pages: anonymous visitors sign in; signed-in residents without the staff role get 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        from flask import current_app
+
+        if not has_role(current_app.config["OIDC_STAFF_ROLE"]):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]

@@ -1,0 +1,169 @@
+"""Server-side sessions in the database.
+
+The cookie carries only a random id; the row is keyed by its SHA-256, so a database dump does not hand
+out live cookies. Rows also record the resident and the provider's ``sid``, which is what the back-channel
+logout ends. Session storage uses its own short transactions, apart from the request's unit of work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy import delete, insert, select, update
+from werkzeug.datastructures import CallbackDict
+
+from app.auth.models import PortalSession
+from app.extensions import db
+from app.timeutil import as_utc, utcnow
+
+TABLE = PortalSession.__table__
+#: How often an unchanged session's "last seen" time is written (idle timeout granularity).
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+def hash_session_id(token: str) -> str:
+    """The database key for a cookie value."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class ServerSession(CallbackDict[str, Any], SessionMixin):
+    """A session whose data lives in the database; ``regenerate()`` issues a new id (sign-in)."""
+
+    def __init__(
+        self,
+        initial: dict[str, Any] | None = None,
+        token: str | None = None,
+        created_at: datetime | None = None,
+        last_seen_at: datetime | None = None,
+    ) -> None:
+        def on_update(_: CallbackDict[str, Any]) -> None:
+            self.modified = True
+
+        super().__init__(initial or {}, on_update)
+        self.token = token
+        self.created_at = created_at
+        self.last_seen_at = last_seen_at
+        self.modified = False
+        self.regenerated = False
+        self.expired = False
+
+    @property
+    def new(self) -> bool:  # type: ignore[override]
+        """True when no row exists for this session yet."""
+        return self.token is None
+
+    def regenerate(self) -> None:
+        """Drop the old id and issue a new one when the response is saved (no session fixation)."""
+        self.regenerated = True
+        self.modified = True
+
+
+class DatabaseSessionInterface(SessionInterface):
+    """Flask session interface storing :class:`ServerSession` rows in ``portal_session``."""
+
+    def cookie_name(self, app: Flask) -> str:
+        """``__Host-`` prefixed under https, as the prefix requires Secure, Path=/ and no Domain."""
+        return "__Host-session" if app.config["SESSION_COOKIE_SECURE"] else "session"
+
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        """Load the session named by the cookie, ending it if it is past its idle or absolute limit."""
+        token = request.cookies.get(self.cookie_name(app))
+        if not token or len(token) > 128:
+            return ServerSession()
+        id_hash = hash_session_id(token)
+        with db.engine.connect() as conn:
+            row = conn.execute(select(TABLE).where(TABLE.c.id_hash == id_hash)).mappings().first()
+        if row is None:
+            session = ServerSession()
+            session.expired = True
+            return session
+        now = utcnow()
+        created, seen = as_utc(row["created_at"]), as_utc(row["last_seen_at"])
+        idle = timedelta(seconds=app.config["SESSION_IDLE_TIMEOUT"])
+        absolute = timedelta(seconds=app.config["SESSION_ABSOLUTE_TIMEOUT"])
+        if now - seen > idle or now - created > absolute:
+            with db.engine.begin() as conn:
+                conn.execute(delete(TABLE).where(TABLE.c.id_hash == id_hash))
+            session = ServerSession()
+            session.expired = True
+            return session
+        return ServerSession(dict(row["data"] or {}), token=token, created_at=created, last_seen_at=seen)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:  # type: ignore[override]
+        """Write the session if it changed (or is due a "last seen" touch) and set or clear the cookie."""
+        assert isinstance(session, ServerSession)
+        name = self.cookie_name(app)
+        cookie_args: dict[str, Any] = {
+            "path": "/",
+            "secure": app.config["SESSION_COOKIE_SECURE"],
+            "httponly": True,
+            "samesite": "Lax",
+        }
+        now = utcnow()
+        if not session:
+            if session.token is not None:
+                end_session_token(session.token)
+                response.delete_cookie(name, **cookie_args)
+            elif session.expired:
+                response.delete_cookie(name, **cookie_args)
+            return
+
+        expires = now + timedelta(seconds=app.config["SESSION_IDLE_TIMEOUT"])
+        values = {
+            "data": dict(session),
+            "resident_id": session.get("resident_id"),
+            "provider_sid": session.get("provider_sid"),
+            "last_seen_at": now,
+            "expires_at": expires,
+        }
+        if session.token is None or session.regenerated:
+            old = session.token
+            session.token = secrets.token_urlsafe(32)
+            with db.engine.begin() as conn:
+                if old is not None:
+                    conn.execute(delete(TABLE).where(TABLE.c.id_hash == hash_session_id(old)))
+                conn.execute(insert(TABLE).values(id_hash=hash_session_id(session.token), created_at=now, **values))
+                if random.random() < 0.01:
+                    purge_expired(conn, now)
+            session.regenerated = False
+            response.vary.add("Cookie")
+            response.set_cookie(name, session.token, **cookie_args)
+            return
+        due = session.last_seen_at is None or now - session.last_seen_at > TOUCH_INTERVAL
+        if session.modified or due:
+            with db.engine.begin() as conn:
+                result = conn.execute(
+                    update(TABLE).where(TABLE.c.id_hash == hash_session_id(session.token)).values(**values)
+                )
+            if result.rowcount == 0:  # ended meanwhile (e.g. back-channel logout): do not resurrect it
+                response.delete_cookie(name, **cookie_args)
+
+
+def end_session_token(token: str) -> None:
+    """Delete the session row for a cookie value."""
+    with db.engine.begin() as conn:
+        conn.execute(delete(TABLE).where(TABLE.c.id_hash == hash_session_id(token)))
+
+
+def end_sessions(*, provider_sid: str | None = None, resident_id: int | None = None) -> int:
+    """End every session matching the provider ``sid`` and/or the resident; return how many ended."""
+    if provider_sid is None and resident_id is None:
+        raise ValueError("name a provider sid or a resident")
+    statement = delete(TABLE)
+    if provider_sid is not None:
+        statement = statement.where(TABLE.c.provider_sid == provider_sid)
+    if resident_id is not None:
+        statement = statement.where(TABLE.c.resident_id == resident_id)
+    with db.engine.begin() as conn:
+        return conn.execute(statement).rowcount or 0
+
+
+def purge_expired(conn: Any, now: datetime | None = None) -> None:
+    """Delete sessions past their idle expiry."""
+    conn.execute(delete(TABLE).where(TABLE.c.expires_at < (now or utcnow())))
