@@ -85,10 +85,10 @@ def make_app(
     url = shared_database_url or f"sqlite:///{tmp_path / 'portal.sqlite'}"
     apps: list[Flask] = []
 
-    def make(**overrides: Any) -> Flask:
+    def make(*, create_schema: bool = True, **overrides: Any) -> Flask:
         issuer = overrides.pop("OIDC_ISSUER", oidc_server)
         app = create_app(base_config(url, issuer, **overrides))
-        if not apps and shared_database_url is None:
+        if not apps and shared_database_url is None and create_schema:
             with app.app_context():
                 db.create_all()
         apps.append(app)
