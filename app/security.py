@@ -7,7 +7,8 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, g, redirect, request, session, url_for
+from flask import Flask, abort, flash, g, redirect, request, session, url_for
+from flask_babel import gettext as _
 
 from app.auth.models import Resident
 from app.extensions import db
@@ -43,6 +44,8 @@ def login_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if g.get("resident") is None:
+            if getattr(session, "expired", False):
+                flash(_("Your session ended. Please sign in again."), "warning")
             target = request.full_path if request.query_string else request.path
             return redirect(url_for("auth.sign_in", next=target))
         return view(*args, **kwargs)

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from app.auth import bp, oidc_client
@@ -45,7 +46,7 @@ def _external(endpoint: str) -> str:
 
 def _next_target() -> str:
     target = request.args.get("next")
-    return target if is_safe_next(target) else url_for("accounts.home")
+    return target if target and is_safe_next(target) else url_for("accounts.home")
 
 
 @bp.get("/sign-in")
@@ -55,7 +56,8 @@ def sign_in() -> ResponseReturnValue:
     if g.resident is not None:
         return redirect(next_target)
     providers = [(p, SOCIAL_LABELS[p]) for p in split_list(current_app.config["SOCIAL_PROVIDERS"])]
-    next_arg = request.args.get("next") if is_safe_next(request.args.get("next")) else None
+    requested = request.args.get("next")
+    next_arg = requested if is_safe_next(requested) else None
     reset_url = current_app.config.get("OIDC_PASSWORD_RESET_URL")
     if reset_url is None and not current_app.config.get("DEV_OIDC_ENABLED"):
         reset_url = (
@@ -85,9 +87,9 @@ def login() -> ResponseReturnValue:
     if action == "register":
         extra["prompt"] = "create"
     elif action:
-        return sign_in_failed(SignInError(f"unknown action {action[:40]!r}"), _("That sign-in option is not available."))
-    locale = str(g.get("locale") or "en")
-    extra["ui_locales"] = locale
+        unknown = SignInError(f"unknown action {action[:40]!r}")
+        return sign_in_failed(unknown, _("That sign-in option is not available."))
+    extra["ui_locales"] = str(get_locale() or "en")
     try:
         pending = oidc_client().begin(_external("auth.callback"), extra)
     except SignInError as exc:
@@ -138,7 +140,7 @@ def callback() -> ResponseReturnValue:
             message = _("Sign-in was cancelled.")
         return sign_in_failed(exc, message)
 
-    resident = record_sign_in(db.session, client.settings.issuer, result.claims, utcnow())
+    resident = record_sign_in(db.session(), client.settings.issuer, result.claims, utcnow())
     db.session.commit()
     session.clear()
     session.regenerate()  # type: ignore[attr-defined]
