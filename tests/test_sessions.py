@@ -27,8 +27,9 @@ def test_idle_session_ends(client: FlaskClient, oidc_server: str, app: Flask) ->
     _age_sessions(app, last_seen_at=timedelta(seconds=app.config["SESSION_IDLE_TIMEOUT"] + 5))
     response = client.get("/account")
     assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
+    assert "Your session ended" in client.get(response.headers["Location"]).get_data(as_text=True)
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(PortalSession)) == 0
+        assert db.session.scalar(select(func.count()).where(PortalSession.resident_id.is_not(None))) == 0
 
 
 def test_absolute_timeout_ends_an_active_session(client: FlaskClient, oidc_server: str, app: Flask) -> None:
@@ -44,7 +45,7 @@ def test_session_ended_elsewhere_is_not_resurrected(client: FlaskClient, oidc_se
         db.session.commit()
     assert client.get("/account").status_code == 302
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(PortalSession)) == 0
+        assert db.session.scalar(select(func.count()).where(PortalSession.resident_id.is_not(None))) == 0
 
 
 def test_secure_cookie_uses_host_prefix(make_app, oidc_server: str) -> None:
