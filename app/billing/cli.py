@@ -2,6 +2,30 @@
 
 from __future__ import annotations
 
+import click
 from flask.cli import AppGroup
 
+from app.billing import demo
+from app.extensions import db
+from app.timeutil import utcnow
+
 billing_cli = AppGroup("billing", help="Load and inspect utility-billing data.")
+
+
+@billing_cli.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the billing read model holds any account.")
+@click.option(
+    "--accounts", type=click.IntRange(demo.MOVED_INDEX, 5000), default=demo.DEFAULT_ACCOUNTS, show_default=True
+)
+def demo_command(if_empty: bool, accounts: int) -> None:
+    """Load the deterministic demo dataset, replacing the billing read model (resident links stay)."""
+    session = db.session()
+    if if_empty and demo.is_loaded(session):
+        click.echo("Billing data already loaded; nothing to do.")
+        return
+    counts = demo.load_demo(session, today=utcnow().date(), accounts=accounts)
+    session.commit()
+    click.echo(
+        f"Loaded demo billing data: {counts.accounts} accounts, {counts.customers} customers, "
+        f"{counts.bills} bills, {counts.payments} payments, {counts.reads} meter reads."
+    )

@@ -1,0 +1,234 @@
+"""Linking utility-billing accounts to a resident: input rules, verification, attempt limits and audit.
+
+Functions take plain values and a session, raise the domain errors below and ``flush()``; the caller
+commits, also after an error, because the audit row of a failed attempt is what the limits count.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import AccountLink, LinkEvent
+from app.auth.models import Resident
+from app.billing.client import BillingSource
+from app.timeutil import as_utc
+
+LINKED = "linked"
+UNLINKED = "unlinked"
+FAILED_NOT_FOUND = "failed_not_found"
+FAILED_LIMIT = "failed_limit"
+FAILED_ALREADY_LINKED = "failed_already_linked"
+FAILED_UNVERIFIED = "failed_unverified"
+RATE_LIMITED = "rate_limited"
+#: Outcomes that count toward the attempt limits: only wrong pairs, i.e. possible guessing.
+COUNTED_OUTCOMES = (FAILED_NOT_FOUND,)
+
+#: The longest number accepted when no length is configured (the column size).
+MAX_DIGITS = 20
+#: Spaces (any Unicode space), dashes (ASCII and typographic) and periods: stripped from input.
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212.]+")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+class LinkError(Exception):
+    """A link could not be made; the subclass says why."""
+
+
+class EmailNotVerified(LinkError):
+    """The resident's email is not verified at the provider, so they may not link accounts yet."""
+
+
+class AccountNotFound(LinkError):
+    """No account has that account number and customer ID (which half was wrong is not said)."""
+
+
+class AlreadyLinked(LinkError):
+    """The resident has already linked this account."""
+
+
+class TooManyLinks(LinkError):
+    """The resident has linked as many accounts as allowed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} linked accounts")
+        self.limit = limit
+
+
+class RateLimited(LinkError):
+    """Too many failed attempts recently, by this resident or from this client address."""
+
+    def __init__(self, retry_at: datetime) -> None:
+        super().__init__(f"try again at {retry_at.isoformat()}")
+        self.retry_at = retry_at
+
+
+class LinkNotFound(LookupError):
+    """The resident has no link to that account."""
+
+
+class InvalidNumber(ValueError):
+    """Input that cannot be an account number or customer ID; ``reason`` is empty, characters or too_long."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class LinkRules:
+    """Format rules and limits, from configuration (``length`` 0 means "no fixed length, no padding")."""
+
+    account_length: int = 6
+    customer_length: int = 7
+    max_links: int = 10
+    failures_per_resident: int = 5
+    failures_per_address: int = 30
+    window: timedelta = timedelta(minutes=15)
+
+
+def normalise_number(raw: str | None, length: int = 0) -> str:
+    """Strip spaces, dashes and periods, keep leading zeros, and left-pad with zeros to ``length``.
+
+    Only the ASCII digits 0-9 are accepted: other Unicode digits look alike but are not on any bill.
+    """
+    value = _SEPARATORS.sub("", raw or "")
+    if not value:
+        raise InvalidNumber("empty")
+    if not _DIGITS.fullmatch(value):
+        raise InvalidNumber("characters")
+    limit = length if length > 0 else MAX_DIGITS
+    if len(value) > limit:
+        raise InvalidNumber("too_long")
+    return value.zfill(length) if length > 0 else value
+
+
+def _audit(
+    session: Session, resident_id: int | None, account_no: str, outcome: str, client_addr: str, now: datetime
+) -> LinkEvent:
+    event = LinkEvent(
+        resident_id=resident_id,
+        account_no=account_no[:40],
+        occurred_at=now,
+        client_addr=client_addr[:64],
+        outcome=outcome,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _retry_at(
+    session: Session, condition: ColumnElement[bool], limit: int, window: timedelta, now: datetime
+) -> datetime | None:
+    """When the ``limit``-th most recent counted failure leaves the window; None if under the limit."""
+    if limit <= 0:
+        return None
+    times = session.scalars(
+        select(LinkEvent.occurred_at)
+        .where(
+            condition,
+            LinkEvent.outcome.in_(COUNTED_OUTCOMES),
+            LinkEvent.occurred_at > now - window,
+        )
+        .order_by(LinkEvent.occurred_at.desc())
+        .limit(limit)
+    ).all()
+    if len(times) < limit:
+        return None
+    return as_utc(times[-1]) + window
+
+
+def check_attempt_limits(
+    session: Session, resident_id: int, client_addr: str, *, rules: LinkRules, now: datetime
+) -> datetime | None:
+    """The time the resident may try again, or None when they may try now."""
+    waits = [
+        _retry_at(session, LinkEvent.resident_id == resident_id, rules.failures_per_resident, rules.window, now),
+        _retry_at(session, LinkEvent.client_addr == client_addr[:64], rules.failures_per_address, rules.window, now),
+    ]
+    blocked = [w for w in waits if w is not None]
+    return max(blocked) if blocked else None
+
+
+def link_account(
+    session: Session,
+    resident_id: int,
+    account_no: str,
+    customer_id: str,
+    *,
+    billing: BillingSource,
+    rules: LinkRules,
+    client_addr: str,
+    now: datetime,
+) -> AccountLink:
+    """Link an account after checking the pair against the billing system; every outcome is audited.
+
+    Raises EmailNotVerified, RateLimited, AlreadyLinked, TooManyLinks or AccountNotFound, in that order.
+    """
+    try:
+        account = normalise_number(account_no, rules.account_length)
+        customer = normalise_number(customer_id, rules.customer_length)
+    except InvalidNumber:
+        account, customer = (account_no or "").strip(), ""
+    resident = session.get(Resident, resident_id)
+    if resident is None or not resident.email_verified:
+        _audit(session, resident_id if resident else None, account, FAILED_UNVERIFIED, client_addr, now)
+        raise EmailNotVerified()
+    retry_at = check_attempt_limits(session, resident_id, client_addr, rules=rules, now=now)
+    if retry_at is not None:
+        _audit(session, resident_id, account, RATE_LIMITED, client_addr, now)
+        raise RateLimited(retry_at)
+    if get_link(session, resident_id, account) is not None:
+        _audit(session, resident_id, account, FAILED_ALREADY_LINKED, client_addr, now)
+        raise AlreadyLinked()
+    count = session.scalar(select(func.count()).select_from(AccountLink).filter_by(resident_id=resident_id)) or 0
+    if count >= rules.max_links:
+        _audit(session, resident_id, account, FAILED_LIMIT, client_addr, now)
+        raise TooManyLinks(rules.max_links)
+    if not customer or billing.find_tenure(account, customer) is None:
+        _audit(session, resident_id, account, FAILED_NOT_FOUND, client_addr, now)
+        raise AccountNotFound()
+    link = AccountLink(resident_id=resident_id, account_no=account, customer_id=customer, created_at=now)
+    session.add(link)
+    _audit(session, resident_id, account, LINKED, client_addr, now)
+    return link
+
+
+def get_link(session: Session, resident_id: int, account_no: str) -> AccountLink | None:
+    """The resident's own link to ``account_no``, or None (callers answer 404, never 403)."""
+    return session.scalar(select(AccountLink).filter_by(resident_id=resident_id, account_no=account_no))
+
+
+def linked_accounts(session: Session, resident_id: int) -> list[AccountLink]:
+    """The resident's links, in the order they were made."""
+    return list(
+        session.scalars(
+            select(AccountLink).filter_by(resident_id=resident_id).order_by(AccountLink.created_at, AccountLink.id)
+        )
+    )
+
+
+def unlink_account(session: Session, resident_id: int, account_no: str, *, client_addr: str, now: datetime) -> None:
+    """Remove the resident's link to ``account_no`` (other residents' links stay); raises LinkNotFound."""
+    link = get_link(session, resident_id, account_no)
+    if link is None:
+        raise LinkNotFound(account_no)
+    session.delete(link)
+    _audit(session, resident_id, account_no, UNLINKED, client_addr, now)
+
+
+def recent_activity(session: Session, resident_id: int, limit: int = 10) -> list[LinkEvent]:
+    """The resident's latest link, unlink and failed-attempt events, newest first."""
+    return list(
+        session.scalars(
+            select(LinkEvent)
+            .filter_by(resident_id=resident_id)
+            .order_by(LinkEvent.occurred_at.desc(), LinkEvent.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,150 @@
+"""The embedded read model of the billing system of record, plus the utility's announcements.
+
+The read model is filled by ``flask billing demo`` (and later by the import of the billing extract). The
+portal never edits it in answer to a resident. Money is stored in integer cents so that SQLite and
+PostgreSQL agree to the cent.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.timeutil import utcnow
+
+
+class BillingCustomer(db.Model):  # type: ignore[name-defined]
+    """A customer of the utility: whoever is responsible for an account's bills."""
+
+    __tablename__ = "billing_customer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    mailing_address: Mapped[str] = mapped_column(String(500))
+
+
+class BillingAccount(db.Model):  # type: ignore[name-defined]
+    """A utility-billing account at one service address; ``customer_id`` is its current customer."""
+
+    __tablename__ = "billing_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_no: Mapped[str] = mapped_column(String(20), unique=True)
+    customer_id: Mapped[str] = mapped_column(String(20), index=True)
+    service_address: Mapped[str] = mapped_column(String(300))
+    route: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # active, closed
+    bill_delivery: Mapped[str] = mapped_column(String(20))  # paper, email
+    opened_on: Mapped[date] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+
+
+class BillingOccupancy(db.Model):  # type: ignore[name-defined]
+    """A customer's own time on an account (move-in to move-out).
+
+    Linking checks the (account, customer) pair against these rows, and every page limits bills, payments
+    and reads to the linked customer's time, so a new occupant never sees the previous occupant's usage.
+    """
+
+    __tablename__ = "billing_occupancy"
+    __table_args__ = (
+        UniqueConstraint("account_id", "customer_id", "start_date", name="uq_billing_occupancy_account_customer"),
+        Index("ix_billing_occupancy_customer_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(String(20))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+
+
+class BillingService(db.Model):  # type: ignore[name-defined]
+    """A service on an account: WATER 1000, SEWER 2000, SANITATION, MXU."""
+
+    __tablename__ = "billing_service"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"), index=True)
+    service: Mapped[str] = mapped_column(String(40))
+    code: Mapped[str] = mapped_column(String(20))
+    start_date: Mapped[date] = mapped_column(Date)
+    stop_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))  # active, inactive
+    metered: Mapped[bool] = mapped_column(default=False)
+
+
+class BillingBill(db.Model):  # type: ignore[name-defined]
+    """A bill issued to one customer on one account."""
+
+    __tablename__ = "billing_bill"
+    __table_args__ = (Index("ix_billing_bill_account_customer", "account_id", "customer_id", "bill_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bill_no: Mapped[str] = mapped_column(String(30), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(String(20))
+    bill_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int]
+    balance_cents: Mapped[int]
+    is_final: Mapped[bool] = mapped_column(default=False)
+
+
+class BillingBillLine(db.Model):  # type: ignore[name-defined]
+    """One charge on a bill."""
+
+    __tablename__ = "billing_bill_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("billing_bill.id", ondelete="CASCADE"), index=True)
+    service: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(String(200))
+    amount_cents: Mapped[int]
+
+
+class BillingPayment(db.Model):  # type: ignore[name-defined]
+    """A payment posted by one customer on one account, applied to a bill when ``bill_id`` is set."""
+
+    __tablename__ = "billing_payment"
+    __table_args__ = (Index("ix_billing_payment_account_customer", "account_id", "customer_id", "posted_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(String(20))
+    bill_id: Mapped[int | None] = mapped_column(ForeignKey("billing_bill.id", ondelete="SET NULL"), index=True)
+    posted_on: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int]
+    method: Mapped[str] = mapped_column(String(40))
+
+
+class BillingMeterRead(db.Model):  # type: ignore[name-defined]
+    """A monthly meter read on an account's metered service."""
+
+    __tablename__ = "billing_meter_read"
+    __table_args__ = (Index("ix_billing_meter_read_account_period", "account_id", "period_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"))
+    service: Mapped[str] = mapped_column(String(40))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    consumption: Mapped[int]
+    unit: Mapped[str] = mapped_column(String(20))
+
+
+class Announcement(db.Model):  # type: ignore[name-defined]
+    """A notice from the utility shown on the signed-in home page between two dates."""
+
+    __tablename__ = "announcement"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    starts_on: Mapped[date] = mapped_column(Date, index=True)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,186 @@
+"""Billing page models: what the Account Summary, bill and consumption pages show, from a ``BillingSource``.
+
+Functions take plain values (the linked pair, today's date) and return frozen dataclasses; they never touch
+the request. Chart geometry is computed here so that templates only print numbers (no inline style).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from app.billing.client import BillingSource, Pair
+from app.billing.types import AccountSummary, Bill, Customer, Payment, Reading, Service
+
+#: How many months the consumption history shows.
+CONSUMPTION_MONTHS = 24
+
+
+@dataclass(frozen=True)
+class PaymentsOverview:
+    """Payments toward the latest bill: which bill, when a payment last posted, and their sum."""
+
+    bill_no: str | None
+    last_posted: date | None
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class Statement:
+    """Everything on the Account Summary page."""
+
+    summary: AccountSummary
+    customer: Customer | None
+    services: list[Service]
+    payments: PaymentsOverview
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One month's bar in the consumption chart, in SVG user units."""
+
+    period_start: date
+    consumption: int | None
+    x: float
+    y: float
+    width: float
+    height: float
+    label_x: float
+    show_label: bool
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A horizontal grid line of the chart."""
+
+    value: int
+    y: float
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Geometry of the consumption bar chart."""
+
+    width: int
+    height: int
+    left: int
+    bottom: float
+    right: float
+    bars: list[Bar]
+    ticks: list[Tick]
+
+
+@dataclass(frozen=True)
+class ConsumptionHistory:
+    """Monthly reads of one account over the last months, with the chart and a few plain-language facts."""
+
+    service: str | None
+    unit: str
+    months: list[date]
+    readings: list[Reading]
+    chart: Chart
+    highest: Reading | None
+    lowest: Reading | None
+    average: int | None
+
+
+def month_start(day: date, months_back: int = 0) -> date:
+    """The first day of the month ``months_back`` months before ``day``'s month."""
+    index = day.year * 12 + day.month - 1 - months_back
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def account_summaries(billing: BillingSource, pairs: Sequence[Pair], *, today: date) -> dict[Pair, AccountSummary]:
+    """Summaries of many linked accounts, in a constant number of queries."""
+    return billing.summaries(list(pairs), today=today) if pairs else {}
+
+
+def payments_overview(bills: Sequence[Bill], payments: Sequence[Payment]) -> PaymentsOverview:
+    """Summarise the payments applied to the newest bill (``bills`` newest first)."""
+    if not bills:
+        return PaymentsOverview(None, None, Decimal("0.00"))
+    latest = bills[0].bill_no
+    applied = [p for p in payments if p.bill_no == latest]
+    total = sum((p.amount for p in applied), Decimal("0.00"))
+    return PaymentsOverview(latest, max((p.posted_on for p in applied), default=None), total)
+
+
+def get_statement(billing: BillingSource, account_no: str, customer_id: str, *, today: date) -> Statement | None:
+    """The Account Summary of a linked pair, or None when the billing system no longer knows it."""
+    summary = billing.summaries([(account_no, customer_id)], today=today).get((account_no, customer_id))
+    if summary is None:
+        return None
+    return Statement(
+        summary=summary,
+        customer=billing.customer(customer_id),
+        services=billing.services(account_no, customer_id),
+        payments=payments_overview(billing.bills(account_no, customer_id), billing.payments(account_no, customer_id)),
+    )
+
+
+def _nice_ceiling(value: int) -> int:
+    """The smallest of 1, 2, 2.5, 5 x 10^n that is at least ``value`` (a readable chart maximum)."""
+    if value <= 0:
+        return 10
+    step = 1
+    while True:
+        for factor in (10, 20, 25, 50):
+            candidate = factor * step // 10
+            if candidate >= value:
+                return max(candidate, 1)
+        step *= 10
+
+
+def build_chart(months: Sequence[date], readings: Sequence[Reading]) -> Chart:
+    """Bar geometry for one value per month; months without a read get no bar."""
+    width, height, left, top, right_margin, bottom_margin = 720, 300, 64, 12, 8, 40
+    plot_width, plot_height = width - left - right_margin, height - top - bottom_margin
+    by_month: dict[date, int] = {}
+    for reading in readings:
+        by_month[reading.period_start] = by_month.get(reading.period_start, 0) + reading.consumption
+    maximum = _nice_ceiling(max(by_month.values(), default=0))
+    slot = plot_width / max(len(months), 1)
+    bars: list[Bar] = []
+    for i, month in enumerate(months):
+        value = by_month.get(month)
+        bar_height = round(plot_height * (value or 0) / maximum, 2)
+        x = round(left + i * slot + slot * 0.15, 2)
+        bars.append(
+            Bar(
+                period_start=month,
+                consumption=value,
+                x=x,
+                y=round(top + plot_height - bar_height, 2),
+                width=round(slot * 0.7, 2),
+                height=bar_height,
+                label_x=round(left + i * slot + slot / 2, 2),
+                show_label=(len(months) - 1 - i) % 3 == 0,
+            )
+        )
+    ticks = [Tick(maximum * k // 4, round(top + plot_height - plot_height * k / 4, 2)) for k in range(5)]
+    return Chart(width, height, left, top + plot_height, width - right_margin, bars, ticks)
+
+
+def consumption_history(
+    billing: BillingSource, account_no: str, customer_id: str, *, today: date, months: int = CONSUMPTION_MONTHS
+) -> ConsumptionHistory:
+    """Monthly use over the last ``months`` whole months, within the customer's own time on the account.
+
+    The current month is left out: its read is not taken yet.
+    """
+    first = month_start(today, months)
+    month_list = [month_start(today, back) for back in range(months, 0, -1)]
+    readings = billing.readings(account_no, customer_id, since=first)
+    values = [r.consumption for r in readings]
+    return ConsumptionHistory(
+        service=readings[0].service if readings else None,
+        unit=readings[0].unit if readings else "",
+        months=month_list,
+        readings=readings,
+        chart=build_chart(month_list, readings),
+        highest=max(readings, key=lambda r: r.consumption, default=None),
+        lowest=min(readings, key=lambda r: r.consumption, default=None),
+        average=round(sum(values) / len(values)) if values else None,
+    )

@@ -1,0 +1,1 @@
+from tests.billing.fixtures import billing, db_session, demo_data  # noqa: F401

@@ -1,0 +1,73 @@
+"""Billing page models: statement, payments overview, consumption history and chart geometry."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from app.billing import demo, service
+from app.billing.client import SqlBillingSource
+from app.billing.types import Bill, Payment, Reading
+from tests.billing.fixtures import TODAY
+
+
+def test_month_start() -> None:
+    assert service.month_start(date(2026, 11, 23)) == date(2026, 11, 1)
+    assert service.month_start(date(2026, 1, 31), 1) == date(2025, 12, 1)
+    assert service.month_start(date(2026, 3, 5), 24) == date(2024, 3, 1)
+
+
+def test_payments_overview_sums_payments_on_latest_bill() -> None:
+    bills = [
+        Bill("B2", date(2026, 10, 5), date(2026, 10, 25), Decimal("50.00"), Decimal("10.00"), False),
+        Bill("B1", date(2026, 9, 5), date(2026, 9, 25), Decimal("40.00"), Decimal("0.00"), False),
+    ]
+    payments = [
+        Payment("B2", date(2026, 10, 20), Decimal("25.00"), "Online"),
+        Payment("B2", date(2026, 10, 10), Decimal("15.00"), "Check"),
+        Payment("B1", date(2026, 9, 20), Decimal("40.00"), "Online"),
+    ]
+    overview = service.payments_overview(bills, payments)
+    assert overview == service.PaymentsOverview("B2", date(2026, 10, 20), Decimal("40.00"))
+    assert service.payments_overview([], []).bill_no is None
+
+
+def test_statement_of_linked_pair(demo_data: demo.DemoCounts, billing: SqlBillingSource) -> None:
+    statement = service.get_statement(billing, "100002", "2000001", today=TODAY)
+    assert statement is not None
+    assert statement.customer is not None and statement.customer.customer_id == "2000001"
+    assert statement.summary.account_no == "100002"
+    assert [s.service for s in statement.services][:2] == ["WATER", "SEWER"]
+    assert service.get_statement(billing, "100002", "2000002", today=TODAY) is None
+
+
+def test_consumption_history_covers_24_whole_months(demo_data: demo.DemoCounts, billing: SqlBillingSource) -> None:
+    history = service.consumption_history(billing, "100001", "2000001", today=TODAY)
+    assert len(history.months) == 24
+    assert history.months[0] == date(2024, 11, 1) and history.months[-1] == date(2026, 10, 1)
+    assert len(history.readings) == 24
+    assert history.unit == "gal" and history.service == "WATER"
+    assert history.highest is not None and history.lowest is not None
+    assert history.lowest.consumption <= (history.average or 0) <= history.highest.consumption
+    assert len(history.chart.bars) == 24
+
+
+def test_consumption_history_of_new_occupant_starts_at_move_in(
+    demo_data: demo.DemoCounts, billing: SqlBillingSource
+) -> None:
+    history = service.consumption_history(billing, "100004", "2000400", today=TODAY)
+    assert len(history.readings) == 12
+    empty = [bar for bar in history.chart.bars if bar.consumption is None]
+    assert len(empty) == 12 and all(bar.height == 0 for bar in empty)
+
+
+def test_chart_geometry_scales_to_a_round_maximum() -> None:
+    months = [date(2026, m, 1) for m in (1, 2, 3)]
+    readings = [Reading("WATER", date(2026, 1, 1), date(2026, 1, 31), 4300, "gal")]
+    chart = service.build_chart(months, readings)
+    assert [t.value for t in chart.ticks] == [0, 1250, 2500, 3750, 5000]
+    bar = chart.bars[0]
+    assert bar.consumption == 4300
+    assert bar.y + bar.height == chart.bottom
+    assert chart.bars[1].consumption is None and chart.bars[1].height == 0
+    assert service.build_chart(months, []).ticks[-1].value == 10
