@@ -60,16 +60,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.session_interface = DatabaseSessionInterface()
 
-    from app import accounts, auth, billing, main
+    from app import accounts, auth, billing, main, staff
     from app.cli import register_cli
     from app.errors import register_error_handlers
     from app.headers import init_headers
-    from app.security import init_security
+    from app.security import has_role, init_security
 
     init_security(app)
     auth.init_app(app)
     app.register_blueprint(main.bp)
-    for feature in (accounts, billing):
+    for feature in (accounts, billing, staff):
         init_feature = getattr(feature, "init_app", None)
         if init_feature is not None:
             init_feature(app)
@@ -87,6 +87,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             "utility_phone": app.config["UTILITY_PHONE"],
             "utility_email": app.config["UTILITY_EMAIL"],
             "current_locale": str(get_locale() or "en"),
+            "is_staff": has_role(app.config["OIDC_STAFF_ROLE"]),
         }
 
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,7 +19,7 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from oidc_provider_mock import run_server_in_thread
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from werkzeug.test import TestResponse
 
 from app import create_app
@@ -180,3 +181,20 @@ def csrf_token_from(html: str) -> str:
 def csrf_token(client: FlaskClient, path: str) -> str:
     """GET ``path`` and read the CSRF token from the page it renders."""
     return csrf_token_from(client.get(path).get_data(as_text=True))
+
+
+@contextmanager
+def count_queries(app: Flask) -> Iterator[Callable[[], int]]:
+    """Count the SQL statements run on the app's engine inside the block (sessions' own included)."""
+    statements: list[str] = []
+
+    def before(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield lambda: len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", before)

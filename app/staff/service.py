@@ -1,0 +1,115 @@
+"""Read models for the staff console. Plain values in, plain rows out; no request state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import AccountLink, LinkEvent
+from app.auth.models import PortalSession, Resident
+
+#: Outcomes of link attempts that staff watch for (possible guessing or lockouts).
+FAILED_PREFIXES = ("failed_", "rate_limited")
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Headline numbers for the console's front page."""
+
+    residents: int
+    verified_residents: int
+    linked_accounts: int
+    failed_attempts_24h: int
+    active_sessions: int
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One link event with the resident's email for display."""
+
+    occurred_at: datetime
+    email: str | None
+    resident_id: int | None
+    account_no: str
+    outcome: str
+    client_addr: str
+
+
+def overview(session: Session, now: datetime) -> Overview:
+    """Count residents, links, recent failed attempts and live sessions."""
+    failed = or_(*(LinkEvent.outcome.startswith(prefix) for prefix in FAILED_PREFIXES))
+    row = session.execute(
+        select(
+            select(func.count()).select_from(Resident).scalar_subquery(),
+            select(func.count()).select_from(Resident).where(Resident.email_verified.is_(True)).scalar_subquery(),
+            select(func.count()).select_from(AccountLink).scalar_subquery(),
+            select(func.count())
+            .select_from(LinkEvent)
+            .where(failed, LinkEvent.occurred_at >= now - timedelta(hours=24))
+            .scalar_subquery(),
+            select(func.count())
+            .select_from(PortalSession)
+            .where(PortalSession.resident_id.is_not(None), PortalSession.expires_at > now)
+            .scalar_subquery(),
+        )
+    ).one()
+    return Overview(*(int(value or 0) for value in row))
+
+
+def audit_trail(session: Session, *, resident_id: int | None = None, limit: int = 50) -> list[AuditRow]:
+    """The latest link events, newest first, optionally for one resident."""
+    statement = (
+        select(LinkEvent, Resident.email)
+        .outerjoin(Resident, Resident.id == LinkEvent.resident_id)
+        .order_by(LinkEvent.occurred_at.desc(), LinkEvent.id.desc())
+        .limit(limit)
+    )
+    if resident_id is not None:
+        statement = statement.where(LinkEvent.resident_id == resident_id)
+    return [
+        AuditRow(event.occurred_at, email, event.resident_id, event.account_no, event.outcome, event.client_addr)
+        for event, email in session.execute(statement)
+    ]
+
+
+def find_residents(session: Session, query: str, limit: int = 50) -> list[Resident]:
+    """Residents whose email or name contains ``query`` (case-insensitive), by email."""
+    needle = f"%{query.strip().lower()}%"
+    return list(
+        session.scalars(
+            select(Resident)
+            .where(
+                or_(
+                    func.lower(Resident.email).like(needle),
+                    func.lower(Resident.given_name).like(needle),
+                    func.lower(Resident.family_name).like(needle),
+                )
+            )
+            .order_by(Resident.email)
+            .limit(limit)
+        )
+    )
+
+
+def resident_links(session: Session, resident_id: int) -> list[AccountLink]:
+    """The accounts a resident linked, oldest first."""
+    return list(
+        session.scalars(
+            select(AccountLink).where(AccountLink.resident_id == resident_id).order_by(AccountLink.created_at)
+        )
+    )
+
+
+def active_session_count(session: Session, resident_id: int, now: datetime) -> int:
+    """How many unexpired portal sessions the resident has."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(PortalSession)
+            .where(PortalSession.resident_id == resident_id, PortalSession.expires_at > now)
+        )
+        or 0
+    )

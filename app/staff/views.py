@@ -1,0 +1,84 @@
+"""Staff console pages. Every view needs the staff role from the ID token."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from wtforms import SearchField
+from wtforms.validators import Length, Optional
+
+from app.auth.models import Resident
+from app.extensions import db
+from app.forms import EmptyForm
+from app.security import staff_required
+from app.sessions import end_sessions
+from app.staff import bp, service
+from app.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class ResidentSearchForm(FlaskForm):
+    """Search residents by email or name (GET, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField(validators=[Optional(), Length(max=200)])
+
+
+@bp.before_request
+@staff_required
+def require_staff() -> None:
+    """Anonymous visitors sign in; residents without the staff role get 403."""
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """Overview numbers and the latest linking activity."""
+    session = db.session()
+    return render_template(
+        "staff/index.html",
+        overview=service.overview(session, utcnow()),
+        events=service.audit_trail(session, limit=50),
+    )
+
+
+@bp.get("/residents")
+def residents() -> ResponseReturnValue:
+    """Find a resident by email or name."""
+    form = ResidentSearchForm(request.args)
+    found = None
+    if form.q.data and form.validate():
+        found = service.find_residents(db.session(), form.q.data)
+    return render_template("staff/residents.html", form=form, found=found)
+
+
+@bp.get("/residents/<int:resident_id>")
+def resident(resident_id: int) -> ResponseReturnValue:
+    """One resident: profile, linked accounts, sessions and activity."""
+    person = db.get_or_404(Resident, resident_id)
+    session = db.session()
+    return render_template(
+        "staff/resident.html",
+        person=person,
+        links=service.resident_links(session, resident_id),
+        sessions=service.active_session_count(session, resident_id, utcnow()),
+        events=service.audit_trail(session, resident_id=resident_id, limit=20),
+        form=EmptyForm(),
+    )
+
+
+@bp.post("/residents/<int:resident_id>/sign-out")
+def sign_out_resident(resident_id: int) -> ResponseReturnValue:
+    """End every portal session of a resident (e.g. after they report a lost phone)."""
+    person = db.get_or_404(Resident, resident_id)
+    if EmptyForm().validate_on_submit():
+        ended = end_sessions(resident_id=person.id)
+        log.info("staff resident %s ended %s sessions of resident %s", g.resident.id, ended, person.id)
+        flash(_("Ended %(count)s portal session(s) for this resident.", count=ended))
+    return redirect(url_for("staff.resident", resident_id=person.id))

@@ -1,0 +1,112 @@
+"""The staff console needs the staff role from the ID token; it shows residents, links and activity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.accounts.models import AccountLink, LinkEvent
+from app.auth.models import Resident
+from app.extensions import db
+from app.timeutil import utcnow
+from tests.conftest import count_queries, csrf_token, sign_in
+
+STAFF = {"realm_access": {"roles": ["resident", "staff"]}}
+STAFF_PAGES = ("/staff/", "/staff/residents", "/staff/residents?q=a")
+
+
+def _resident_id(app: Flask, sub: str) -> int:
+    with app.app_context():
+        resident = db.session.scalar(select(Resident).filter_by(subject=sub))
+        assert resident is not None
+        return resident.id
+
+
+def _add_activity(app: Flask, resident_id: int, links: int = 1) -> None:
+    with app.app_context():
+        for n in range(links):
+            db.session.add(AccountLink(resident_id=resident_id, account_no=f"1000{n:02d}", customer_id="2000001"))
+        db.session.add(LinkEvent(resident_id=resident_id, account_no="999999", client_addr="203.0.113.9",
+                                 outcome="failed_not_found", occurred_at=utcnow()))
+        db.session.commit()
+
+
+def test_anonymous_is_sent_to_sign_in(client: FlaskClient) -> None:
+    for path in STAFF_PAGES:
+        response = client.get(path)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in"), path
+
+
+def test_resident_without_staff_role_gets_403(client: FlaskClient, oidc_server: str, app: Flask) -> None:
+    sign_in(client, oidc_server, "plain", realm_access={"roles": ["resident"]})
+    for path in (*STAFF_PAGES, f"/staff/residents/{_resident_id(app, 'plain')}"):
+        assert client.get(path).status_code == 403, path
+    token = csrf_token(client, "/account")
+    assert client.post(f"/staff/residents/{_resident_id(app, 'plain')}/sign-out",
+                       data={"csrf_token": token}).status_code == 403
+    assert "Staff console" not in client.get("/account").get_data(as_text=True)
+
+
+def test_staff_sees_overview_and_activity(client: FlaskClient, oidc_server: str, app: Flask) -> None:
+    other = app.test_client()
+    sign_in(other, oidc_server, "neighbour", email="neighbour@example.org")
+    _add_activity(app, _resident_id(app, "neighbour"))
+    sign_in(client, oidc_server, "clerk", **STAFF)
+    html = client.get("/staff/").get_data(as_text=True)
+    assert "Staff console" in html and "failed_not_found" in html and "neighbour@example.org" in html
+    assert "203.0.113.9" in html
+
+
+def test_staff_finds_resident_and_ends_their_sessions(client: FlaskClient, oidc_server: str, app: Flask) -> None:
+    other = app.test_client()
+    sign_in(other, oidc_server, "lostphone", email="lost.phone@example.org", given_name="Lois")
+    assert other.get("/account").status_code == 200
+    sign_in(client, oidc_server, "clerk", **STAFF)
+    results = client.get("/staff/residents?q=LOST.PHONE").get_data(as_text=True)
+    resident_id = _resident_id(app, "lostphone")
+    assert f"/staff/residents/{resident_id}" in results
+    page = client.get(f"/staff/residents/{resident_id}").get_data(as_text=True)
+    assert "lost.phone@example.org" in page and "Signed-in sessions" in page
+    response = client.post(f"/staff/residents/{resident_id}/sign-out",
+                           data={"csrf_token": csrf_token(client, f"/staff/residents/{resident_id}")},
+                           follow_redirects=True)
+    assert "Ended 1 portal session(s)" in response.get_data(as_text=True)
+    assert other.get("/account").status_code == 302
+    assert client.get("/staff/").status_code == 200  # staff's own session is untouched
+
+
+def test_sign_out_resident_needs_csrf(client: FlaskClient, oidc_server: str, app: Flask) -> None:
+    sign_in(client, oidc_server, "clerk", **STAFF)
+    response = client.post(f"/staff/residents/{_resident_id(app, 'clerk')}/sign-out")
+    assert response.status_code == 400
+
+
+def test_unknown_resident_is_404(client: FlaskClient, oidc_server: str) -> None:
+    sign_in(client, oidc_server, "clerk", **STAFF)
+    assert client.get("/staff/residents/999999").status_code == 404
+
+
+def test_overlong_search_is_rejected_kindly(client: FlaskClient, oidc_server: str) -> None:
+    sign_in(client, oidc_server, "clerk", **STAFF)
+    response = client.get("/staff/residents?q=" + "x" * 500)
+    assert response.status_code == 200
+    assert "Field cannot be longer than 200 characters" in response.get_data(as_text=True)
+
+
+def test_pages_query_count_is_constant(make_app: Callable[..., Flask], oidc_server: str) -> None:
+    counts = []
+    for links in (1, 10):
+        app = make_app()
+        client = app.test_client()
+        sign_in(client, oidc_server, f"clerk{links}", **STAFF)
+        resident_id = _resident_id(app, f"clerk{links}")
+        _add_activity(app, resident_id, links)
+        client.get("/staff/")  # let the session's "last seen" write happen outside the count
+        with count_queries(app) as queries:
+            for path in ("/staff/", f"/staff/residents/{resident_id}", "/staff/residents?q=clerk"):
+                assert client.get(path).status_code == 200
+            counts.append(queries())
+    assert counts[0] == counts[1]
