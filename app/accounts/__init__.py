@@ -8,7 +8,7 @@ bp = Blueprint("accounts", __name__)
 
 
 def init_app(app: Flask) -> None:
-    """Register the accounts pages."""
-    from app.accounts import views  # noqa: F401
+    """Register the home page, Account Settings and the linking pages."""
+    from app.accounts import views  # noqa: F401  (registers routes on bp)
 
     app.register_blueprint(bp)

@@ -1,24 +1,167 @@
-"""The signed-in home page and Account Settings."""
+"""The signed-in home page, Account Settings, Account Link Setup and removing a linked account."""
 
 from __future__ import annotations
 
-from flask import g, redirect, render_template, url_for
-from flask.typing import ResponseReturnValue
+from datetime import timedelta
 
-from app.accounts import bp
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+
+from app.accounts import bp, service
+from app.accounts.forms import LinkAccountForm, RemoveLinkForm
+from app.accounts.models import AccountLink
+from app.accounts.service import LinkRules
+from app.billing import billing_source, city_today
+from app.billing.service import account_summaries, current_announcements
+from app.billing.types import AccountSummary
+from app.errors import render_error
+from app.extensions import db
 from app.security import login_required
+from app.timeutil import utcnow
+
+
+def link_rules() -> LinkRules:
+    """Format rules and attempt limits from configuration."""
+    config = current_app.config
+    return LinkRules(
+        account_length=int(config.get("ACCOUNT_NUMBER_LENGTH", 6)),
+        customer_length=int(config.get("CUSTOMER_ID_LENGTH", 7)),
+        max_links=int(config.get("MAX_LINKED_ACCOUNTS", 10)),
+        failures_per_resident=int(config.get("LINK_FAILURES_PER_RESIDENT", 5)),
+        failures_per_address=int(config.get("LINK_FAILURES_PER_ADDRESS", 30)),
+        window=timedelta(minutes=int(config.get("LINK_FAILURE_WINDOW_MINUTES", 15))),
+    )
+
+
+def _client_addr() -> str:
+    # ProxyFix (PROXY_FIX_HOPS) has already put the real client address here when behind a proxy.
+    return request.remote_addr or "unknown"
+
+
+def _linked_summaries() -> tuple[list[AccountLink], dict[tuple[str, str], AccountSummary]]:
+    links = service.linked_accounts(db.session(), g.resident.id)
+    pairs = [(link.account_no, link.customer_id) for link in links]
+    return links, account_summaries(billing_source(), pairs, today=city_today())
 
 
 @bp.get("/")
 def home() -> ResponseReturnValue:
-    """Home: the welcome page for signed-in residents; everyone else is sent to sign in."""
+    """Home: announcements, profile and a card per linked account; anonymous visitors go to sign in."""
     if g.resident is None:
         return redirect(url_for("auth.sign_in"))
-    return render_template("home/index.html")
+    links, summaries = _linked_summaries()
+    return render_template(
+        "home/index.html",
+        resident=g.resident,
+        links=links,
+        summaries=summaries,
+        announcements=current_announcements(db.session(), today=city_today()),
+    )
 
 
 @bp.get("/account")
 @login_required
 def settings() -> ResponseReturnValue:
-    """Account Settings: who is signed in, their email, the last sign-in and the linked accounts."""
-    return render_template("accounts/settings.html", resident=g.resident)
+    """Account Settings: profile, linked accounts (with "Remove") and recent linking activity."""
+    links, summaries = _linked_summaries()
+    return render_template(
+        "accounts/settings.html",
+        resident=g.resident,
+        links=links,
+        summaries=summaries,
+        activity=service.recent_activity(db.session(), g.resident.id),
+        max_links=link_rules().max_links,
+    )
+
+
+@bp.route("/accounts/link", methods=["GET", "POST"])
+@login_required
+def link_account() -> ResponseReturnValue:
+    """Account Link Setup: the account number and customer ID from the bill."""
+    rules = link_rules()
+    form = LinkAccountForm(account_length=rules.account_length, customer_length=rules.customer_length)
+    form_error = None
+    if form.validate_on_submit():
+        try:
+            link = service.link_account(
+                db.session(),
+                g.resident.id,
+                form.account_no.data,
+                form.customer_id.data,
+                billing=billing_source(),
+                rules=rules,
+                client_addr=_client_addr(),
+                now=utcnow(),
+            )
+        except service.RateLimited as exc:
+            db.session.commit()
+            return _too_many_attempts(exc)
+        except service.LinkError as exc:
+            db.session.commit()  # keep the audit row: the attempt limits count it
+            form_error = _link_error_message(exc, rules, form.account_no.data)
+        else:
+            db.session.commit()
+            flash(_("Account %(number)s is now linked to your profile.", number=link.account_no), "success")
+            return redirect(url_for("billing.show_summary", account_no=link.account_no))
+    return render_template(
+        "accounts/link.html",
+        form=form,
+        form_error=form_error,
+        account_length=rules.account_length,
+        customer_length=rules.customer_length,
+    )
+
+
+def _link_error_message(exc: service.LinkError, rules: LinkRules, account_no: str) -> str:
+    if isinstance(exc, service.EmailNotVerified):
+        return _("Activate your email address before you link an account: open the link we emailed you.")
+    if isinstance(exc, service.AlreadyLinked):
+        return _(
+            "Account %(number)s is already linked to your profile. You'll find it under Account Settings.",
+            number=account_no,
+        )
+    if isinstance(exc, service.TooManyLinks):
+        return _("You can link up to %(num)d accounts. Remove one you no longer need, then try again.", num=exc.limit)
+    return _(
+        "We couldn't find an account with that account number and customer ID. Check both numbers on your bill, "
+        "or contact Utility Billing at %(phone)s.",
+        phone=current_app.config["UTILITY_PHONE"],
+    )
+
+
+def _too_many_attempts(exc: service.RateLimited) -> ResponseReturnValue:
+    wait = max(int((exc.retry_at - utcnow()).total_seconds()) + 1, 1)
+    response = current_app.make_response(
+        render_error(
+            429,
+            title=_("Too many attempts to link an account"),
+            message=_(
+                "For your security, linking is paused after several numbers that didn't match. "
+                "Please try again after %(time)s.",
+                time=format_datetime(exc.retry_at, "short"),
+            ),
+        )
+    )
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+@bp.route("/accounts/<account_no>/remove", methods=["GET", "POST"])
+@login_required
+def remove_account(account_no: str) -> ResponseReturnValue:
+    """Confirm, then remove the resident's own link to an account (other residents' links stay)."""
+    link = service.get_link(db.session(), g.resident.id, account_no)
+    if link is None:
+        abort(404)
+    form = RemoveLinkForm()
+    if form.validate_on_submit():
+        service.unlink_account(db.session(), g.resident.id, account_no, client_addr=_client_addr(), now=utcnow())
+        db.session.commit()
+        flash(_("Account %(number)s was removed from your profile.", number=account_no), "success")
+        return redirect(url_for("accounts.settings"))
+    summary = account_summaries(billing_source(), [(link.account_no, link.customer_id)], today=city_today())
+    return render_template(
+        "accounts/remove.html", form=form, link=link, summary=summary.get((link.account_no, link.customer_id))
+    )

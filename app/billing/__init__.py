@@ -1,1 +1,32 @@
 """Utility-billing data: the connector to the billing system of record and the bill pages."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, current_app
+
+from app.billing.client import BillingSource, SqlBillingSource
+
+bp = Blueprint("billing", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Put the billing source in ``app.extensions["billing"]`` and register the bill pages."""
+    from app.billing import views  # noqa: F401  (registers routes on bp)
+    from app.extensions import db
+
+    app.extensions["billing"] = SqlBillingSource(lambda: db.session())
+    app.register_blueprint(bp)
+
+
+def billing_source() -> BillingSource:
+    """This app's connector to the billing system."""
+    source: BillingSource = current_app.extensions["billing"]
+    return source
+
+
+def city_today() -> date:
+    """Today's date where the utility is (``CITY_TIMEZONE``): due dates and months are local dates."""
+    return datetime.now(ZoneInfo(current_app.config.get("CITY_TIMEZONE", "America/Chicago"))).date()

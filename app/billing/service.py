@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
 from app.billing.client import BillingSource, Pair
+from app.billing.models import Announcement
 from app.billing.types import AccountSummary, Bill, Customer, Payment, Reading, Service
 
 #: How many months the consumption history shows.
@@ -183,4 +187,18 @@ def consumption_history(
         highest=max(readings, key=lambda r: r.consumption, default=None),
         lowest=min(readings, key=lambda r: r.consumption, default=None),
         average=round(sum(values) / len(values)) if values else None,
+    )
+
+
+def current_announcements(session: Session, *, today: date) -> list[Announcement]:
+    """Announcements shown today, newest first."""
+    return list(
+        session.scalars(
+            select(Announcement)
+            .where(
+                Announcement.starts_on <= today,
+                or_(Announcement.ends_on.is_(None), Announcement.ends_on >= today),
+            )
+            .order_by(Announcement.starts_on.desc(), Announcement.id.desc())
+        )
     )

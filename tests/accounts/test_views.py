@@ -1,0 +1,268 @@
+"""Request tests: home page, Account Settings, Account Link Setup, removal, limits and authorization."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.accounts.models import AccountLink
+from app.extensions import db
+from tests.billing.fixtures import count_queries
+from tests.billing.pages import add_links, assert_csp_clean, load_demo, post_link, resident_id
+from tests.conftest import csrf_token, sign_in
+
+NOT_FOUND = "We couldn&#39;t find an account with that account number and customer ID."
+
+
+@pytest.fixture
+def demo(app: Flask) -> None:
+    load_demo(app)
+
+
+@pytest.mark.parametrize("path", ["/account", "/accounts/link", "/accounts/100001", "/accounts/100001/remove"])
+def test_pages_need_sign_in(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/sign-in")
+
+
+def test_home_redirects_anonymous_to_sign_in(client: FlaskClient) -> None:
+    assert client.get("/").headers["Location"].startswith("/sign-in")
+
+
+def test_link_page_explains_where_the_numbers_are(client: FlaskClient, login_as: Callable[..., Any]) -> None:
+    login_as("pat")
+    html = client.get("/accounts/link").get_data(as_text=True)
+    assert "Account Link Setup" in html
+    assert "What is the account number?" in html and "What is the customer ID?" in html
+    assert 'aria-describedby="account_no-hint"' in html
+    assert 'role="img" aria-labelledby="bill-sample-title bill-sample-desc"' in html
+    assert_csp_clean(html)
+
+
+def test_link_then_see_it_everywhere(app: Flask, client: FlaskClient, login_as: Callable[..., Any], demo: None) -> None:
+    login_as("pat")
+    response = post_link(client, " 100-001 ", "2.000.001")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/accounts/100001"
+    summary = client.get("/accounts/100001").get_data(as_text=True)
+    assert "Account 100001 is now linked to your profile." in summary
+    home = client.get("/").get_data(as_text=True)
+    assert "Account 100001" in home and "Current balance" in home and "Payment due date" in home
+    assert "Announcements" in home and "Link your utility accounts online" in home
+    assert_csp_clean(home)
+    settings = client.get("/account").get_data(as_text=True)
+    assert 'href="/accounts/100001"' in settings
+    assert 'href="/accounts/100001/remove"' in settings
+    assert "Recent activity" in settings and "Linked" in settings
+    assert_csp_clean(settings)
+
+
+def test_account_number_without_leading_zeros_is_padded(
+    app: Flask, client: FlaskClient, login_as: Callable[..., Any]
+) -> None:
+    login_as("pat")
+    # no such account in the demo, but the padded number is what was looked up and audited
+    post_link(client, "1234", "2000001")
+    with app.app_context():
+        from app.accounts.models import LinkEvent
+
+        assert db.session.scalar(select(LinkEvent.account_no)) == "001234"
+
+
+@pytest.mark.parametrize(
+    ("account_no", "customer_id", "message"),
+    [
+        ("", "2000001", "Enter the account number."),
+        ("100001", "", "Enter the customer ID."),
+        ("   ", "  ", "Enter the account number."),
+        ("1" * 41, "2000001", "The account number is too long. It has 6 digits."),
+        ("1000011", "2000001", "The account number is too long. It has 6 digits."),
+        ("100001", "20000011", "The customer ID is too long. It has 7 digits."),
+        ("ABC123", "2000001", "Enter the account number using only the numbers 0 to 9."),
+        ("100001", "2OOOOO1", "Enter the customer ID using only the numbers 0 to 9."),
+        ("\uff11\uff10\uff10\uff10\uff10\uff11", "2000001", "Enter the account number using only the numbers 0 to 9."),
+        ("100001", "2000001\U0001f600", "Enter the customer ID using only the numbers 0 to 9."),
+        ("100001", "2000003", NOT_FOUND),  # a real customer ID, of another account
+        ("999999", "2000001", NOT_FOUND),
+        ("100002", "2000003", NOT_FOUND),
+    ],
+)
+def test_bad_input_is_explained_next_to_the_form(
+    app: Flask,
+    client: FlaskClient,
+    login_as: Callable[..., Any],
+    demo: None,
+    account_no: str,
+    customer_id: str,
+    message: str,
+) -> None:
+    login_as("pat")
+    response = post_link(client, account_no, customer_id)
+    html = response.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    assert message in html
+    assert 'role="alert"' in html
+    assert "<title>Error: Account Link Setup" in html
+    if message != NOT_FOUND:
+        assert 'aria-invalid="true"' in html and "usa-input--error" in html
+    else:
+        assert "(555) 010-0100" in html
+    with app.app_context():
+        assert db.session.scalar(select(AccountLink)) is None
+
+
+def test_wrong_pair_message_does_not_say_which_half(
+    client: FlaskClient, login_as: Callable[..., Any], demo: None
+) -> None:
+    login_as("pat")
+    wrong_customer = post_link(client, "100001", "2000003").get_data(as_text=True)  # type: ignore[attr-defined]
+    wrong_account = post_link(client, "100009", "2000001").get_data(as_text=True)  # type: ignore[attr-defined]
+    assert NOT_FOUND in wrong_customer and NOT_FOUND in wrong_account
+    assert 'aria-invalid="true"' not in wrong_customer + wrong_account
+
+
+def test_closed_account_can_be_linked_and_shows_closed(
+    client: FlaskClient, login_as: Callable[..., Any], demo: None
+) -> None:
+    login_as("pat")
+    assert post_link(client, "100003", "2000003").status_code == 302  # type: ignore[attr-defined]
+    summary = client.get("/accounts/100003").get_data(as_text=True)
+    assert "Closed" in summary and "final bill" in summary
+    assert "Final bill" in client.get("/accounts/100003/bills").get_data(as_text=True)
+
+
+def test_already_linked_is_said_kindly(client: FlaskClient, login_as: Callable[..., Any], demo: None) -> None:
+    login_as("pat")
+    post_link(client, "100001", "2000001")
+    html = post_link(client, "100001", "2000001").get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "Account 100001 is already linked to your profile." in html
+
+
+def test_unverified_email_cannot_link(client: FlaskClient, login_as: Callable[..., Any], demo: None) -> None:
+    login_as("una", email_verified=False)
+    html = post_link(client, "100001", "2000001").get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "Activate your email address before you link an account" in html
+
+
+def test_link_limit_from_config(make_app: Callable[..., Flask], oidc_server: str) -> None:
+    app = make_app(MAX_LINKED_ACCOUNTS=1)
+    load_demo(app)
+    client = app.test_client()
+    sign_in(client, oidc_server, "pat")
+    assert post_link(client, "100001", "2000001").status_code == 302  # type: ignore[attr-defined]
+    html = post_link(client, "100002", "2000001").get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "You can link up to 1 accounts." in html
+    assert "You have linked the most accounts allowed (1)." in client.get("/account").get_data(as_text=True)
+
+
+def test_too_many_failures_answer_429_with_when(make_app: Callable[..., Flask], oidc_server: str) -> None:
+    app = make_app(LINK_FAILURES_PER_RESIDENT=2)
+    load_demo(app)
+    client = app.test_client()
+    sign_in(client, oidc_server, "pat")
+    for _ in range(2):
+        assert post_link(client, "100001", "2999999").status_code == 200  # type: ignore[attr-defined]
+    response = post_link(client, "100001", "2000001")
+    assert response.status_code == 429  # type: ignore[attr-defined]
+    html = response.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "Too many attempts to link an account" in html and "Please try again after" in html
+    assert 800 < int(response.headers["Retry-After"]) <= 901  # type: ignore[attr-defined]
+    activity = client.get("/account").get_data(as_text=True)
+    assert "Not linked: too many attempts" in activity
+
+
+def test_failures_per_address_are_shared(make_app: Callable[..., Flask], oidc_server: str) -> None:
+    app = make_app(LINK_FAILURES_PER_ADDRESS=2)
+    load_demo(app)
+    first, second = app.test_client(), app.test_client()
+    sign_in(first, oidc_server, "pat")
+    sign_in(second, oidc_server, "sam")
+    post_link(first, "100001", "2999999")
+    post_link(first, "100001", "2999998")
+    assert post_link(second, "100001", "2000001").status_code == 429  # type: ignore[attr-defined]
+
+
+def test_remove_needs_confirmation_and_csrf(
+    app: Flask, client: FlaskClient, login_as: Callable[..., Any], demo: None
+) -> None:
+    login_as("pat")
+    post_link(client, "100001", "2000001")
+    page = client.get("/accounts/100001/remove")
+    assert page.status_code == 200
+    assert "Remove account 100001 from your profile?" in page.get_data(as_text=True)
+    assert_csp_clean(page.get_data(as_text=True))
+    assert client.post("/accounts/100001/remove").status_code == 400  # no CSRF token
+    token = csrf_token(client, "/accounts/100001/remove")
+    response = client.post("/accounts/100001/remove", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    settings = client.get("/account").get_data(as_text=True)
+    assert "Account 100001 was removed from your profile." in settings
+    assert "Removed" in settings
+    assert client.get("/accounts/100001").status_code == 404
+    assert client.get("/accounts/100001/remove").status_code == 404
+
+
+def test_two_residents_see_only_their_own(app: Flask, oidc_server: str, demo: None) -> None:
+    pat, sam = app.test_client(), app.test_client()
+    sign_in(pat, oidc_server, "pat")
+    sign_in(sam, oidc_server, "sam")
+    post_link(pat, "100001", "2000001")
+    post_link(sam, "100002", "2000001")
+    bill_no = db_bill_no(app, "100001")
+    for path in (
+        "/accounts/100001",
+        "/accounts/100001/bills",
+        f"/accounts/100001/bills/{bill_no}",
+        "/accounts/100001/consumption",
+        "/accounts/100001/remove",
+        "/accounts/999999",
+        "/accounts/100003",
+    ):
+        assert sam.get(path).status_code == 404, path
+    assert sam.post("/accounts/100001/remove", data={"csrf_token": csrf_token(sam, "/account")}).status_code == 404
+    assert pat.get(f"/accounts/100002/bills/{db_bill_no(app, '100002')}").status_code == 404
+    assert pat.get(f"/accounts/100001/bills/{db_bill_no(app, '100002')}").status_code == 404
+    assert "100002" not in pat.get("/").get_data(as_text=True)
+    # a household: both link the same account; removing one link leaves the other
+    post_link(sam, "100001", "2000001")
+    pat.post("/accounts/100001/remove", data={"csrf_token": csrf_token(pat, "/accounts/100001/remove")})
+    assert pat.get("/accounts/100001").status_code == 404
+    assert sam.get("/accounts/100001").status_code == 200
+
+
+def db_bill_no(app: Flask, account_no: str) -> str:
+    from app.billing.models import BillingAccount, BillingBill
+
+    with app.app_context():
+        found = db.session.scalar(
+            select(BillingBill.bill_no)
+            .join(BillingAccount, BillingAccount.id == BillingBill.account_id)
+            .where(BillingAccount.account_no == account_no)
+            .limit(1)
+        )
+        assert found is not None
+        return found
+
+
+@pytest.mark.parametrize("path", ["/", "/account"])
+def test_query_count_does_not_grow_with_links(
+    app: Flask, client: FlaskClient, login_as: Callable[..., Any], demo: None, path: str
+) -> None:
+    login_as("pat")
+    rid = resident_id(app, "pat")
+    pairs = [(str(100004 + n), str(2000004 + n)) for n in range(1, 11)]
+    add_links(app, rid, pairs[:1])
+    client.get(path)  # warm up: first-use queries such as the provider's discovery are not per page
+    with count_queries(app) as one:
+        assert client.get(path).status_code == 200
+    add_links(app, rid, pairs[1:])
+    with count_queries(app) as ten:
+        html = client.get(path).get_data(as_text=True)
+    assert all(account_no in html for account_no, _ in pairs)
+    assert one() == ten() > 0

@@ -1,0 +1,54 @@
+"""Helpers for request tests of the account pages: demo data, links and page checks."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.accounts.models import AccountLink
+from app.auth.models import Resident
+from app.billing import demo
+from app.extensions import db
+from app.timeutil import utcnow
+from tests.conftest import csrf_token
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
+
+
+def load_demo(app: Flask, accounts: int = 40) -> None:
+    """Load a small demo dataset for ``today`` and commit, outside any request."""
+    with app.app_context():
+        demo.load_demo(db.session, today=utcnow().date(), accounts=accounts)
+        db.session.commit()
+
+
+def resident_id(app: Flask, sub: str) -> int:
+    """The id of the resident who signed in as ``sub``."""
+    with app.app_context():
+        found = db.session.scalar(select(Resident.id).filter_by(subject=sub))
+        assert found is not None
+        return found
+
+
+def add_links(app: Flask, rid: int, pairs: list[tuple[str, str]]) -> None:
+    """Link pairs directly in the database (the link form is tested separately)."""
+    with app.app_context():
+        db.session.add_all(AccountLink(resident_id=rid, account_no=a, customer_id=c) for a, c in pairs)
+        db.session.commit()
+
+
+def post_link(client: FlaskClient, account_no: str, customer_id: str) -> object:
+    """Submit Account Link Setup with a fresh CSRF token."""
+    token = csrf_token(client, "/accounts/link")
+    return client.post(
+        "/accounts/link", data={"csrf_token": token, "account_no": account_no, "customer_id": customer_id}
+    )
+
+
+def assert_csp_clean(html: str) -> None:
+    """No inline script and no style attribute: the CSP forbids both."""
+    assert not INLINE_SCRIPT.search(html)
+    assert "style=" not in html
