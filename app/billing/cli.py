@@ -5,9 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app.billing import demo
+from app.billing import city_today, demo
 from app.extensions import db
-from app.timeutil import utcnow
 
 billing_cli = AppGroup("billing", help="Load and inspect utility-billing data.")
 
@@ -23,7 +22,7 @@ def demo_command(if_empty: bool, accounts: int) -> None:
     if if_empty and demo.is_loaded(session):
         click.echo("Billing data already loaded; nothing to do.")
         return
-    counts = demo.load_demo(session, today=utcnow().date(), accounts=accounts)
+    counts = demo.load_demo(session, today=city_today(), accounts=accounts)
     session.commit()
     click.echo(
         f"Loaded demo billing data: {counts.accounts} accounts, {counts.customers} customers, "

@@ -37,6 +37,7 @@ from app.billing.models import (
 SEED = "citizen-self-service-demo-1"
 DEFAULT_ACCOUNTS = 300
 MONTHS = 24
+BILL_DELAY_DAYS = 5
 FIRST_ACCOUNT = 100001
 FIRST_CUSTOMER = 2000000
 NEW_OCCUPANT_BASE = 2000400
@@ -102,11 +103,14 @@ def _add_months(first: date, months: int) -> date:
 
 
 def billing_periods(today: date, months: int = MONTHS) -> list[date]:
-    """First days of the ``months`` billed months: the last one's bill is dated on or before ``today``."""
+    """First days of the ``months`` whole months before ``today``'s month: each has a meter read."""
     last = _add_months(date(today.year, today.month, 1), -1)
-    if _month_end(last) + timedelta(days=5) > today:
-        last = _add_months(last, -1)
     return [_add_months(last, -back) for back in range(months - 1, -1, -1)]
+
+
+def bill_date_of(period: date) -> date:
+    """A period's bill is dated five days after the month ends; it does not exist before then."""
+    return _month_end(period) + timedelta(days=BILL_DELAY_DAYS)
 
 
 def _name(rng: random.Random) -> str:
@@ -150,6 +154,7 @@ def load_demo(session: Session, *, today: date, accounts: int = DEFAULT_ACCOUNTS
         raise ValueError(f"the demo needs at least {MOVED_INDEX} accounts for the documented pairs")
     clear_read_model(session)
     periods = billing_periods(today)
+    newest_billed = max(n for n, first in enumerate(periods) if bill_date_of(first) <= today)
     customers: dict[str, dict[str, Any]] = {}
     account_rows: list[dict[str, Any]] = []
     plans: list[dict[str, Any]] = []
@@ -252,8 +257,10 @@ def load_demo(session: Session, *, today: date, accounts: int = DEFAULT_ACCOUNTS
             occupant, _, moved_out = next(
                 o for o in plan["occupancies"] if o[1] <= first and (o[2] is None or o[2] >= last)
             )
+            bill_date = bill_date_of(first)
+            if bill_date > today:
+                continue  # read, not billed yet
             bill_no = f"{plan['account_no']}{first:%y%m}"
-            bill_date = last + timedelta(days=5)
             due_date = bill_date + timedelta(days=20)
             lines = []
             for name, _, _, base, per_kgal in plan["services"]:
@@ -261,9 +268,9 @@ def load_demo(session: Session, *, today: date, accounts: int = DEFAULT_ACCOUNTS
                 usage = f" ({gallons:,} gal)" if per_kgal else ""
                 lines.append({"service": name, "description": DESCRIPTIONS[name] + usage, "amount_cents": amount})
             total = sum(line["amount_cents"] for line in lines)
-            newest = number == len(periods) - 1
+            newest = number == newest_billed
             paid = 0
-            if (not newest or plan["pays_latest"]) and (plan["always_pays"] or number < len(periods) - 3):
+            if (not newest or plan["pays_latest"]) and (plan["always_pays"] or number < newest_billed - 2):
                 portions = [total] if plan_rng.random() > 0.1 else [total // 2, total - total // 2]
                 posted = bill_date + timedelta(days=plan_rng.randint(3, 18))
                 for portion in portions:

@@ -10,9 +10,8 @@ from sqlalchemy import select
 
 from app.accounts.models import AccountLink
 from app.auth.models import Resident
-from app.billing import demo
+from app.billing import city_today, demo
 from app.extensions import db
-from app.timeutil import utcnow
 from tests.conftest import csrf_token
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
@@ -21,7 +20,7 @@ INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
 def load_demo(app: Flask, accounts: int = 40) -> None:
     """Load a small demo dataset for ``today`` and commit, outside any request."""
     with app.app_context():
-        demo.load_demo(db.session, today=utcnow().date(), accounts=accounts)
+        demo.load_demo(db.session, today=city_today(), accounts=accounts)
         db.session.commit()
 
 

@@ -80,8 +80,11 @@ def test_demo_covers_24_months_before_today(db_session: Session) -> None:
     bills = source.bills("100001", "2000001")
     assert len(bills) == 24
     assert bills[0].bill_date <= TODAY
-    assert demo.billing_periods(date(2026, 11, 3))[-1] == date(2026, 9, 1)
-    assert demo.billing_periods(date(2026, 11, 5))[-1] == date(2026, 10, 1)
+    assert demo.billing_periods(date(2026, 11, 3))[-1] == date(2026, 10, 1)
+    demo.load_demo(db_session, today=date(2026, 11, 4), accounts=5)
+    early = source.bills("100001", "2000001")
+    assert len(early) == 23 and early[0].bill_date == date(2026, 10, 5)  # October's bill is not out yet
+    assert len(source.readings("100001", "2000001", since=date(2024, 11, 1))) == 24
 
 
 def test_cli_demo_if_empty_loads_once(app: Flask) -> None:

@@ -1,0 +1,98 @@
+"""Request tests: Account Summary, bill history, one bill and consumption history."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.billing.pages import add_links, assert_csp_clean, load_demo, resident_id
+
+
+@pytest.fixture
+def pat(app: Flask, client: FlaskClient, login_as: Callable[..., Any]) -> FlaskClient:
+    """Signed in as "pat" with 100001 / 2000001 and the new occupant's 100004 / 2000400 linked."""
+    load_demo(app)
+    login_as("pat")
+    add_links(app, resident_id(app, "pat"), [("100001", "2000001"), ("100004", "2000400")])
+    return client
+
+
+def test_account_summary_shows_everything(pat: FlaskClient) -> None:
+    response = pat.get("/accounts/100001")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    for text in (
+        "Account Summary",
+        "Service address",
+        "Account number",
+        "Bill delivery",
+        "Current balance",
+        "Amount due now",
+        "Payment due date",
+        "Sum of payments",
+        "Last posted",
+        "Customer information",
+        "Mailing address",
+        "2000001",
+        "WATER",
+        "1000",
+        "SEWER",
+        "2000",
+        "SANITATION",
+        "Start date",
+        "Stop date",
+    ):
+        assert text in html, text
+    assert 'href="/accounts/100001/consumption"' in html
+    assert 'href="/accounts/100001/bills"' in html
+    assert_csp_clean(html)
+
+
+def test_bill_history_and_bill_details(pat: FlaskClient) -> None:
+    html = pat.get("/accounts/100001/bills").get_data(as_text=True)
+    bill_numbers = re.findall(r'href="/accounts/100001/bills/(\d+)"', html)
+    assert len(bill_numbers) in (23, 24)  # early in the month the last read is not billed yet
+    assert "Payments" in html and "Date posted" in html
+    assert_csp_clean(html)
+    detail = pat.get(f"/accounts/100001/bills/{bill_numbers[1]}")
+    text = detail.get_data(as_text=True)
+    assert detail.status_code == 200
+    assert "Charges" in text and "Water base charge and usage" in text and "Total" in text
+    assert "Payments on this bill" in text
+    assert_csp_clean(text)
+    assert pat.get("/accounts/100001/bills/0000000000").status_code == 404
+
+
+def test_consumption_history_has_chart_and_table(pat: FlaskClient) -> None:
+    html = pat.get("/accounts/100001/consumption").get_data(as_text=True)
+    assert '<svg class="portal-chart__svg"' in html
+    assert 'role="img" aria-labelledby="chart-title chart-desc"' in html
+    assert '<title id="chart-title">Monthly water use,' in html
+    assert '<desc id="chart-desc">Bar chart of 24 monthly reads. Highest:' in html
+    assert html.count('class="portal-chart__bar"') == 24
+    table = html[html.index('id="reads-heading"') :]
+    assert table.count('<th scope="row">') == 24
+    assert "No read" not in table
+    assert_csp_clean(html)
+
+
+def test_new_occupant_sees_only_their_own_time(app: Flask, pat: FlaskClient) -> None:
+    bills = pat.get("/accounts/100004/bills").get_data(as_text=True)
+    own = re.findall(r'href="/accounts/100004/bills/(\d+)"', bills)
+    assert 0 < len(own) <= 13
+    assert "Final bill" not in bills  # the final bill belongs to the previous occupant
+    with app.app_context():
+        from app.billing.client import SqlBillingSource
+        from app.extensions import db
+
+        previous = [b.bill_no for b in SqlBillingSource(lambda: db.session()).bills("100004", "2000004")]
+    assert previous and not set(previous) & set(own)
+    assert pat.get(f"/accounts/100004/bills/{previous[0]}").status_code == 404
+    consumption = pat.get("/accounts/100004/consumption").get_data(as_text=True)
+    assert consumption.count('class="portal-chart__bar"') < 14
+    assert "No read" in consumption
