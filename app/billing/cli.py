@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from app.billing import city_today, demo
+from app.config import is_production
 from app.extensions import db
 
 billing_cli = AppGroup("billing", help="Load and inspect utility-billing data.")
@@ -18,6 +20,11 @@ billing_cli = AppGroup("billing", help="Load and inspect utility-billing data.")
 )
 def demo_command(if_empty: bool, accounts: int) -> None:
     """Load the deterministic demo dataset, replacing the billing read model (resident links stay)."""
+    if is_production(current_app.config):
+        if if_empty:  # a shared start command may call this: skipping is not a failure
+            click.echo("PORTAL_ENV=production: demo data is never loaded; nothing to do.")
+            return
+        raise click.ClickException("demo data never goes into a production database (PORTAL_ENV=production)")
     session = db.session()
     if if_empty and demo.is_loaded(session):
         click.echo("Billing data already loaded; nothing to do.")

@@ -99,3 +99,15 @@ def test_cli_demo_if_empty_loads_once(app: Flask) -> None:
     assert "8 accounts" in result.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(BillingAccount)) == 8
+
+
+def test_cli_demo_refuses_production(app: Flask) -> None:
+    app.config["PORTAL_ENV"] = "production"  # read by the command at run time, not by any extension
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["billing", "demo"])
+    assert result.exit_code == 1
+    assert "never goes into a production database" in result.output
+    result = runner.invoke(args=["billing", "demo", "--if-empty"])
+    assert result.exit_code == 0 and "never loaded" in result.output
+    with app.app_context():
+        assert not demo.is_loaded(db.session())
