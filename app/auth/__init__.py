@@ -33,7 +33,7 @@ def init_app(app: Flask) -> None:
         metadata_ttl=int(config["OIDC_METADATA_TTL"]),
     )
     app.extensions["oidc"] = OidcClient(settings)
-    from app.auth import views  # noqa: F401  (registers routes on bp)
+    from app.auth import backchannel, views  # noqa: F401  (register routes on bp)
 
     app.register_blueprint(bp)
 

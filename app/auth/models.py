@@ -53,3 +53,12 @@ class PortalSession(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SeenLogoutToken(db.Model):  # type: ignore[name-defined]
+    """The ``jti`` of every back-channel logout token accepted, until it could no longer be valid (replay)."""
+
+    __tablename__ = "seen_logout_token"
+
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -352,7 +352,9 @@ class OidcClient:
                 raise TokenRejected("at_hash does not match the access token")
         return claims
 
-    def check_standard_claims(self, claims: Mapping[str, Any]) -> None:
+    def check_standard_claims(
+        self, claims: Mapping[str, Any], *, require_exp: bool = True, max_age: int | None = None
+    ) -> None:
         """Check ``iss``, ``aud``, ``azp``, ``exp`` and ``iat`` (shared by ID and logout tokens)."""
         s = self.settings
         if claims.get("iss") != s.issuer:
@@ -371,15 +373,17 @@ class OidcClient:
             raise TokenRejected("several audiences but no azp")
         now = self._clock()
         exp, iat = claims.get("exp"), claims.get("iat")
-        if not isinstance(exp, (int, float)) or isinstance(exp, bool):
+        if exp is None and not require_exp:
+            pass
+        elif not isinstance(exp, (int, float)) or isinstance(exp, bool):
             raise TokenRejected("exp is missing")
-        if now > exp + s.clock_skew:
+        elif now > exp + s.clock_skew:
             raise TokenRejected("token has expired")
         if not isinstance(iat, (int, float)) or isinstance(iat, bool):
             raise TokenRejected("iat is missing")
         if iat > now + s.clock_skew:
             raise TokenRejected("iat is in the future")
-        if iat < now - s.max_token_age:
+        if iat < now - (s.max_token_age if max_age is None else max_age):
             raise TokenRejected("token was issued too long ago")
 
     # --- logout ------------------------------------------------------------------------------------

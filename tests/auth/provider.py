@@ -93,6 +93,31 @@ class HostileProvider:
             return jwt.encode(header, claims, OctKey.import_key(self.client_secret))
         return jwt.encode(header, claims, key)
 
+    def logout_token(self, *, sub: str | None = "hostile-user", sid: str | None = None, **overrides: Any) -> str:
+        """Sign a back-channel logout token; ``overrides`` change claims (DROP removes), ``header`` too."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.client_id,
+            "iat": now,
+            "exp": now + 120,
+            "jti": secrets.token_urlsafe(16),
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+        }
+        if sub is not None:
+            claims["sub"] = sub
+        if sid is not None:
+            claims["sid"] = sid
+        header_overrides = overrides.pop("header", {})
+        claims.update(overrides)
+        claims = {k: v for k, v in claims.items() if v is not DROP}
+        key = self.sign_with or self.signing_key
+        header = {"alg": "RS256", "kid": key.kid, "typ": "logout+jwt", **header_overrides}
+        header = {k: v for k, v in header.items() if v is not DROP}
+        if header.get("alg") == "none":
+            return f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}."
+        return jwt.encode(header, claims, key)
+
     # --- HTTP -----------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:

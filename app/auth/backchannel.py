@@ -1,0 +1,110 @@
+"""OpenID Connect Back-Channel Logout 1.0: the provider tells us a resident signed out elsewhere.
+
+The logout token is validated as section 2.6 requires; then every portal session with that provider
+``sid`` (or, with only ``sub``, every session of that resident) ends, in every worker and instance,
+because sessions live in the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from app.auth import bp, oidc_client
+from app.auth.models import Resident, SeenLogoutToken
+from app.auth.oidc import OidcClient, SignInError, TokenRejected, unverified_header
+from app.extensions import csrf, db
+from app.sessions import end_sessions
+from app.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+#: ``typ`` values accepted: the spec's explicit type, and plain JWT (Keycloak before 25, RP-ISSUES 17).
+ACCEPTED_TYPES = (None, "JWT", "logout+jwt", "application/logout+jwt")
+
+
+def validate_logout_token(client: OidcClient, token: str, *, max_age: int) -> dict[str, Any]:
+    """Validate a logout token (Back-Channel Logout 1.0, section 2.6) and return its claims."""
+    header = unverified_header(token)
+    if header.get("typ") not in ACCEPTED_TYPES:
+        raise TokenRejected(f"typ {header.get('typ')!r} is not a logout token type")
+    claims = client.verify_signature(token)
+    client.check_standard_claims(claims, require_exp=False, max_age=max_age)
+    events = claims.get("events")
+    if not isinstance(events, Mapping) or not isinstance(events.get(LOGOUT_EVENT), Mapping):
+        raise TokenRejected("events lacks the back-channel logout event")
+    sid, sub = claims.get("sid"), claims.get("sub")
+    if sid is None and sub is None:
+        raise TokenRejected("neither sid nor sub is present")
+    if (sid is not None and not isinstance(sid, str)) or (sub is not None and not isinstance(sub, str)):
+        raise TokenRejected("sid and sub must be strings")
+    if "nonce" in claims:
+        raise TokenRejected("a logout token must not contain a nonce")
+    if not isinstance(claims.get("jti"), str) or not claims["jti"]:
+        raise TokenRejected("jti is missing")
+    return claims
+
+
+def remember_jti(issuer: str, jti: str, *, until: datetime) -> bool:
+    """Record ``jti``; False when it was seen before (a replay). Also forgets expired entries."""
+    key = hashlib.sha256(f"{issuer}\n{jti}".encode()).hexdigest()
+    table = SeenLogoutToken.__table__
+    now = utcnow()
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.expires_at < now))
+            conn.execute(insert(table).values(jti_hash=key, expires_at=until))
+    except IntegrityError:
+        return False
+    return True
+
+
+def end_matching_sessions(issuer: str, claims: Mapping[str, Any]) -> int:
+    """End the sessions the token names: by ``sid`` when present, else every session of ``sub``."""
+    if claims.get("sid"):
+        return end_sessions(provider_sid=claims["sid"])
+    resident_ids = db.session.scalars(select(Resident.id).filter_by(issuer=issuer, subject=claims["sub"])).all()
+    return sum(end_sessions(resident_id=resident_id) for resident_id in resident_ids)
+
+
+def _error(description: str) -> ResponseReturnValue:
+    response = jsonify(error="invalid_request", error_description=description)
+    response.status_code = 400
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/auth/backchannel-logout")
+@csrf.exempt
+def backchannel_logout() -> ResponseReturnValue:
+    """Receive a logout token from the provider and end the sessions it names."""
+    token = request.form.get("logout_token")
+    if not token or len(token) > 16384:
+        return _error("logout_token is missing")
+    client = oidc_client()
+    max_age = int(current_app.config["LOGOUT_TOKEN_MAX_AGE"])
+    try:
+        claims = validate_logout_token(client, token, max_age=max_age)
+    except SignInError as exc:
+        log.warning("back-channel logout refused: %s", exc.reason)
+        status_description = "the provider is unavailable" if exc.status == 503 else "invalid logout token"
+        return _error(status_description)
+    keep_until = utcnow() + timedelta(seconds=max_age + 2 * client.settings.clock_skew)
+    if not remember_jti(client.settings.issuer, claims["jti"], until=keep_until):
+        log.warning("back-channel logout refused: jti replayed")
+        return _error("logout token was already used")
+    ended = end_matching_sessions(client.settings.issuer, claims)
+    db.session.rollback()
+    log.info("back-channel logout ended %s session(s)", ended)
+    response = current_app.response_class(status=200)
+    response.headers["Cache-Control"] = "no-store"
+    return response
