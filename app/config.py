@@ -44,6 +44,12 @@ DEFAULTS: dict[str, Any] = {
     "CITY_TIMEZONE": "America/Chicago",
     "UTILITY_EMAIL": "utilitybilling@example.gov",
     "SOCIAL_PROVIDERS": "google,apple,microsoft,facebook",
+    "ACCOUNT_NUMBER_LENGTH": 6,
+    "CUSTOMER_ID_LENGTH": 7,
+    "MAX_LINKED_ACCOUNTS": 10,
+    "LINK_FAILURES_PER_RESIDENT": 5,
+    "LINK_FAILURES_PER_ADDRESS": 30,
+    "LINK_FAILURE_WINDOW_MINUTES": 15,
     "SESSION_IDLE_TIMEOUT": 30 * 60,
     "SESSION_ABSOLUTE_TIMEOUT": 12 * 60 * 60,
     "PROXY_FIX_HOPS": 0,
@@ -84,6 +90,12 @@ ENV_SETTINGS: dict[str, type] = {
     "CITY_TIMEZONE": str,
     "UTILITY_EMAIL": str,
     "SOCIAL_PROVIDERS": str,
+    "ACCOUNT_NUMBER_LENGTH": int,
+    "CUSTOMER_ID_LENGTH": int,
+    "MAX_LINKED_ACCOUNTS": int,
+    "LINK_FAILURES_PER_RESIDENT": int,
+    "LINK_FAILURES_PER_ADDRESS": int,
+    "LINK_FAILURE_WINDOW_MINUTES": int,
     "SESSION_IDLE_TIMEOUT": int,
     "SESSION_ABSOLUTE_TIMEOUT": int,
     "PROXY_FIX_HOPS": int,
@@ -224,10 +236,23 @@ def check_config(config: dict[str, Any]) -> list[str]:
         elif production and parts.scheme != "https":
             problems.append("PORTAL_BASE_URL must use https:// in production")
 
-    for name in ("SESSION_IDLE_TIMEOUT", "SESSION_ABSOLUTE_TIMEOUT", "OIDC_TIMEOUT"):
+    for name in (
+        "SESSION_IDLE_TIMEOUT",
+        "SESSION_ABSOLUTE_TIMEOUT",
+        "OIDC_TIMEOUT",
+        "MAX_LINKED_ACCOUNTS",
+        "LINK_FAILURES_PER_RESIDENT",
+        "LINK_FAILURES_PER_ADDRESS",
+        "LINK_FAILURE_WINDOW_MINUTES",
+        "LOGOUT_TOKEN_MAX_AGE",
+    ):
         value = config.get(name)
         if not isinstance(value, (int, float)) or value <= 0:
             problems.append(f"{name} must be a positive number")
+    for name in ("ACCOUNT_NUMBER_LENGTH", "CUSTOMER_ID_LENGTH"):
+        value = config.get(name)
+        if not isinstance(value, int) or not 0 <= value <= 20:
+            problems.append(f"{name} must be a whole number from 0 (no fixed length) to 20")
     if config.get("LOG_FORMAT") not in ("text", "json"):
         problems.append("LOG_FORMAT must be text or json")
     if not config.get("SQLALCHEMY_DATABASE_URI"):
