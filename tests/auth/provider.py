@@ -55,6 +55,9 @@ class HostileProvider:
     sign_with: RSAKey | None = None  # sign with another key than the published one
     jwks_fetches: int = 0
     token_requests: list[dict[str, Any]] = field(default_factory=list)
+    #: path -> "500" (server error), "slow" (answers after ``slow_seconds``) or "html" (a proxy error page)
+    faults: dict[str, str] = field(default_factory=dict)
+    slow_seconds: float = 3.0
     _codes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -122,6 +125,13 @@ class HostileProvider:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
+        fault = self.faults.get(request.path)
+        if fault == "slow":
+            time.sleep(self.slow_seconds)
+        elif fault == "500":
+            return Response("upstream error", status=500)(environ, start_response)
+        elif fault == "html":
+            return Response("<html>502 Bad Gateway</html>", status=502, mimetype="text/html")(environ, start_response)
         handler = {
             "/.well-known/openid-configuration": self._discovery,
             "/jwks": self._jwks,

@@ -1,0 +1,91 @@
+"""When the provider is down or slow: 503 with Retry-After, signed-in residents carry on, recovery by itself.
+
+Each case runs against a real local HTTP server that misbehaves (no patching).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.auth.provider import HostileProvider, running
+from tests.auth.test_hostile_tokens import attempt_sign_in
+from tests.browser.conftest import free_port
+
+UNAVAILABLE = "Sign-in is temporarily unavailable, please try again in a few minutes"
+
+
+@pytest.fixture
+def provider() -> Iterator[HostileProvider]:
+    with running(HostileProvider(slow_seconds=2.5)) as p:
+        yield p
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], provider: HostileProvider) -> Flask:
+    return make_app(OIDC_ISSUER=provider.issuer, OIDC_TIMEOUT=1, OIDC_PROVIDER_RETRY_AFTER=90)
+
+
+def assert_unavailable(response_status: int, body: str, retry_after: str | None) -> None:
+    assert response_status == 503
+    assert UNAVAILABLE in body and "Try again" in body and "Traceback" not in body
+    assert retry_after == "90"
+
+
+def test_provider_unreachable(make_app: Callable[..., Flask]) -> None:
+    app = make_app(OIDC_ISSUER=f"http://localhost:{free_port()}", OIDC_TIMEOUT=1, OIDC_PROVIDER_RETRY_AFTER=90)
+    response = app.test_client().get("/login")
+    assert_unavailable(response.status_code, response.get_data(as_text=True), response.headers.get("Retry-After"))
+
+
+@pytest.mark.parametrize("fault", ["500", "slow", "html"])
+def test_discovery_failing(app: Flask, provider: HostileProvider, fault: str) -> None:
+    provider.faults = {"/.well-known/openid-configuration": fault}
+    response = app.test_client().get("/login")
+    assert_unavailable(response.status_code, response.get_data(as_text=True), response.headers.get("Retry-After"))
+    assert "Location" not in response.headers
+
+
+@pytest.mark.parametrize("path", ["/token", "/jwks"])
+@pytest.mark.parametrize("fault", ["500", "slow"])
+def test_token_or_jwks_endpoint_failing(app: Flask, provider: HostileProvider, path: str, fault: str) -> None:
+    provider.faults = {path: fault}
+    client = app.test_client()
+    status, body = attempt_sign_in(client)
+    assert status == 503 and UNAVAILABLE in body
+    assert client.get("/account").status_code == 302
+
+
+def test_signed_in_residents_keep_using_the_portal(app: Flask, provider: HostileProvider) -> None:
+    client = app.test_client()
+    assert attempt_sign_in(client)[0] == 302
+    provider.faults = {path: "500" for path in ("/.well-known/openid-configuration", "/jwks", "/token")}
+    assert client.get("/account").status_code == 200
+    assert client.get("/").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json["checks"]["provider"] == "down"
+
+
+def test_sign_in_recovers_without_restart(app: Flask, provider: HostileProvider) -> None:
+    client: FlaskClient = app.test_client()
+    provider.faults = {"/.well-known/openid-configuration": "500"}
+    assert client.get("/login").status_code == 503
+    assert client.get("/readyz").status_code == 503
+    provider.faults = {}
+    assert attempt_sign_in(client)[0] == 302
+    assert client.get("/readyz").status_code == 200
+
+
+def test_sign_out_works_while_provider_is_down(make_app: Callable[..., Flask], provider: HostileProvider) -> None:
+    from tests.conftest import csrf_token
+
+    client = make_app(OIDC_ISSUER=provider.issuer, OIDC_TIMEOUT=1, OIDC_METADATA_TTL=0).test_client()
+    assert attempt_sign_in(client)[0] == 302
+    token = csrf_token(client, "/account")
+    provider.faults = {"/.well-known/openid-configuration": "500"}
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/signed-out"
+    assert client.get("/account").status_code == 302
