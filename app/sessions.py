@@ -13,7 +13,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask, Request, Response
+from flask import Flask, Request, Response, has_request_context, request
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete, insert, select, update
 from werkzeug.datastructures import CallbackDict
@@ -67,9 +67,13 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
 class DatabaseSessionInterface(SessionInterface):
     """Flask session interface storing :class:`ServerSession` rows in ``portal_session``."""
 
+    def secure(self, app: Flask) -> bool:
+        """Secure cookies when configured (production, an https base URL) or when the request came over https."""
+        return bool(app.config["SESSION_COOKIE_SECURE"] or (has_request_context() and request.is_secure))
+
     def cookie_name(self, app: Flask) -> str:
         """``__Host-`` prefixed under https, as the prefix requires Secure, Path=/ and no Domain."""
-        return "__Host-session" if app.config["SESSION_COOKIE_SECURE"] else "session"
+        return "__Host-session" if self.secure(app) else "session"
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         """Load the session named by the cookie, ending it if it is past its idle or absolute limit."""
@@ -101,7 +105,7 @@ class DatabaseSessionInterface(SessionInterface):
         name = self.cookie_name(app)
         cookie_args: dict[str, Any] = {
             "path": "/",
-            "secure": app.config["SESSION_COOKIE_SECURE"],
+            "secure": self.secure(app),
             "httponly": True,
             "samesite": "Lax",
         }
