@@ -18,6 +18,27 @@ def select_locale() -> str:
     return request.accept_languages.best_match(supported) or supported[0]
 
 
+def _translations() -> Any:
+    """This request's translations, looked up once per request rather than once per string."""
+    from flask_babel import get_translations
+
+    found = g.get("_portal_translations")
+    if found is None:
+        found = g._portal_translations = get_translations()
+    return found
+
+
+def install_fast_gettext(app: Flask) -> None:
+    """Template gettext callables that reuse the request's translations (Flask-Babel looks them up per call)."""
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build a portal app; ``test_config`` replaces the instance file and the environment."""
     app = Flask(
@@ -55,6 +76,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         g.supported_locales = app.config["BABEL_SUPPORTED_LOCALES"]
 
     babel.init_app(app, locale_selector=select_locale)
+    install_fast_gettext(app)
 
     from app.sessions import DatabaseSessionInterface
 

@@ -19,7 +19,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 def load_current_resident() -> None:
     """Put the signed-in resident (or None) and their roles on ``g`` for this request."""
     resident_id = session.get("resident_id")
-    g.resident = db.session.get(Resident, resident_id) if resident_id is not None else None
+    loaded = getattr(session, "resident", None)
+    if loaded is not None and loaded.id == resident_id:
+        g.resident = loaded  # read together with the session row
+    else:
+        g.resident = db.session.get(Resident, resident_id) if resident_id is not None else None
     g.roles = frozenset(session.get("roles", ())) if g.resident is not None else frozenset()
 
 

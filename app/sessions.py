@@ -18,11 +18,13 @@ from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete, insert, select, update
 from werkzeug.datastructures import CallbackDict
 
-from app.auth.models import PortalSession
+from app.auth.models import PortalSession, Resident
 from app.extensions import db
 from app.timeutil import as_utc, utcnow
 
 TABLE = PortalSession.__table__
+#: Paths that never use a session: no database read for static files and health probes.
+SESSIONLESS_PREFIXES = ("/static/", "/healthz", "/readyz")
 #: How often an unchanged session's "last seen" time is written (idle timeout granularity).
 TOUCH_INTERVAL = timedelta(seconds=60)
 
@@ -52,6 +54,8 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.modified = False
         self.regenerated = False
         self.expired = False
+        #: The signed-in resident loaded with the session row (None when anonymous).
+        self.resident: Resident | None = None
 
     @property
     def new(self) -> bool:  # type: ignore[override]
@@ -78,17 +82,23 @@ class DatabaseSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         """Load the session named by the cookie, ending it if it is past its idle or absolute limit."""
         token = request.cookies.get(self.cookie_name(app))
-        if not token or len(token) > 128:
+        if not token or len(token) > 128 or request.path.startswith(SESSIONLESS_PREFIXES):
             return ServerSession()
         id_hash = hash_session_id(token)
-        with db.engine.connect() as conn:
-            row = conn.execute(select(TABLE).where(TABLE.c.id_hash == id_hash)).mappings().first()
-        if row is None:
+        # One query for the session and its resident: ``load_current_resident`` then finds the resident in
+        # the ORM identity map instead of asking the database again.
+        found = db.session.execute(
+            select(PortalSession, Resident)
+            .outerjoin(Resident, Resident.id == PortalSession.resident_id)
+            .where(PortalSession.id_hash == id_hash)
+        ).first()
+        if found is None:
             session = ServerSession()
             session.expired = True
             return session
+        row = found[0]
         now = utcnow()
-        created, seen = as_utc(row["created_at"]), as_utc(row["last_seen_at"])
+        created, seen = as_utc(row.created_at), as_utc(row.last_seen_at)
         idle = timedelta(seconds=app.config["SESSION_IDLE_TIMEOUT"])
         absolute = timedelta(seconds=app.config["SESSION_ABSOLUTE_TIMEOUT"])
         if now - seen > idle or now - created > absolute:
@@ -97,7 +107,9 @@ class DatabaseSessionInterface(SessionInterface):
             session = ServerSession()
             session.expired = True
             return session
-        return ServerSession(dict(row["data"] or {}), token=token, created_at=created, last_seen_at=seen)
+        session = ServerSession(dict(row.data or {}), token=token, created_at=created, last_seen_at=seen)
+        session.resident = found[1]
+        return session
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:  # type: ignore[override]
         """Write the session if it changed (or is due a "last seen" touch) and set or clear the cookie."""
