@@ -19,8 +19,11 @@ from app.idp.validate import validate
 idp_cli = AppGroup("idp", help="Render, validate, plan and apply the Keycloak realm in idp_config/.")
 DEFAULT_REALM_FILE = ROOT / "idp_config" / "realm.json"
 realm_file_option = click.option(
-    "--realm-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=DEFAULT_REALM_FILE,
-    show_default=True, help="The realm definition with ${ENV} placeholders.",
+    "--realm-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=DEFAULT_REALM_FILE,
+    show_default=True,
+    help="The realm definition with ${ENV} placeholders.",
 )
 
 
@@ -52,8 +55,13 @@ def _admin(realm: str) -> KeycloakAdmin:
 
 @idp_cli.command("render")
 @realm_file_option
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write here instead of standard output.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write here instead of standard output.",
+)
 def render_command(realm_file: Path, output: Path | None) -> None:
     """Write the realm with placeholders filled from the environment."""
     text = json.dumps(_rendered(realm_file), indent=2) + "\n"
@@ -86,8 +94,9 @@ def _plan(realm_file: Path, rotate: bool) -> tuple[KeycloakAdmin, list[Any]]:
         raise click.ClickException(str(exc)) from None
 
 
-rotate_option = click.option("--rotate-secrets", is_flag=True,
-                             help="Also write client and identity-provider secrets from the environment.")
+rotate_option = click.option(
+    "--rotate-secrets", is_flag=True, help="Also write client and identity-provider secrets from the environment."
+)
 
 
 @idp_cli.command("plan")
@@ -99,15 +108,23 @@ def plan_command(realm_file: Path, rotate_secrets: bool) -> None:
     for change in changes:
         click.echo(change.render())
     pending = [c for c in changes if c.action != "unchanged"]
-    click.echo(f"\nPlan: {sum(c.action == 'create' for c in pending)} to create, "
-               f"{sum(c.action == 'update' for c in pending)} to update." if pending else "\nNo changes.")
+    click.echo(
+        f"\nPlan: {sum(c.action == 'create' for c in pending)} to create, "
+        f"{sum(c.action == 'update' for c in pending)} to update."
+        if pending
+        else "\nNo changes."
+    )
 
 
 @idp_cli.command("apply")
 @realm_file_option
 @rotate_option
-@click.option("--dev-users", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Also create these test users (development only).")
+@click.option(
+    "--dev-users",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Also create these test users (development only).",
+)
 def apply_command(realm_file: Path, rotate_secrets: bool, dev_users: Path | None) -> None:
     """Make the live realm match the file; never deletes users or sessions."""
     admin, changes = _plan(realm_file, rotate_secrets)
@@ -138,4 +155,3 @@ def unlock_command(email: str, realm: str) -> None:
     except AdminError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"unlocked {email} (user {user_id}) in realm {realm}")
-

@@ -47,7 +47,9 @@ def required_names(text: str) -> list[str]:
 
 def render(text: str, environ: Mapping[str, str]) -> str:
     """Fill every placeholder from ``environ``; raise :class:`MissingValues` naming each one unset."""
-    missing = sorted({m.group(1) for m in PLACEHOLDER.finditer(text) if m.group(2) is None and not environ.get(m.group(1))})
+    missing = sorted(
+        {m.group(1) for m in PLACEHOLDER.finditer(text) if m.group(2) is None and not environ.get(m.group(1))}
+    )
     if missing:
         raise MissingValues(missing)
 

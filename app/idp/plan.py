@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -18,8 +19,18 @@ from app.idp.admin import MASKED, AdminError, KeycloakAdmin
 
 #: Realm keys that have their own endpoints (or are created only with the realm).
 NOT_REALM_SETTINGS = {
-    "clients", "roles", "identityProviders", "identityProviderMappers", "users", "groups", "components",
-    "authenticationFlows", "authenticatorConfig", "defaultRole", "clientScopes", "requiredActions",
+    "clients",
+    "roles",
+    "identityProviders",
+    "identityProviderMappers",
+    "users",
+    "groups",
+    "components",
+    "authenticationFlows",
+    "authenticatorConfig",
+    "defaultRole",
+    "clientScopes",
+    "requiredActions",
 }
 PROFILE_COMPONENT = "org.keycloak.userprofile.UserProfileProvider"
 SECRET_CONFIG_KEYS = ("clientSecret", "p8Content", "password")
@@ -32,7 +43,7 @@ class Change:
     action: str  # "create" | "update" | "unchanged"
     resource: str
     details: list[str] = field(default_factory=list)
-    apply: Callable[[], None] | None = None
+    apply: Callable[[], Any] | None = None
 
     def render(self) -> str:
         """The plan line(s) for this change, terraform style."""
@@ -56,9 +67,9 @@ def differences(desired: Any, live: Any, path: str = "") -> list[str]:
         for key, value in desired.items():
             found += differences(value, live.get(key), f"{path}.{key}" if path else key)
         return found
-    if isinstance(desired, list) and all(not isinstance(v, (dict, list)) for v in desired):
-        if isinstance(live, list) and sorted(map(str, desired)) == sorted(map(str, live)):
-            return []
+    scalars = isinstance(desired, list) and all(not isinstance(v, (dict, list)) for v in desired)
+    if scalars and isinstance(live, list) and sorted(map(str, desired)) == sorted(map(str, live)):
+        return []
     if desired == MASKED or live == MASKED and isinstance(desired, str):
         return []  # stored secrets are masked by Keycloak: not comparable, not drift
     if desired != live:
@@ -85,11 +96,14 @@ def plan(admin: KeycloakAdmin, realm: dict[str, Any], *, rotate_secrets: bool = 
     live = admin.call("GET", "", ok404=True)
     if live is None:
         summary = [
-            f"{len(realm.get('clients') or [])} client(s), {len((realm.get('roles') or {}).get('realm') or [])} role(s), "
+            f"{len(realm.get('clients') or [])} client(s), "
+            f"{len((realm.get('roles') or {}).get('realm') or [])} role(s), "
             f"{len(realm.get('identityProviders') or [])} identity provider(s), "
             f"{len(realm.get('authenticationFlows') or [])} flow(s), user profile"
         ]
-        return [Change("create", f"realm {name}", summary, lambda: admin.call_absolute("POST", "/admin/realms", json=realm))]
+        return [
+            Change("create", f"realm {name}", summary, lambda: admin.call_absolute("POST", "/admin/realms", json=realm))
+        ]
 
     changes: list[Change] = []
     settings = {k: v for k, v in realm.items() if k not in NOT_REALM_SETTINGS}
@@ -110,8 +124,12 @@ def plan(admin: KeycloakAdmin, realm: dict[str, Any], *, rotate_secrets: bool = 
         current = admin.call("GET", "/users/profile") or {}
         diff = differences(profile, current)
         changes.append(
-            Change("update" if diff else "unchanged", "user profile", diff,
-                   lambda: admin.call("PUT", "/users/profile", json=profile))
+            Change(
+                "update" if diff else "unchanged",
+                "user profile",
+                diff,
+                lambda: admin.call("PUT", "/users/profile", json=profile),
+            )
         )
     return changes
 
@@ -121,12 +139,24 @@ def _role_changes(admin: KeycloakAdmin, realm: dict[str, Any]) -> list[Change]:
     for role in (realm.get("roles") or {}).get("realm") or []:
         live = admin.call("GET", f"/roles/{quote(role['name'])}", ok404=True)
         if live is None:
-            changes.append(Change("create", f"realm role {role['name']}", [],
-                                  lambda role=role: admin.call("POST", "/roles", json=role)))
+            changes.append(
+                Change(
+                    "create",
+                    f"realm role {role['name']}",
+                    [],
+                    partial(admin.call, "POST", "/roles", json=role),
+                )
+            )
             continue
         diff = differences(role, live)
-        changes.append(Change("update" if diff else "unchanged", f"realm role {role['name']}", diff,
-                              lambda role=role: admin.call("PUT", f"/roles/{quote(role['name'])}", json=role)))
+        changes.append(
+            Change(
+                "update" if diff else "unchanged",
+                f"realm role {role['name']}",
+                diff,
+                partial(admin.call, "PUT", f"/roles/{quote(role['name'])}", json=role),
+            )
+        )
     wanted = ((realm.get("defaultRole") or {}).get("composites") or {}).get("realm") or []
     default_name = f"default-roles-{realm['realm']}"
     composites = admin.call("GET", f"/roles/{quote(default_name)}/composites/realm", ok404=True) or []
@@ -136,8 +166,14 @@ def _role_changes(admin: KeycloakAdmin, realm: dict[str, Any]) -> list[Change]:
         bodies = [admin.call("GET", f"/roles/{quote(r)}") for r in missing]
         admin.call("POST", f"/roles/{quote(default_name)}/composites", json=bodies)
 
-    changes.append(Change("update" if missing else "unchanged", "default roles",
-                          [f"add {', '.join(missing)}"] if missing else [], add_defaults))
+    changes.append(
+        Change(
+            "update" if missing else "unchanged",
+            "default roles",
+            [f"add {', '.join(missing)}"] if missing else [],
+            add_defaults,
+        )
+    )
     return changes
 
 
@@ -151,25 +187,56 @@ def _client_changes(admin: KeycloakAdmin, client: dict[str, Any], rotate: bool) 
     found = admin.call("GET", f"/clients?clientId={quote(client_id)}") or []
     mappers = client.get("protocolMappers") or []
     if not found:
-        return [Change("create", f"client {client_id}", [f"with {len(mappers)} protocol mapper(s)"],
-                       lambda: admin.call("POST", "/clients", json=client))]
+        return [
+            Change(
+                "create",
+                f"client {client_id}",
+                [f"with {len(mappers)} protocol mapper(s)"],
+                lambda: admin.call("POST", "/clients", json=client),
+            )
+        ]
     live = found[0]
     uuid = live["id"]
     body = {k: v for k, v in client.items() if k != "protocolMappers" and (rotate or k != "secret")}
     diff = differences(body, live)
-    changes = [Change("update" if diff else "unchanged", f"client {client_id}", diff,
-                      lambda: admin.call("PUT", f"/clients/{uuid}", json={**_keep(live), **body}))]
+    if rotate and "secret" in body:
+        diff.append("secret: (secret rotated)")
+    changes = [
+        Change(
+            "update" if diff else "unchanged",
+            f"client {client_id}",
+            diff,
+            lambda: admin.call("PUT", f"/clients/{uuid}", json={**_keep(live), **body}),
+        )
+    ]
     live_mappers = {m.get("name"): m for m in admin.call("GET", f"/clients/{uuid}/protocol-mappers/models") or []}
     for mapper in mappers:
         current = live_mappers.get(mapper["name"])
         label = f"client {client_id} mapper {mapper['name']!r}"
         if current is None:
-            changes.append(Change("create", label, [], lambda m=mapper: admin.call(
-                "POST", f"/clients/{uuid}/protocol-mappers/models", json=m)))
+            changes.append(
+                Change(
+                    "create",
+                    label,
+                    [],
+                    partial(admin.call, "POST", f"/clients/{uuid}/protocol-mappers/models", json=mapper),
+                )
+            )
             continue
         diff = differences(mapper, current)
-        changes.append(Change("update" if diff else "unchanged", label, diff, lambda m=mapper, c=current: admin.call(
-            "PUT", f"/clients/{uuid}/protocol-mappers/models/{c['id']}", json={**m, "id": c["id"]})))
+        changes.append(
+            Change(
+                "update" if diff else "unchanged",
+                label,
+                diff,
+                partial(
+                    admin.call,
+                    "PUT",
+                    f"/clients/{uuid}/protocol-mappers/models/{current['id']}",
+                    json={**mapper, "id": current["id"]},
+                ),
+            )
+        )
     return changes
 
 
@@ -183,13 +250,26 @@ def _idp_change(admin: KeycloakAdmin, idp: dict[str, Any], rotate: bool, flows: 
         )
     live = admin.call("GET", f"/identity-provider/instances/{quote(alias)}", ok404=True)
     if live is None:
-        return Change("create", f"identity provider {alias}", [],
-                      lambda: admin.call("POST", "/identity-provider/instances", json=idp))
+        return Change(
+            "create",
+            f"identity provider {alias}",
+            [],
+            lambda: admin.call("POST", "/identity-provider/instances", json=idp),
+        )
     body = {**idp, "config": _without_secrets(idp.get("config") or {}, rotate)}
     diff = differences(body, live)
-    return Change("update" if diff else "unchanged", f"identity provider {alias}", diff,
-                  lambda: admin.call("PUT", f"/identity-provider/instances/{quote(alias)}",
-                                     json={**live, **body, "internalId": live.get("internalId")}))
+    if rotate:
+        diff += [f"config.{key}: (secret rotated)" for key in SECRET_CONFIG_KEYS if key in body["config"]]
+    return Change(
+        "update" if diff else "unchanged",
+        f"identity provider {alias}",
+        diff,
+        lambda: admin.call(
+            "PUT",
+            f"/identity-provider/instances/{quote(alias)}",
+            json={**live, **body, "internalId": live.get("internalId")},
+        ),
+    )
 
 
 def apply(changes: list[Change]) -> list[Change]:

@@ -38,7 +38,9 @@ def _literal_secrets(value: Any, path: str) -> list[Problem]:
     return problems
 
 
-def portal_client(realm: dict[str, Any], client_id: str = "${PORTAL_CLIENT_ID:citizen-portal}") -> tuple[int, dict[str, Any]] | None:
+def portal_client(
+    realm: dict[str, Any], client_id: str = "${PORTAL_CLIENT_ID:citizen-portal}"
+) -> tuple[int, dict[str, Any]] | None:
     """Index and representation of the portal's client."""
     for index, client in enumerate(realm.get("clients") or []):
         if client.get("clientId") in (client_id, "citizen-portal") or str(client.get("clientId", "")).startswith(
@@ -80,9 +82,9 @@ def _client_rules(realm: dict[str, Any]) -> list[Problem]:
         "directAccessGrantsEnabled": False,
         "consentRequired": False,
     }
-    for key, value in flags.items():
-        if client.get(key) is not value:
-            problems.append(Problem(f"{path}.{key}", f"must be {json.dumps(value)} (confidential, standard flow only)"))
+    for key, flag in flags.items():
+        if client.get(key) is not flag:
+            problems.append(Problem(f"{path}.{key}", f"must be {json.dumps(flag)} (confidential, standard flow only)"))
     if not _is_placeholder(client.get("secret")):
         problems.append(Problem(f"{path}.secret", "must be a ${ENV} placeholder such as ${PORTAL_CLIENT_SECRET}"))
     mappers = client.get("protocolMappers") or []
@@ -107,7 +109,9 @@ def _realm_rules(realm: dict[str, Any]) -> list[Problem]:
         "internationalizationEnabled": True,
     }
     problems = [
-        Problem(f"$.{key}", f"must be {json.dumps(value)}") for key, value in required.items() if realm.get(key) is not value
+        Problem(f"$.{key}", f"must be {json.dumps(value)}")
+        for key, value in required.items()
+        if realm.get(key) is not value
     ]
     if not {"en", "es"} <= set(realm.get("supportedLocales") or []):
         problems.append(Problem("$.supportedLocales", "must include en and es"))
@@ -146,13 +150,19 @@ def _identity_provider_rules(realm: dict[str, Any]) -> list[Problem]:
         config = idp.get("config") or {}
         for key in SOCIAL[alias]:
             if not _is_placeholder(config.get(key)):
-                problems.append(Problem(f"{path}.config.{key}", f"{alias} is enabled, so {key} must be an ${{ENV}} placeholder"))
+                problems.append(
+                    Problem(f"{path}.config.{key}", f"{alias} is enabled, so {key} must be an ${{ENV}} placeholder")
+                )
         if idp.get("trustEmail") is not True:
-            problems.append(Problem(f"{path}.trustEmail", "must be true so that a verified email links to the existing account"))
+            problems.append(
+                Problem(f"{path}.trustEmail", "must be true so that a verified email links to the existing account")
+            )
         flow = idp.get("firstBrokerLoginFlowAlias")
         flows = {f.get("alias") for f in realm.get("authenticationFlows") or []}
         if not flow or (flow not in flows and flow != "first broker login"):
-            problems.append(Problem(f"{path}.firstBrokerLoginFlowAlias", "must name a first-login flow defined in the realm"))
+            problems.append(
+                Problem(f"{path}.firstBrokerLoginFlowAlias", "must name a first-login flow defined in the realm")
+            )
     for alias in SOCIAL:
         if alias not in seen:
             problems.append(Problem("$.identityProviders", f"the {alias!r} identity provider is missing"))
@@ -174,7 +184,7 @@ def _user_profile_rules(realm: dict[str, Any]) -> list[Problem]:
             problems.append(Problem(f"{path}.attributes[{name}]", "must be required for users"))
     if "mobileNumber" not in attributes:
         problems.append(Problem(f"{path}.attributes", "must offer the optional mobileNumber attribute"))
-    elif (attributes["mobileNumber"].get("required")):
+    elif attributes["mobileNumber"].get("required"):
         problems.append(Problem(f"{path}.attributes[mobileNumber]", "must stay optional"))
     return problems
 

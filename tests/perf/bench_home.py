@@ -88,8 +88,9 @@ def main() -> None:
                 "LOG_LEVEL": "WARNING",
             }
             for command in (["db", "upgrade"], ["billing", "demo"]):
-                subprocess.run([BIN / "flask", "--app", "wsgi", *command], cwd=ROOT, env=env, check=True,
-                               capture_output=True)
+                subprocess.run(
+                    [BIN / "flask", "--app", "wsgi", *command], cwd=ROOT, env=env, check=True, capture_output=True
+                )
             with psycopg.connect(database_url) as conn:
                 row = conn.execute(
                     "SELECT account_no, customer_id FROM billing_account WHERE status = 'active' "
@@ -98,7 +99,10 @@ def main() -> None:
             pairs = [*PAIRS, (row[0], row[1])]
             server = subprocess.Popen(
                 [BIN / "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "wsgi:app"],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             try:
                 for _ in range(150):

@@ -75,8 +75,9 @@ def instances(database_url: str, provider: HostileProvider, tmp_path: Path) -> I
         "GUNICORN_WORKERS": "2",
         "GUNICORN_ACCESS_LOG": os.devnull,
     }
-    subprocess.run([BIN / "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [BIN / "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
     processes, bases, logs = [], [], []
     for n in range(2):
         port = free_port()
@@ -84,7 +85,10 @@ def instances(database_url: str, provider: HostileProvider, tmp_path: Path) -> I
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [BIN / "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "wsgi:app"],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=out,
             )
         processes.append(process)
         bases.append(f"http://127.0.0.1:{port}")
@@ -136,7 +140,8 @@ def test_session_is_shared_and_logout_token_ends_it_everywhere(
         assert _signed_in(neighbour, a) and _signed_in(neighbour, b)
 
     replay = requests.post(
-        f"{a}/auth/backchannel-logout", data={"logout_token": provider.logout_token(sid="kc-sid-neighbour")},
+        f"{a}/auth/backchannel-logout",
+        data={"logout_token": provider.logout_token(sid="kc-sid-neighbour")},
         timeout=5,
     )
     assert replay.status_code == 200

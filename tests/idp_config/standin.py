@@ -1,0 +1,288 @@
+"""A stand-in for Keycloak's Admin REST API: exactly the paths ``flask idp`` calls, in memory, over HTTP.
+
+Bodies are checked against the same Keycloak 26.7 field lists (unknown keys answer 400, as Keycloak's
+Jackson mapper does), stored secrets are masked on read, and the admin token is checked on every call.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from app.idp.admin import MASKED
+from app.idp.plan import NOT_REALM_SETTINGS, PROFILE_COMPONENT
+from app.idp.schema import unknown_keys
+
+R = "/admin/realms/<realm>"
+RULES = [
+    Rule("/realms/master/protocol/openid-connect/token", endpoint="token", methods=["POST"]),
+    Rule("/admin/realms", endpoint="create_realm", methods=["POST"]),
+    Rule(R, endpoint="realm", methods=["GET", "PUT"]),
+    Rule(f"{R}/roles", endpoint="roles", methods=["POST"]),
+    Rule(f"{R}/roles/<name>", endpoint="role", methods=["GET", "PUT"]),
+    Rule(f"{R}/roles/<name>/composites/realm", endpoint="composites", methods=["GET"]),
+    Rule(f"{R}/roles/<name>/composites", endpoint="add_composites", methods=["POST"]),
+    Rule(f"{R}/clients", endpoint="clients", methods=["GET", "POST"]),
+    Rule(f"{R}/clients/<cid>", endpoint="client", methods=["PUT"]),
+    Rule(f"{R}/clients/<cid>/protocol-mappers/models", endpoint="mappers", methods=["GET", "POST"]),
+    Rule(f"{R}/clients/<cid>/protocol-mappers/models/<mid>", endpoint="mapper", methods=["PUT"]),
+    Rule(f"{R}/authentication/flows", endpoint="flows", methods=["GET"]),
+    Rule(f"{R}/identity-provider/instances", endpoint="idps", methods=["POST"]),
+    Rule(f"{R}/identity-provider/instances/<alias>", endpoint="idp", methods=["GET", "PUT"]),
+    Rule(f"{R}/users/profile", endpoint="profile", methods=["GET", "PUT"]),
+    Rule(f"{R}/users", endpoint="users", methods=["GET", "POST"]),
+    Rule(f"{R}/users/<uid>/role-mappings/realm", endpoint="user_roles", methods=["POST"]),
+    Rule(f"{R}/attack-detection/brute-force/users/<uid>", endpoint="unlock", methods=["DELETE"]),
+]
+SECRETS = ("clientSecret", "p8Content")
+URLS = Map(RULES)
+
+
+@dataclass
+class StandIn:
+    """In-memory Keycloak state; tests may edit it (drift) or make calls fail."""
+
+    admin_client_id: str = "realm-admin"
+    admin_client_secret: str = "admin-secret"
+    realms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fail: int | None = None  # answer every admin call with this status
+    calls: list[str] = field(default_factory=list)
+    tokens: set[str] = field(default_factory=set)
+    base_url: str = ""
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _check(self, body: Any, representation: str) -> None:
+        problems = unknown_keys(body, representation)
+        if problems:
+            raise _Bad(f"Unrecognized field: {problems[0]}")
+
+    def _realm(self, name: str) -> dict[str, Any]:
+        if name not in self.realms:
+            raise NotFound()
+        return self.realms[name]
+
+    def create(self, rep: dict[str, Any]) -> None:
+        """Import a realm as ``POST /admin/realms`` would."""
+        name = rep["realm"]
+        up = json.loads(rep["components"][PROFILE_COMPONENT][0]["config"]["kc.user.profile.config"][0])
+        roles = {r["name"]: {**r, "id": str(uuid.uuid4())} for r in (rep.get("roles") or {}).get("realm", [])}
+        for builtin in ("offline_access", "uma_authorization"):
+            roles.setdefault(builtin, {"name": builtin, "id": str(uuid.uuid4())})
+        clients = {}
+        for client in rep.get("clients") or []:
+            cid = str(uuid.uuid4())
+            mappers = {str(uuid.uuid4()): m for m in client.get("protocolMappers") or []}
+            body = {k: v for k, v in client.items() if k != "protocolMappers"}
+            clients[cid] = {"rep": {**body, "id": cid}, "mappers": {k: {**m, "id": k} for k, m in mappers.items()}}
+        self.realms[name] = {
+            "settings": {k: v for k, v in rep.items() if k not in NOT_REALM_SETTINGS},
+            "roles": roles,
+            "default": list(((rep.get("defaultRole") or {}).get("composites") or {}).get("realm") or []),
+            "clients": clients,
+            "idps": {i["alias"]: {**i, "internalId": str(uuid.uuid4())} for i in rep.get("identityProviders") or []},
+            "flows": [f["alias"] for f in rep.get("authenticationFlows") or []] + ["first broker login", "browser"],
+            "profile": up,
+            "users": {},
+            "locked": set(),
+        }
+
+    # --- WSGI -----------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        try:
+            endpoint, args = URLS.bind_to_environ(environ).match()
+            if endpoint != "token":
+                self.calls.append(f"{request.method} {request.path}")
+                if request.headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
+                    return Response("", 401)(environ, start_response)
+                if self.fail:
+                    return Response('{"error":"boom"}', self.fail)(environ, start_response)
+            result = getattr(self, f"on_{endpoint}")(request, **args)
+            if isinstance(result, Response):
+                response = result
+            elif result is None:
+                response = Response(status=204)
+            else:
+                response = Response(json.dumps(result), mimetype="application/json")
+        except _Bad as exc:
+            response = Response(json.dumps({"error": str(exc)}), 400, mimetype="application/json")
+        except HTTPException as exc:
+            response = Response(json.dumps({"error": exc.name}), exc.code or 500, mimetype="application/json")
+        return response(environ, start_response)
+
+    def on_token(self, request: Request) -> Any:
+        form = request.form
+        if form.get("client_id") != self.admin_client_id or form.get("client_secret") != self.admin_client_secret:
+            return Response('{"error":"invalid_client"}', 401, mimetype="application/json")
+        token = secrets.token_urlsafe(16)
+        self.tokens.add(token)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": 60}
+
+    def on_create_realm(self, request: Request) -> Any:
+        rep = request.get_json()
+        self._check(rep, "RealmRepresentation")
+        if rep["realm"] in self.realms:
+            return Response("", 409)
+        self.create(rep)
+        return Response(status=201)
+
+    def on_realm(self, request: Request, realm: str) -> Any:
+        state = self._realm(realm)
+        if request.method == "GET":
+            return {**copy.deepcopy(state["settings"]), "realm": realm}
+        body = request.get_json()
+        self._check(body, "RealmRepresentation")
+        state["settings"].update({k: v for k, v in body.items() if k not in NOT_REALM_SETTINGS})
+        return None
+
+    def on_roles(self, request: Request, realm: str) -> Any:
+        body = request.get_json()
+        self._check(body, "RoleRepresentation")
+        self._realm(realm)["roles"][body["name"]] = {**body, "id": str(uuid.uuid4())}
+        return Response(status=201)
+
+    def on_role(self, request: Request, realm: str, name: str) -> Any:
+        roles = self._realm(realm)["roles"]
+        if name not in roles:
+            raise NotFound()
+        if request.method == "GET":
+            return roles[name]
+        body = request.get_json()
+        self._check(body, "RoleRepresentation")
+        roles[name].update(body)
+        return None
+
+    def on_composites(self, request: Request, realm: str, name: str) -> Any:
+        state = self._realm(realm)
+        return [state["roles"][r] for r in state["default"] if r in state["roles"]]
+
+    def on_add_composites(self, request: Request, realm: str, name: str) -> Any:
+        state = self._realm(realm)
+        for role in request.get_json():
+            if role["name"] not in state["default"]:
+                state["default"].append(role["name"])
+        return None
+
+    def _masked_client(self, rep: dict[str, Any]) -> dict[str, Any]:
+        return {**rep, "secret": MASKED} if "secret" in rep else dict(rep)
+
+    def on_clients(self, request: Request, realm: str) -> Any:
+        clients = self._realm(realm)["clients"]
+        if request.method == "GET":
+            wanted = request.args.get("clientId")
+            return [self._masked_client(c["rep"]) for c in clients.values() if c["rep"].get("clientId") == wanted]
+        body = request.get_json()
+        self._check(body, "ClientRepresentation")
+        cid = str(uuid.uuid4())
+        mappers = {str(uuid.uuid4()): m for m in body.pop("protocolMappers", [])}
+        clients[cid] = {"rep": {**body, "id": cid}, "mappers": {k: {**m, "id": k} for k, m in mappers.items()}}
+        return Response(status=201)
+
+    def on_client(self, request: Request, realm: str, cid: str) -> Any:
+        body = request.get_json()
+        self._check(body, "ClientRepresentation")
+        client = self._realm(realm)["clients"][cid]
+        if body.get("secret") == MASKED:
+            raise _Bad("the mask would have become the secret")
+        client["rep"].update(body)
+        return None
+
+    def on_mappers(self, request: Request, realm: str, cid: str) -> Any:
+        mappers = self._realm(realm)["clients"][cid]["mappers"]
+        if request.method == "GET":
+            return list(mappers.values())
+        body = request.get_json()
+        self._check(body, "ProtocolMapperRepresentation")
+        mid = str(uuid.uuid4())
+        mappers[mid] = {**body, "id": mid}
+        return Response(status=201)
+
+    def on_mapper(self, request: Request, realm: str, cid: str, mid: str) -> Any:
+        body = request.get_json()
+        self._check(body, "ProtocolMapperRepresentation")
+        self._realm(realm)["clients"][cid]["mappers"][mid] = body
+        return None
+
+    def on_flows(self, request: Request, realm: str) -> Any:
+        return [{"alias": alias, "id": str(uuid.uuid4())} for alias in self._realm(realm)["flows"]]
+
+    def on_idps(self, request: Request, realm: str) -> Any:
+        body = request.get_json()
+        self._check(body, "IdentityProviderRepresentation")
+        self._realm(realm)["idps"][body["alias"]] = {**body, "internalId": str(uuid.uuid4())}
+        return Response(status=201)
+
+    def on_idp(self, request: Request, realm: str, alias: str) -> Any:
+        idps = self._realm(realm)["idps"]
+        if alias not in idps:
+            raise NotFound()
+        if request.method == "GET":
+            rep = copy.deepcopy(idps[alias])
+            rep["config"] = {k: (MASKED if k in SECRETS else v) for k, v in rep.get("config", {}).items()}
+            return rep
+        body = request.get_json()
+        self._check(body, "IdentityProviderRepresentation")
+        stored = idps[alias]["config"]
+        body["config"] = {k: (stored.get(k) if v == MASKED else v) for k, v in body.get("config", {}).items()}
+        idps[alias] = body
+        return None
+
+    def on_profile(self, request: Request, realm: str) -> Any:
+        state = self._realm(realm)
+        if request.method == "GET":
+            return state["profile"]
+        body = request.get_json()
+        self._check(body, "UPConfig")
+        state["profile"] = body
+        return None
+
+    def on_users(self, request: Request, realm: str) -> Any:
+        users = self._realm(realm)["users"]
+        if request.method == "GET":
+            email = request.args.get("email", "").lower()
+            return [u for u in users.values() if u.get("email", "").lower() == email]
+        body = request.get_json()
+        self._check(body, "UserRepresentation")
+        uid = str(uuid.uuid4())
+        users[uid] = {**body, "id": uid, "realmRoles": []}
+        return Response(status=201)
+
+    def on_user_roles(self, request: Request, realm: str, uid: str) -> Any:
+        self._realm(realm)["users"][uid]["realmRoles"] += [r["name"] for r in request.get_json()]
+        return None
+
+    def on_unlock(self, request: Request, realm: str, uid: str) -> Any:
+        self._realm(realm)["locked"].discard(uid)
+        return None
+
+
+class _Bad(Exception):
+    """A 400 answer."""
+
+
+@contextmanager
+def serving(standin: StandIn) -> Iterator[StandIn]:
+    """Serve the stand-in on a free localhost port."""
+    server = make_server("localhost", 0, standin, threaded=True)
+    standin.base_url = f"http://localhost:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield standin
+    finally:
+        server.shutdown()
+        thread.join(5)
