@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,10 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from joserfc import jws, jwt
+from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.support.threads import serve
 
 DROP = object()  #: a claim or header value that removes the member
 
@@ -229,17 +229,6 @@ class HostileProvider:
 @contextmanager
 def running(provider: HostileProvider) -> Iterator[HostileProvider]:
     """Serve ``provider`` on a free localhost port for the duration of the block."""
-    server = make_server("localhost", 0, provider, threaded=True)
-    provider.issuer = f"http://localhost:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(provider) as url:
+        provider.issuer = url
         yield provider
-    finally:
-        server.shutdown()
-        thread.join(5)
-
-
-def verify_compact(token: str, key: RSAKey) -> dict[str, Any]:
-    """Decode a token we signed (used by tests that inspect what the provider issued)."""
-    return json.loads(jws.deserialize_compact(token, key).payload)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
 from flask import Flask
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.billing import demo
 from app.billing.client import SqlBillingSource
 from app.extensions import db
+from tests.conftest import count_queries  # noqa: F401  (re-exported for the billing tests)
 
 #: The fixed "today" of the domain tests; the demo's 24 billed months end in October 2026.
 TODAY = date(2026, 11, 23)
@@ -41,20 +40,3 @@ def demo_data(db_session: Session) -> demo.DemoCounts:
 def billing(db_session: Session) -> SqlBillingSource:
     """The embedded billing source on the test session."""
     return SqlBillingSource(lambda: db_session)
-
-
-@contextmanager
-def count_queries(app: Flask) -> Iterator[Callable[[], int]]:
-    """Count the SQL statements run on the app's engine inside the block."""
-    statements: list[str] = []
-
-    def before(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield lambda: len(statements)
-    finally:
-        event.remove(engine, "before_cursor_execute", before)

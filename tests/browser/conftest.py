@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,8 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
-from werkzeug.serving import make_server
+
+from tests.support.threads import serve
 
 CHROMIUM = "/usr/bin/chromium"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -34,14 +34,8 @@ def live_portal(make_app: Callable[..., Flask]) -> Iterator[str]:
     """The portal on a free port, using the embedded development provider (no OIDC_ISSUER)."""
     app = make_app(OIDC_ISSUER=None, OIDC_CLIENT_SECRET=None, DEV_OIDC_PORT=free_port())
     assert app.config["DEV_OIDC_ENABLED"]
-    server = make_server("localhost", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://localhost:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

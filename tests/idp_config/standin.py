@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import json
 import secrets
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,12 +17,12 @@ from typing import Any
 
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from app.idp.admin import MASKED
 from app.idp.plan import NOT_REALM_SETTINGS, PROFILE_COMPONENT
 from app.idp.schema import unknown_keys
+from tests.support.threads import serve
 
 R = "/admin/realms/<realm>"
 RULES = [
@@ -276,13 +275,7 @@ class _Bad(Exception):
 
 @contextmanager
 def serving(standin: StandIn) -> Iterator[StandIn]:
-    """Serve the stand-in on a free localhost port."""
-    server = make_server("localhost", 0, standin, threaded=True)
-    standin.base_url = f"http://localhost:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    """Serve ``standin`` on a free localhost port for the duration of the block."""
+    with serve(standin) as url:
+        standin.base_url = url
         yield standin
-    finally:
-        server.shutdown()
-        thread.join(5)
