@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect
 
 from tests.billing.pages import load_demo
 from tests.browser.conftest import assert_accessible, sign_in_dev
@@ -33,33 +34,33 @@ def test_link_two_accounts_view_and_remove_one(page: Any, live_portal: str, make
     assert_accessible(page)  # home without accounts, with announcements
 
     page.goto(f"{portal}/accounts/link")
-    assert page.get_by_role("img", name="Where to find the numbers on your bill").is_visible()
+    expect(page.get_by_role("img", name="Where to find the numbers on your bill")).to_be_visible()
     assert_accessible(page)
     page.get_by_role("button", name="Link account").click()  # empty form
-    assert page.get_by_role("alert").is_visible()
-    assert page.get_by_label("What is the account number?").get_attribute("aria-invalid") == "true"
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_label("What is the account number?")).to_have_attribute("aria-invalid", "true")
     assert_accessible(page)
     page.get_by_label("What is the account number?").fill("100001")
     page.get_by_label("What is the customer ID?").fill("2000003")
     page.get_by_role("button", name="Link account").click()
-    assert page.get_by_text("We couldn't find an account with that account number and customer ID.").is_visible()
+    expect(page.get_by_text("We couldn't find an account with that account number and customer ID.")).to_be_visible()
     assert_accessible(page)
 
     link(page, portal, "100-001", "2000001")
     page.wait_for_url(f"{portal}/accounts/100001")
-    assert page.get_by_role("heading", name="Account Summary", level=1).is_visible()
-    assert page.get_by_text("Account 100001 is now linked to your profile.").is_visible()
+    expect(page.get_by_role("heading", name="Account Summary", level=1)).to_be_visible()
+    expect(page.get_by_text("Account 100001 is now linked to your profile.")).to_be_visible()
     assert_accessible(page)
 
     link(page, portal, "100002", "2000001")
     page.wait_for_url(f"{portal}/accounts/100002")
-    assert page.get_by_role("heading", name="Customer information").is_visible()
+    expect(page.get_by_role("heading", name="Customer information")).to_be_visible()
     assert_accessible(page)
 
     page.get_by_role("link", name="Consumption history").first.click()
     page.wait_for_url(f"{portal}/accounts/100002/consumption")
     chart = page.get_by_role("img", name="Monthly water use")
-    assert chart.is_visible()
+    expect(chart).to_be_visible()
     assert page.locator("rect.portal-chart__bar").count() == 24
     assert_accessible(page)
 
@@ -68,26 +69,26 @@ def test_link_two_accounts_view_and_remove_one(page: Any, live_portal: str, make
     page.wait_for_url(f"{portal}/accounts/100002/bills")
     assert_accessible(page)
     page.locator("table a.usa-link").first.click()
-    assert page.get_by_role("heading", name="Charges").is_visible()
+    expect(page.get_by_role("heading", name="Charges")).to_be_visible()
     assert_accessible(page)
 
     page.get_by_role("link", name="Home").first.click()
     page.wait_for_url(f"{portal}/")
-    assert page.get_by_role("heading", name="Account 100001").is_visible()
-    assert page.get_by_role("heading", name="Account 100002").is_visible()
+    expect(page.get_by_role("heading", name="Account 100001")).to_be_visible()
+    expect(page.get_by_role("heading", name="Account 100002")).to_be_visible()
     assert_accessible(page)
 
     page.get_by_role("link", name="Account Settings").first.click()
     page.wait_for_url(f"{portal}/account")
-    assert page.get_by_role("link", name="100001", exact=True).is_visible()
+    expect(page.get_by_role("link", name="100001", exact=True)).to_be_visible()
     assert_accessible(page)
     page.get_by_role("link", name="Remove account 100002").click()
     page.wait_for_url(f"{portal}/accounts/100002/remove")
     assert_accessible(page)
     page.get_by_role("button", name="Remove account").click()
     page.wait_for_url(f"{portal}/account")
-    assert page.get_by_text("Account 100002 was removed from your profile.").is_visible()
+    expect(page.get_by_text("Account 100002 was removed from your profile.")).to_be_visible()
     assert page.get_by_role("link", name="100002", exact=True).count() == 0
-    assert page.get_by_role("cell", name="Removed").is_visible()
+    expect(page.get_by_role("cell", name="Removed")).to_be_visible()
     assert_accessible(page)
     assert refused == []  # nothing was blocked by the Content-Security-Policy

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import assert_accessible, sign_in_dev
 
@@ -14,28 +15,28 @@ pytestmark = pytest.mark.browser
 def test_sign_in_account_settings_sign_out(page: Any, live_portal: str) -> None:
     page.goto(f"{live_portal}/sign-in")
     assert page.get_by_role("heading", level=1).inner_text() == "Sign in to Citizen Self Service"
-    assert page.get_by_text("Development sign-in.").is_visible()
+    expect(page.get_by_text("Development sign-in.")).to_be_visible()
     for provider in ("Google", "Apple", "Microsoft", "Facebook"):
-        assert page.get_by_role("link", name=f"Sign in with {provider}").is_visible()
+        expect(page.get_by_role("link", name=f"Sign in with {provider}")).to_be_visible()
     assert page.locator("html").get_attribute("lang") == "en"
     assert_accessible(page)
 
     page.get_by_role("link", name="Help", exact=True).first.click()
     page.wait_for_url(f"{live_portal}/help")
-    assert page.get_by_role("heading", name="Locked out after too many attempts").is_visible()
+    expect(page.get_by_role("heading", name="Locked out after too many attempts")).to_be_visible()
     assert_accessible(page)
 
     sign_in_dev(page, live_portal)
     page.get_by_role("link", name="Account Settings").first.click()
     page.wait_for_url(f"{live_portal}/account")
-    assert page.get_by_text("resident@example.org").first.is_visible()
-    assert page.get_by_text("Now logged in as").is_visible()
+    expect(page.get_by_text("resident@example.org").first).to_be_visible()
+    expect(page.get_by_text("Now logged in as")).to_be_visible()
     assert_accessible(page)
 
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("button", name="End session").click()  # the development provider's logout page
     page.wait_for_url(f"{live_portal}/signed-out*")
-    assert page.get_by_role("heading", name="You have signed out").is_visible()
+    expect(page.get_by_role("heading", name="You have signed out")).to_be_visible()
     assert_accessible(page)
     page.goto(f"{live_portal}/account")
     assert page.url.startswith(f"{live_portal}/sign-in")
@@ -43,14 +44,14 @@ def test_sign_in_account_settings_sign_out(page: Any, live_portal: str) -> None:
 
 def test_unverified_resident_sees_activation_notice(page: Any, live_portal: str) -> None:
     sign_in_dev(page, live_portal, "unverified@example.org")
-    assert page.get_by_role("heading", name="Check your email to activate your account").is_visible()
+    expect(page.get_by_role("heading", name="Check your email to activate your account")).to_be_visible()
     assert_accessible(page)
 
 
 def test_error_page_is_accessible(page: Any, live_portal: str) -> None:
     response = page.goto(f"{live_portal}/auth/callback?state=forged&code=x")
     assert response is not None and response.status == 400
-    assert page.get_by_role("link", name="Try again").is_visible()
+    expect(page.get_by_role("link", name="Try again")).to_be_visible()
     assert_accessible(page)
 
 
@@ -59,8 +60,8 @@ def test_mobile_layout_has_menu_button(browser: Any, live_portal: str) -> None:
     page = context.new_page()
     page.goto(f"{live_portal}/sign-in")
     menu = page.get_by_role("button", name="Menu")
-    assert menu.is_visible()
+    expect(menu).to_be_visible()
     menu.click()
-    assert page.get_by_role("link", name="Help", exact=True).first.is_visible()
+    expect(page.get_by_role("link", name="Help", exact=True).first).to_be_visible()
     assert_accessible(page)
     context.close()

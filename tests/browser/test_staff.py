@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import assert_accessible, sign_in_dev
 
@@ -20,8 +21,8 @@ def test_staff_console_pages_are_accessible(page: Any, live_portal: str) -> None
     page.get_by_label("Email or name").fill("staff@")
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name="staff@example.org").click()
-    assert page.get_by_role("heading", level=1).inner_text() == "Sam Staff"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sam Staff")
     assert_accessible(page)
     page.goto(f"{live_portal}/staff/residents?q=nobody")
-    assert page.get_by_text("No resident matches").is_visible()
+    expect(page.get_by_text("No resident matches")).to_be_visible()
     assert_accessible(page)
