@@ -114,6 +114,10 @@ class DatabaseSessionInterface(SessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:  # type: ignore[override]
         """Write the session if it changed (or is due a "last seen" touch) and set or clear the cookie."""
         assert isinstance(session, ServerSession)
+        # The request's unit of work ends here (views commit what they keep), so that a session write on its
+        # own connection never waits on a lock the request still holds (SQLite locks the whole database).
+        if db.session().in_transaction():
+            db.session.rollback()
         name = self.cookie_name(app)
         cookie_args: dict[str, Any] = {
             "path": "/",

@@ -6,6 +6,7 @@ import logging
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -62,8 +63,8 @@ def sign_in() -> ResponseReturnValue:
     if reset_url is None and not current_app.config.get("DEV_OIDC_ENABLED"):
         reset_url = (
             current_app.config["OIDC_ISSUER"].rstrip("/")
-            + "/login-actions/reset-credentials?client_id="
-            + current_app.config["OIDC_CLIENT_ID"]
+            + "/login-actions/reset-credentials?"
+            + urlencode({"client_id": current_app.config["OIDC_CLIENT_ID"]})
         )
     return render_template(
         "auth/sign_in.html",

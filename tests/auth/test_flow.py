@@ -182,3 +182,30 @@ def test_staff_role_is_read_from_id_token(client: FlaskClient, oidc_server: str)
     sign_in(client, oidc_server, "lee", realm_access={"roles": ["resident", "staff"]})
     with client.session_transaction() as session:
         assert session["roles"] == ["resident", "staff"]
+
+
+def test_sign_in_page_links_to_the_providers_reset_page(client: FlaskClient, oidc_server: str) -> None:
+    html = client.get("/sign-in?next=/account").get_data(as_text=True)
+    assert f'href="{oidc_server}/login-actions/reset-credentials?client_id=citizen-portal"' in html
+    assert 'href="/login?action=register&amp;next=/account"' in html
+    assert 'href="/login?idp=google&amp;next=/account"' in html
+    assert 'href="/help#locked-out"' in html
+
+
+def test_uncommitted_request_work_does_not_block_the_session_write(make_app, oidc_server: str) -> None:
+    app = make_app()
+
+    @app.get("/test-leaves-a-write-open")
+    def leaves_a_write_open() -> str:
+        from flask import session
+
+        db.session.execute(Resident.__table__.update().values(given_name="Changed"))  # never committed
+        session["touched"] = True
+        return "ok"
+
+    client = app.test_client()
+    sign_in(client, oidc_server, "writer")
+    assert client.get("/test-leaves-a-write-open").status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(Resident.given_name).filter_by(subject="writer")) == "Test"
+    assert client.get("/account").status_code == 200
