@@ -101,6 +101,8 @@ class _Cache:
     metadata: dict[str, Any] | None = None
     metadata_at: float = 0.0
     keys: KeySet | None = None
+    #: When a call to the provider last failed as unavailable; cleared by the next good discovery fetch.
+    down_since: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -139,6 +141,16 @@ class OidcClient:
 
     # --- talking to the provider -------------------------------------------------------------------
 
+    def _unavailable(self, reason: str) -> ProviderUnavailable:
+        """Remember that the provider is down (so sign-in re-checks it) and build the exception."""
+        self._cache.down_since = self._clock()
+        return ProviderUnavailable(reason)
+
+    @property
+    def known_down(self) -> bool:
+        """True after a call to the provider failed, until discovery answers again."""
+        return self._cache.down_since is not None
+
     def _get_json(self, url: str, what: str) -> dict[str, Any]:
         try:
             response = requests.get(
@@ -148,15 +160,15 @@ class OidcClient:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
-            raise ProviderUnavailable(f"{what} unreachable: {type(exc).__name__}") from None
+            raise self._unavailable(f"{what} unreachable: {type(exc).__name__}") from None
         if response.status_code >= 500 or response.status_code == 429:
-            raise ProviderUnavailable(f"{what} answered HTTP {response.status_code}")
+            raise self._unavailable(f"{what} answered HTTP {response.status_code}")
         if response.status_code != 200:
             raise ProviderMisconfigured(f"{what} answered HTTP {response.status_code}")
         try:
             value = response.json()
         except ValueError:
-            raise ProviderUnavailable(f"{what} did not answer JSON") from None
+            raise self._unavailable(f"{what} did not answer JSON") from None
         if not isinstance(value, dict):
             raise ProviderMisconfigured(f"{what} is not a JSON object")
         return value
@@ -178,6 +190,7 @@ class OidcClient:
                 raise ProviderMisconfigured(f"discovery document lacks {name}")
         with cache.lock:
             cache.metadata, cache.metadata_at = document, now
+            cache.down_since = None
         return document
 
     def keys(self, *, force: bool = False) -> KeySet:
@@ -225,8 +238,12 @@ class OidcClient:
         return session
 
     def begin(self, redirect_uri: str, extra: Mapping[str, str] | None = None) -> PendingSignIn:
-        """Build the authorization request (PKCE S256, state and nonce) for the redirect to the provider."""
-        endpoint = self.metadata()["authorization_endpoint"]
+        """Build the authorization request (PKCE S256, state and nonce) for the redirect to the provider.
+
+        While the provider is known to be down, discovery is fetched again first: no resident is sent to a
+        provider that just failed, and sign-in comes back by itself as soon as discovery answers.
+        """
+        endpoint = self.metadata(force=self.known_down)["authorization_endpoint"]
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         code_verifier = secrets.token_urlsafe(64)
         with self._session(redirect_uri) as session:
@@ -259,11 +276,11 @@ class OidcClient:
                     allow_redirects=False,
                 )
         except requests.RequestException as exc:
-            raise ProviderUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from None
+            raise self._unavailable(f"token endpoint unreachable: {type(exc).__name__}") from None
         except AuthlibBaseError as exc:
             raise SignInError(f"token endpoint refused the code: {exc.error}") from None
         except ValueError as exc:  # a 5xx page or other non-JSON answer
-            raise ProviderUnavailable(f"token endpoint answered something that is not JSON: {exc}") from None
+            raise self._unavailable(f"token endpoint answered something that is not JSON: {exc}") from None
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
             raise TokenRejected("token response has no id_token")
@@ -283,9 +300,9 @@ class OidcClient:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
-            raise ProviderUnavailable(f"userinfo unreachable: {type(exc).__name__}") from None
+            raise self._unavailable(f"userinfo unreachable: {type(exc).__name__}") from None
         if response.status_code >= 500:
-            raise ProviderUnavailable(f"userinfo answered HTTP {response.status_code}")
+            raise self._unavailable(f"userinfo answered HTTP {response.status_code}")
         if response.status_code != 200 or "json" not in response.headers.get("Content-Type", ""):
             raise TokenRejected(f"userinfo answered HTTP {response.status_code}")
         try:

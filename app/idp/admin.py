@@ -37,6 +37,7 @@ class KeycloakAdmin:
         self._token: str | None = None
 
     def _login(self) -> str:
+        """An admin access token from the master realm (client credentials, else the admin user's password)."""
         s = self.settings
         if s.client_id and s.client_secret:
             form = {"grant_type": "client_credentials", "client_id": s.client_id, "client_secret": s.client_secret}
@@ -49,21 +50,39 @@ class KeycloakAdmin:
             )
         url = f"{s.base_url.rstrip('/')}/realms/master/protocol/openid-connect/token"
         response = self._send("POST", url, data=form, authenticated=False)
-        token = response.json().get("access_token") if response.content else None
-        if not isinstance(token, str):
-            raise AdminError("Keycloak's token endpoint answered without an access token")
+        try:
+            body = response.json() if response.content else {}
+        except ValueError:
+            body = {}
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if response.status_code >= 400 or not isinstance(token, str):
+            reason = body.get("error_description") or body.get("error") if isinstance(body, dict) else None
+            raise AdminError(
+                f"Keycloak's master-realm token endpoint gave no admin token (HTTP {response.status_code}"
+                + (f": {reason})" if reason else ")")
+            )
         return token
 
     def _send(self, method: str, url: str, *, authenticated: bool = True, **kwargs: Any) -> requests.Response:
+        """One HTTP call with an explicit timeout; transport errors, 401, 403 and 5xx become :class:`AdminError`."""
         headers = {"Accept": "application/json"}
+        fresh = False
         if authenticated:
             if self._token is None:
-                self._token = self._login()
+                self._token, fresh = self._login(), True
             headers["Authorization"] = f"Bearer {self._token}"
         try:
             response = self.http.request(method, url, headers=headers, timeout=self.settings.timeout, **kwargs)
+        except requests.Timeout:
+            raise AdminError(
+                f"Keycloak at {self.settings.base_url} did not answer within {self.settings.timeout:g} s "
+                "(KEYCLOAK_TIMEOUT)"
+            ) from None
         except requests.RequestException as exc:
             raise AdminError(f"cannot reach Keycloak at {self.settings.base_url}: {type(exc).__name__}") from None
+        if response.status_code == 401 and authenticated and not fresh:
+            self._token = None  # admin tokens live one minute by default: log in again, once
+            return self._send(method, url, authenticated=True, **kwargs)
         where = f"{method} {url.removeprefix(self.settings.base_url.rstrip('/'))}"
         if response.status_code == 401:
             raise AdminError(f"Keycloak refused the admin credentials (401) for {where}")
@@ -82,6 +101,8 @@ class KeycloakAdmin:
         response = self._send(method, self.settings.base_url.rstrip("/") + path, json=json)
         if response.status_code == 404 and ok404:
             return None
+        if response.status_code == 404:
+            raise AdminError(f"not found (404): {method} {path} - is the realm name right ({self.settings.realm})?")
         if response.status_code >= 400:
             detail = response.text[:300].replace("\n", " ")
             raise AdminError(f"Keycloak answered HTTP {response.status_code} for {method} {path}: {detail}")

@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 
 from app.config import ROOT
 from app.idp.admin import AdminError, AdminSettings, KeycloakAdmin
-from app.idp.placeholders import MissingValues, render
+from app.idp.placeholders import BadValues, MissingValues, render
 from app.idp.plan import apply, ensure_users, plan, unlock
 from app.idp.validate import validate
 
@@ -30,7 +30,7 @@ realm_file_option = click.option(
 def _rendered(realm_file: Path) -> dict[str, Any]:
     try:
         return dict(json.loads(render(realm_file.read_text(), os.environ)))
-    except MissingValues as exc:
+    except (MissingValues, BadValues) as exc:
         raise click.ClickException(str(exc)) from None
     except ValueError as exc:
         raise click.ClickException(f"{realm_file} does not render to valid JSON: {exc}") from None
@@ -58,14 +58,14 @@ def _admin(realm: str) -> KeycloakAdmin:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     default=None,
-    help="Write here instead of standard output.",
+    help="Write here (mode 600: it holds secrets) instead of standard output; - is standard output.",
 )
 def render_command(realm_file: Path, output: Path | None) -> None:
     """Write the realm with placeholders filled from the environment."""
     text = json.dumps(_rendered(realm_file), indent=2) + "\n"
-    if output is None:
+    if output is None or str(output) == "-":
         click.echo(text, nl=False)
     else:
         output.write_text(text)

@@ -1,7 +1,12 @@
-"""``${ENV}`` and ``${ENV:default}`` placeholders, as Keycloak's ``--import-realm`` resolves them.
+"""``${ENV}`` and ``${ENV:default}`` placeholders, resolved the way Keycloak's ``--import-realm`` resolves them.
 
-Only upper-case names are environment placeholders; Keycloak's own message keys such as ``${username}``
-are left alone, as Keycloak leaves them. Values are JSON-escaped so that any secret renders valid JSON.
+Keycloak replaces placeholders in the raw JSON text before parsing it, from environment variables only,
+without JSON-escaping the values; this module does the same, so ``flask idp apply`` and Keycloak's start-up
+import read the same realm from the same environment. A value holding ``"``, ``\\`` or a line break must
+therefore be written JSON-escaped in the environment (e.g. the Apple ``.p8`` key with ``\\n`` between lines).
+
+Only upper-case names are environment placeholders here; Keycloak's own message keys such as ``${username}``
+stay literal, as they do in Keycloak when no such environment variable exists.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?::([^}]*))?\}")
+_NEEDS_ESCAPING = re.compile(r'["\\\x00-\x1f]')
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,20 @@ class MissingValues(Exception):
         self.names = names
 
 
+class BadValues(ValueError):
+    """The filled-in text is not JSON; ``names`` are the variables whose values are the likely cause."""
+
+    def __init__(self, detail: str, names: list[str]) -> None:
+        hint = (
+            f" - check {', '.join(names)}: Keycloak inserts values as they are, so a quote, backslash or line "
+            'break must be written JSON-escaped (\\", \\\\, \\n)'
+            if names
+            else ""
+        )
+        super().__init__(f"the realm is not valid JSON once filled in: {detail}{hint}")
+        self.names = names
+
+
 def placeholders(text: str) -> dict[str, Placeholder]:
     """Every placeholder in ``text`` by name (a default anywhere makes the name optional)."""
     found: dict[str, Placeholder] = {}
@@ -45,16 +65,43 @@ def required_names(text: str) -> list[str]:
     return sorted(name for name, p in placeholders(text).items() if p.default is None)
 
 
-def render(text: str, environ: Mapping[str, str]) -> str:
-    """Fill every placeholder from ``environ``; raise :class:`MissingValues` naming each one unset."""
+def fill(text: str, environ: Mapping[str, str]) -> str:
+    """Replace every placeholder from ``environ`` as Keycloak does; raise :class:`MissingValues` naming each one unset.
+
+    A required placeholder whose variable is unset or empty is missing; a placeholder with a default takes the
+    variable's value when it is set (even to the empty string, as in Keycloak), else the default.
+    """
     missing = sorted(
         {m.group(1) for m in PLACEHOLDER.finditer(text) if m.group(2) is None and not environ.get(m.group(1))}
     )
     if missing:
         raise MissingValues(missing)
 
-    def fill(match: re.Match[str]) -> str:
-        value = environ.get(match.group(1)) or match.group(2) or ""
-        return json.dumps(value)[1:-1]
+    def value(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        return environ.get(name, default or "")
 
-    return PLACEHOLDER.sub(fill, text)
+    return PLACEHOLDER.sub(value, text)
+
+
+def render(text: str, environ: Mapping[str, str]) -> str:
+    """Fill the placeholders and check that the result is JSON; raise :class:`BadValues` naming suspect variables."""
+    filled = fill(text, environ)
+    try:
+        json.loads(filled)
+    except ValueError as exc:
+        suspects = sorted(
+            name
+            for name in placeholders(text)
+            if name in environ and _NEEDS_ESCAPING.search(environ[name]) and _breaks_json(environ[name])
+        )
+        raise BadValues(str(exc), suspects) from None
+    return filled
+
+
+def _breaks_json(value: str) -> bool:
+    try:
+        json.loads(f'"{value}"')
+    except ValueError:
+        return True
+    return False

@@ -1,7 +1,10 @@
 """A stand-in for Keycloak's Admin REST API: exactly the paths ``flask idp`` calls, in memory, over HTTP.
 
 Bodies are checked against the same Keycloak 26.7 field lists (unknown keys answer 400, as Keycloak's
-Jackson mapper does), stored secrets are masked on read, and the admin token is checked on every call.
+Jackson mapper does), and the admin token is checked on every call. Secrets are masked on read where Keycloak
+masks them (the client ``secret``, an identity provider's ``clientSecret``, the SMTP ``password``) and the mask
+sent back keeps the stored value, as in Keycloak; other config values (the Apple ``p8Content``) are returned in
+clear and stored as sent. A client ``PUT`` ignores client-scope lists, which have their own endpoints.
 """
 
 from __future__ import annotations
@@ -37,15 +40,26 @@ RULES = [
     Rule(f"{R}/clients/<cid>", endpoint="client", methods=["PUT"]),
     Rule(f"{R}/clients/<cid>/protocol-mappers/models", endpoint="mappers", methods=["GET", "POST"]),
     Rule(f"{R}/clients/<cid>/protocol-mappers/models/<mid>", endpoint="mapper", methods=["PUT"]),
+    Rule(f"{R}/clients/<cid>/<any(default,optional):kind>-client-scopes", endpoint="client_scopes", methods=["GET"]),
+    Rule(
+        f"{R}/clients/<cid>/<any(default,optional):kind>-client-scopes/<sid>",
+        endpoint="client_scope",
+        methods=["PUT", "DELETE"],
+    ),
+    Rule(f"{R}/client-scopes", endpoint="scopes", methods=["GET"]),
     Rule(f"{R}/authentication/flows", endpoint="flows", methods=["GET"]),
     Rule(f"{R}/identity-provider/instances", endpoint="idps", methods=["POST"]),
     Rule(f"{R}/identity-provider/instances/<alias>", endpoint="idp", methods=["GET", "PUT"]),
+    Rule(f"{R}/identity-provider/instances/<alias>/mappers", endpoint="idp_mappers", methods=["GET", "POST"]),
+    Rule(f"{R}/identity-provider/instances/<alias>/mappers/<mid>", endpoint="idp_mapper", methods=["PUT"]),
     Rule(f"{R}/users/profile", endpoint="profile", methods=["GET", "PUT"]),
     Rule(f"{R}/users", endpoint="users", methods=["GET", "POST"]),
     Rule(f"{R}/users/<uid>/role-mappings/realm", endpoint="user_roles", methods=["POST"]),
     Rule(f"{R}/attack-detection/brute-force/users/<uid>", endpoint="unlock", methods=["DELETE"]),
 ]
-SECRETS = ("clientSecret", "p8Content")
+IDP_MASKED = ("clientSecret",)  # Keycloak's StripSecretsUtils masks only this identity-provider config key
+BUILTIN_SCOPES = ("basic", "profile", "email", "roles", "web-origins", "acr", "phone", "address", "offline_access")
+SCOPE_KEYS = {"default": "defaultClientScopes", "optional": "optionalClientScopes"}
 URLS = Map(RULES)
 
 
@@ -80,13 +94,19 @@ class StandIn:
         roles = {r["name"]: {**r, "id": str(uuid.uuid4())} for r in (rep.get("roles") or {}).get("realm", [])}
         for builtin in ("offline_access", "uma_authorization"):
             roles.setdefault(builtin, {"name": builtin, "id": str(uuid.uuid4())})
+        scopes = {scope: str(uuid.uuid4()) for scope in BUILTIN_SCOPES}
+        self.realms[name] = {"scopes": scopes}
         clients = {}
         for client in rep.get("clients") or []:
-            cid = str(uuid.uuid4())
-            mappers = {str(uuid.uuid4()): m for m in client.get("protocolMappers") or []}
-            body = {k: v for k, v in client.items() if k != "protocolMappers"}
-            clients[cid] = {"rep": {**body, "id": cid}, "mappers": {k: {**m, "id": k} for k, m in mappers.items()}}
+            cid, stored = self._new_client(name, client)
+            clients[cid] = stored
+        idp_mappers: dict[str, dict[str, Any]] = {}
+        for mapper in rep.get("identityProviderMappers") or []:
+            mid = str(uuid.uuid4())
+            idp_mappers.setdefault(mapper["identityProviderAlias"], {})[mid] = {**mapper, "id": mid}
         self.realms[name] = {
+            "scopes": scopes,
+            "idp_mappers": idp_mappers,
             "settings": {k: v for k, v in rep.items() if k not in NOT_REALM_SETTINGS},
             "roles": roles,
             "default": list(((rep.get("defaultRole") or {}).get("composites") or {}).get("realm") or []),
@@ -142,9 +162,15 @@ class StandIn:
     def on_realm(self, request: Request, realm: str) -> Any:
         state = self._realm(realm)
         if request.method == "GET":
-            return {**copy.deepcopy(state["settings"]), "realm": realm}
+            rep = {**copy.deepcopy(state["settings"]), "realm": realm}
+            if (rep.get("smtpServer") or {}).get("password"):
+                rep["smtpServer"]["password"] = MASKED
+            return rep
         body = request.get_json()
         self._check(body, "RealmRepresentation")
+        smtp = body.get("smtpServer") or {}
+        if smtp.get("password") == MASKED:
+            smtp["password"] = (state["settings"].get("smtpServer") or {}).get("password")
         state["settings"].update({k: v for k, v in body.items() if k not in NOT_REALM_SETTINGS})
         return None
 
@@ -176,19 +202,39 @@ class StandIn:
                 state["default"].append(role["name"])
         return None
 
-    def _masked_client(self, rep: dict[str, Any]) -> dict[str, Any]:
-        return {**rep, "secret": MASKED} if "secret" in rep else dict(rep)
+    def _new_client(self, realm: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        cid = str(uuid.uuid4())
+        body = dict(body)
+        mappers = {str(uuid.uuid4()): m for m in body.pop("protocolMappers", None) or []}
+        scopes = {
+            kind: set(body.pop(key, None) or (["basic", "profile", "email"] if kind == "default" else []))
+            for kind, key in SCOPE_KEYS.items()
+        }
+        for names in scopes.values():
+            if names - set(self.realms[realm]["scopes"]):
+                raise _Bad(f"unknown client scope(s) {sorted(names)}")
+        return cid, {
+            "rep": {**body, "id": cid},
+            "mappers": {k: {**m, "id": k} for k, m in mappers.items()},
+            "scopes": scopes,
+        }
+
+    def _client_view(self, client: dict[str, Any]) -> dict[str, Any]:
+        rep = copy.deepcopy(client["rep"])
+        if "secret" in rep:
+            rep["secret"] = MASKED
+        rep["protocolMappers"] = list(client["mappers"].values())
+        return {**rep, **{key: sorted(client["scopes"][kind]) for kind, key in SCOPE_KEYS.items()}}
 
     def on_clients(self, request: Request, realm: str) -> Any:
         clients = self._realm(realm)["clients"]
         if request.method == "GET":
             wanted = request.args.get("clientId")
-            return [self._masked_client(c["rep"]) for c in clients.values() if c["rep"].get("clientId") == wanted]
+            return [self._client_view(c) for c in clients.values() if c["rep"].get("clientId") == wanted]
         body = request.get_json()
         self._check(body, "ClientRepresentation")
-        cid = str(uuid.uuid4())
-        mappers = {str(uuid.uuid4()): m for m in body.pop("protocolMappers", [])}
-        clients[cid] = {"rep": {**body, "id": cid}, "mappers": {k: {**m, "id": k} for k, m in mappers.items()}}
+        cid, stored = self._new_client(realm, body)
+        clients[cid] = stored
         return Response(status=201)
 
     def on_client(self, request: Request, realm: str, cid: str) -> Any:
@@ -196,9 +242,31 @@ class StandIn:
         self._check(body, "ClientRepresentation")
         client = self._realm(realm)["clients"][cid]
         if body.get("secret") == MASKED:
-            raise _Bad("the mask would have become the secret")
+            body["secret"] = client["rep"].get("secret")
+        for key in ("protocolMappers", *SCOPE_KEYS.values()):
+            body.pop(key, None)  # Keycloak's client update leaves mappers and scope assignments alone
         client["rep"].update(body)
         return None
+
+    def on_client_scopes(self, request: Request, realm: str, cid: str, kind: str) -> Any:
+        state = self._realm(realm)
+        names = state["clients"][cid]["scopes"][kind]
+        return [{"id": state["scopes"][name], "name": name} for name in sorted(names)]
+
+    def on_client_scope(self, request: Request, realm: str, cid: str, kind: str, sid: str) -> Any:
+        state = self._realm(realm)
+        name = next((n for n, i in state["scopes"].items() if i == sid), None)
+        if name is None:
+            raise NotFound()
+        names = state["clients"][cid]["scopes"][kind]
+        if request.method == "PUT":
+            names.add(name)
+        else:
+            names.discard(name)
+        return None
+
+    def on_scopes(self, request: Request, realm: str) -> Any:
+        return [{"id": i, "name": n, "protocol": "openid-connect"} for n, i in self._realm(realm)["scopes"].items()]
 
     def on_mappers(self, request: Request, realm: str, cid: str) -> Any:
         mappers = self._realm(realm)["clients"][cid]["mappers"]
@@ -231,13 +299,36 @@ class StandIn:
             raise NotFound()
         if request.method == "GET":
             rep = copy.deepcopy(idps[alias])
-            rep["config"] = {k: (MASKED if k in SECRETS else v) for k, v in rep.get("config", {}).items()}
+            rep["config"] = {k: (MASKED if k in IDP_MASKED else v) for k, v in rep.get("config", {}).items()}
             return rep
         body = request.get_json()
         self._check(body, "IdentityProviderRepresentation")
         stored = idps[alias]["config"]
-        body["config"] = {k: (stored.get(k) if v == MASKED else v) for k, v in body.get("config", {}).items()}
+        config = body.get("config", {})
+        body["config"] = {k: (stored.get(k) if v == MASKED and k in IDP_MASKED else v) for k, v in config.items()}
         idps[alias] = body
+        return None
+
+    def on_idp_mappers(self, request: Request, realm: str, alias: str) -> Any:
+        state = self._realm(realm)
+        if alias not in state["idps"]:
+            raise NotFound()
+        mappers = state["idp_mappers"].setdefault(alias, {})
+        if request.method == "GET":
+            return list(mappers.values())
+        body = request.get_json()
+        self._check(body, "IdentityProviderMapperRepresentation")
+        mid = str(uuid.uuid4())
+        mappers[mid] = {**body, "id": mid}
+        return Response(status=201)
+
+    def on_idp_mapper(self, request: Request, realm: str, alias: str, mid: str) -> Any:
+        body = request.get_json()
+        self._check(body, "IdentityProviderMapperRepresentation")
+        mappers = self._realm(realm)["idp_mappers"].get(alias) or {}
+        if mid not in mappers:
+            raise NotFound()
+        mappers[mid] = body
         return None
 
     def on_profile(self, request: Request, realm: str) -> Any:

@@ -7,7 +7,7 @@ import json
 import pytest
 from flask.testing import FlaskCliRunner
 
-from app.idp.placeholders import MissingValues, placeholders, render, required_names
+from app.idp.placeholders import BadValues, MissingValues, placeholders, render, required_names
 from tests.idp_config.conftest import ENV, REALM_FILE
 
 
@@ -41,13 +41,43 @@ def test_render_fills_values_and_defaults(runner: FlaskCliRunner, monkeypatch: p
 
 
 def test_placeholders_follow_keycloak_syntax() -> None:
-    text = '{"a": "${ONE}", "b": "${TWO:2}", "c": "${username}", "d": "${ONE}"}'
-    assert set(placeholders(text)) == {"ONE", "TWO"}
+    text = '{"a": "${ONE}", "b": "${TWO:2}", "c": "${username}", "d": "${ONE}", "e": "${THREE:}"}'
+    assert set(placeholders(text)) == {"ONE", "TWO", "THREE"}
     assert required_names(text) == ["ONE"]
-    assert render(text, {"ONE": 'x"y'}) == '{"a": "x\\"y", "b": "2", "c": "${username}", "d": "x\\"y"}'
-    with pytest.raises(MissingValues) as error:
-        render(text, {})
-    assert error.value.names == ["ONE"]
+    # Values go in as they are, as in Keycloak's import: a JSON escape in the value is decoded by the parser.
+    assert json.loads(render(text, {"ONE": "line1\\nline2"})) == {
+        "a": "line1\nline2",
+        "b": "2",
+        "c": "${username}",
+        "d": "line1\nline2",
+        "e": "",
+    }
+    assert json.loads(render(text, {"ONE": "x", "TWO": ""}))["b"] == ""  # set, even to empty, beats the default
+    with pytest.raises(MissingValues) as missing:
+        render(text, {"ONE": ""})
+    assert missing.value.names == ["ONE"]
+    with pytest.raises(BadValues) as bad:
+        render(text, {"ONE": 'x"y', "TWO": "fine"})
+    assert bad.value.names == ["ONE"]
+
+
+def test_render_names_a_value_that_breaks_the_json(runner: FlaskCliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("APPLE_P8_CONTENT", "-----BEGIN PRIVATE KEY-----\nMIGTAg\n-----END PRIVATE KEY-----")
+    result = runner.invoke(args=["idp", "render"])
+    assert result.exit_code == 1 and "APPLE_P8_CONTENT" in result.output and "\\n" in result.output
+    assert "Traceback" not in result.output
+    escaped = "-----BEGIN PRIVATE KEY-----\\nMIGTAg\\n-----END PRIVATE KEY-----"
+    monkeypatch.setenv("APPLE_P8_CONTENT", escaped)
+    result = runner.invoke(args=["idp", "render", "--output", "-"])
+    assert result.exit_code == 0, result.output
+    apple = next(i for i in json.loads(result.output)["identityProviders"] if i["alias"] == "apple")
+    assert apple["config"]["p8Content"].splitlines() == [
+        "-----BEGIN PRIVATE KEY-----",
+        "MIGTAg",
+        "-----END PRIVATE KEY-----",
+    ]
 
 
 def test_every_required_variable_is_documented() -> None:

@@ -5,7 +5,7 @@ Each case runs against a real local HTTP server that misbehaves (no patching).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 from flask import Flask
@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from tests.auth.provider import HostileProvider, running
 from tests.auth.test_hostile_tokens import attempt_sign_in
 from tests.browser.conftest import free_port
+from tests.support.threads import serve
 
 UNAVAILABLE = "Sign-in is temporarily unavailable, please try again in a few minutes"
 
@@ -89,3 +90,59 @@ def test_sign_out_works_while_provider_is_down(make_app: Callable[..., Flask], p
     response = client.post("/logout", data={"csrf_token": token})
     assert response.status_code == 302 and response.headers["Location"] == "/signed-out"
     assert client.get("/account").status_code == 302
+
+
+def test_login_rechecks_a_provider_known_to_be_down(app: Flask, provider: HostileProvider) -> None:
+    """With discovery cached, a failure elsewhere makes /login ask discovery again instead of redirecting."""
+    assert attempt_sign_in(app.test_client())[0] == 302  # discovery and keys are now cached
+    client = app.test_client()
+    provider.faults = {"/token": "500"}
+    assert attempt_sign_in(client)[0] == 503
+    provider.faults = {path: "500" for path in ("/.well-known/openid-configuration", "/token")}
+    response = client.get("/login")
+    assert_unavailable(response.status_code, response.get_data(as_text=True), response.headers.get("Retry-After"))
+    assert "Location" not in response.headers
+    provider.faults = {}
+    assert attempt_sign_in(client)[0] == 302
+    assert client.get("/account").status_code == 200
+
+
+class BusyProvider(HostileProvider):
+    """Answers the token request with an OAuth error body and HTTP 503, as a provider under maintenance."""
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/token":
+            body = b'{"error": "temporarily_unavailable"}'
+            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+            return [body]
+        return super().__call__(environ, start_response)
+
+
+def test_token_endpoint_temporarily_unavailable_error(make_app: Callable[..., Flask]) -> None:
+    with running(BusyProvider()) as busy:
+        app = make_app(OIDC_ISSUER=busy.issuer, OIDC_TIMEOUT=1, OIDC_PROVIDER_RETRY_AFTER=90)
+        client = app.test_client()
+        status, body = attempt_sign_in(client)
+        assert status == 503 and UNAVAILABLE in body
+
+
+def test_provider_stopped_and_started_again(make_app: Callable[..., Flask]) -> None:
+    """A provider process that goes away (connection refused) and comes back on the same address."""
+    provider, port = HostileProvider(), free_port()
+    with serve(provider, port=port) as url:
+        provider.issuer = url
+        app = make_app(OIDC_ISSUER=url, OIDC_TIMEOUT=1, OIDC_PROVIDER_RETRY_AFTER=90)
+        resident = app.test_client()
+        assert attempt_sign_in(resident)[0] == 302
+    # The provider is gone; its metadata and keys are still cached in the portal.
+    assert resident.get("/account").status_code == 200
+    ready = resident.get("/readyz")
+    assert ready.status_code == 503 and ready.json["checks"] == {"database": "ok", "provider": "down"}
+    assert ready.headers["Retry-After"] == "90"
+    newcomer = app.test_client()
+    response = newcomer.get("/login")
+    assert_unavailable(response.status_code, response.get_data(as_text=True), response.headers.get("Retry-After"))
+    with serve(provider, port=port):
+        assert newcomer.get("/readyz").status_code == 200
+        assert attempt_sign_in(newcomer)[0] == 302
+        assert newcomer.get("/account").status_code == 200

@@ -11,9 +11,12 @@ from werkzeug.serving import make_server
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Serve ``app`` for the duration of the block; yields its base URL (``http://localhost:PORT``)."""
-    server = make_server("localhost", 0, app, threaded=True)
+def serve(app: Any, port: int = 0) -> Iterator[str]:
+    """Serve ``app`` for the duration of the block; yields its base URL (``http://localhost:PORT``).
+
+    ``port`` 0 picks a free one; a fixed port lets a test stop a server and start it again at the same URL.
+    """
+    server = make_server("localhost", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
