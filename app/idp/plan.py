@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from app.idp.admin import MASKED, AdminError, KeycloakAdmin
+from app.idp.roles import default_role_composites, default_role_name, realm_roles
 
 #: Realm keys that have their own endpoints (or are created only with the realm).
 NOT_REALM_SETTINGS = {
@@ -177,7 +178,10 @@ def _settings_change(admin: KeycloakAdmin, realm: dict[str, Any], live: dict[str
 
 def _role_changes(admin: KeycloakAdmin, realm: dict[str, Any]) -> list[Change]:
     changes = []
-    for role in (realm.get("roles") or {}).get("realm") or []:
+    default_name = default_role_name(realm)
+    for role in realm_roles(realm):
+        if role["name"] == default_name:
+            continue  # Keycloak's own role: only its composites are managed, below
         live = admin.call("GET", f"/roles/{quote(role['name'])}", ok404=True)
         if live is None:
             changes.append(
@@ -193,8 +197,7 @@ def _role_changes(admin: KeycloakAdmin, realm: dict[str, Any]) -> list[Change]:
                 partial(admin.call, "PUT", f"/roles/{quote(role['name'])}", json=role),
             )
         )
-    wanted = ((realm.get("defaultRole") or {}).get("composites") or {}).get("realm") or []
-    default_name = f"default-roles-{realm['realm']}"
+    wanted = default_role_composites(realm)
     composites = admin.call("GET", f"/roles/{quote(default_name)}/composites/realm", ok404=True) or []
     missing = [r for r in wanted if r not in {c.get("name") for c in composites}]
 

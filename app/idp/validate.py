@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from app.idp.placeholders import PLACEHOLDER
+from app.idp.roles import BUILT_IN_BEFORE_IMPORT, default_role_composites, default_role_name, realm_roles
 from app.idp.schema import Problem, unknown_keys
 
 BASE = "${PORTAL_BASE_URL}"
@@ -130,9 +131,59 @@ def _realm_rules(realm: dict[str, Any]) -> list[Problem]:
     for role in ("resident", "staff"):
         if role not in roles:
             problems.append(Problem("$.roles.realm", f"must define the {role!r} role"))
-    default_role = ((realm.get("defaultRole") or {}).get("composites") or {}).get("realm") or []
-    if "resident" not in default_role:
-        problems.append(Problem("$.defaultRole.composites.realm", "must include 'resident' (every user is a resident)"))
+    return problems + _default_role_rules(realm)
+
+
+def _default_role_rules(realm: dict[str, Any]) -> list[Problem]:
+    """Keycloak's import wires composites only from ``roles.realm``, and only to roles that already exist."""
+    problems: list[Problem] = []
+    name = default_role_name(realm)
+    if (realm.get("defaultRole") or {}).get("composites"):
+        problems.append(
+            Problem(
+                "$.defaultRole.composites",
+                f"Keycloak's import ignores composites here; list them in the roles.realm entry {name!r}",
+            )
+        )
+    roles = realm_roles(realm)
+    index = next((i for i, role in enumerate(roles) if role.get("name") == name), None)
+    if index is None:
+        problems.append(
+            Problem("$.roles.realm", f"must declare the default role {name!r} with 'resident' in its composites")
+        )
+    elif "resident" not in default_role_composites(realm):
+        problems.append(
+            Problem(f"$.roles.realm[{index}].composites.realm", "must include 'resident' (every user is a resident)")
+        )
+    known = {role.get("name") for role in roles} | BUILT_IN_BEFORE_IMPORT
+    for i, role in enumerate(roles):
+        for j, composite in enumerate((role.get("composites") or {}).get("realm") or []):
+            if composite not in known:
+                problems.append(
+                    Problem(
+                        f"$.roles.realm[{i}].composites.realm[{j}]",
+                        f"{composite!r} does not exist when Keycloak imports roles "
+                        "(the import stops: 'Unable to find composite realm role')",
+                    )
+                )
+    return problems
+
+
+def _flow_rules(realm: dict[str, Any]) -> list[Problem]:
+    """No automatic linking by email while anyone may register (Keycloak's own warning about idp-auto-link)."""
+    if realm.get("registrationAllowed") is False:
+        return []
+    problems = []
+    for i, flow in enumerate(realm.get("authenticationFlows") or []):
+        for j, execution in enumerate(flow.get("authenticationExecutions") or []):
+            if execution.get("authenticator") == "idp-auto-link":
+                problems.append(
+                    Problem(
+                        f"$.authenticationFlows[{i}].authenticationExecutions[{j}].authenticator",
+                        "idp-auto-link links without any check: with self-registration anyone could pre-register a "
+                        "resident's address and get their social sign-in; use idp-email-verification",
+                    )
+                )
     return problems
 
 
@@ -203,6 +254,7 @@ def validate(text: str) -> list[Problem]:
     problems += _realm_rules(realm)
     problems += _client_rules(realm)
     problems += _identity_provider_rules(realm)
+    problems += _flow_rules(realm)
     problems += _user_profile_rules(realm)
     problems += _literal_secrets(realm, "$")
     if not PLACEHOLDER.search(text):

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 
 from app.idp.admin import MASKED
 from app.idp.plan import NOT_REALM_SETTINGS, PROFILE_COMPONENT
+from app.idp.roles import default_role_name, realm_roles
 from app.idp.schema import unknown_keys
 from tests.support.threads import serve
 
@@ -74,6 +75,11 @@ class StandIn:
     calls: list[str] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
     base_url: str = ""
+    admin_username: str = "admin"  # the bootstrap admin, through the admin-cli client (password grant)
+    admin_password: str = "admin-password"
+    token_uses: int | None = None  # a token expires after this many calls (Keycloak's admin tokens live 1 min)
+    logins: int = 0
+    _uses: dict[str, int] = field(default_factory=dict)
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -91,9 +97,21 @@ class StandIn:
         """Import a realm as ``POST /admin/realms`` would."""
         name = rep["realm"]
         up = json.loads(rep["components"][PROFILE_COMPONENT][0]["config"]["kc.user.profile.config"][0])
-        roles = {r["name"]: {**r, "id": str(uuid.uuid4())} for r in (rep.get("roles") or {}).get("realm", [])}
-        for builtin in ("offline_access", "uma_authorization"):
-            roles.setdefault(builtin, {"name": builtin, "id": str(uuid.uuid4())})
+        # As RealmManager.importRealm: offline_access exists before the file's roles, composites are wired
+        # from roles.realm only (never from defaultRole), and uma_authorization is added last, as a default.
+        default_name = default_role_name(rep)
+        roles = {"offline_access": {"name": "offline_access", "id": str(uuid.uuid4())}}
+        roles.update({r["name"]: {**r, "id": str(uuid.uuid4())} for r in realm_roles(rep)})
+        default = ["offline_access"]
+        for role in realm_roles(rep):
+            for composite in (role.get("composites") or {}).get("realm") or []:
+                if composite not in roles:
+                    raise _Bad(f"Unable to find composite realm role: {composite}")
+                if role["name"] == default_name and composite not in default:
+                    default.append(composite)
+        roles.setdefault(default_name, {"name": default_name, "id": str(uuid.uuid4()), "composite": True})
+        roles.setdefault("uma_authorization", {"name": "uma_authorization", "id": str(uuid.uuid4())})
+        default.append("uma_authorization")
         scopes = {scope: str(uuid.uuid4()) for scope in BUILTIN_SCOPES}
         self.realms[name] = {"scopes": scopes}
         clients = {}
@@ -109,7 +127,7 @@ class StandIn:
             "idp_mappers": idp_mappers,
             "settings": {k: v for k, v in rep.items() if k not in NOT_REALM_SETTINGS},
             "roles": roles,
-            "default": list(((rep.get("defaultRole") or {}).get("composites") or {}).get("realm") or []),
+            "default": default,
             "clients": clients,
             "idps": {i["alias"]: {**i, "internalId": str(uuid.uuid4())} for i in rep.get("identityProviders") or []},
             "flows": [f["alias"] for f in rep.get("authenticationFlows") or []] + ["first broker login", "browser"],
@@ -126,8 +144,12 @@ class StandIn:
             endpoint, args = URLS.bind_to_environ(environ).match()
             if endpoint != "token":
                 self.calls.append(f"{request.method} {request.path}")
-                if request.headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
+                token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+                if token not in self.tokens:
                     return Response("", 401)(environ, start_response)
+                self._uses[token] = self._uses.get(token, 0) + 1
+                if self.token_uses is not None and self._uses[token] >= self.token_uses:
+                    self.tokens.discard(token)  # this call is the token's last
                 if self.fail:
                     return Response('{"error":"boom"}', self.fail)(environ, start_response)
             result = getattr(self, f"on_{endpoint}")(request, **args)
@@ -145,8 +167,14 @@ class StandIn:
 
     def on_token(self, request: Request) -> Any:
         form = request.form
-        if form.get("client_id") != self.admin_client_id or form.get("client_secret") != self.admin_client_secret:
+        accepted = {
+            "password": ("admin-cli", None, self.admin_username, self.admin_password),
+            "client_credentials": (self.admin_client_id, self.admin_client_secret, None, None),
+        }
+        sent = (form.get("client_id"), form.get("client_secret"), form.get("username"), form.get("password"))
+        if accepted.get(form.get("grant_type", "")) != sent:
             return Response('{"error":"invalid_client"}', 401, mimetype="application/json")
+        self.logins += 1
         token = secrets.token_urlsafe(16)
         self.tokens.add(token)
         return {"access_token": token, "token_type": "Bearer", "expires_in": 60}

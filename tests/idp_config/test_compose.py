@@ -45,7 +45,17 @@ def test_portal_points_at_the_same_issuer_keycloak_issues() -> None:
     assert portal["environment"]["OIDC_CLIENT_SECRET"] == keycloak_env["PORTAL_CLIENT_SECRET"]
     assert portal["depends_on"]["keycloak"]["condition"] == "service_healthy"
     assert services["keycloak"]["environment"]["SMTP_HOST"] == "mailpit" and "mailpit" in services
-    assert services["keycloak-db"]["profiles"] == ["postgres"]
+
+
+def test_postgres_overlay_switches_keycloaks_database() -> None:
+    overlay = _load("compose.postgres.yaml")["services"]
+    env = overlay["keycloak"]["environment"]
+    assert env["KC_DB"] == "postgres" and env["KC_DB_URL"] == "jdbc:postgresql://keycloak-db:5432/keycloak"
+    assert overlay["keycloak"]["depends_on"]["keycloak-db"]["condition"] == "service_healthy"
+    assert overlay["keycloak-db"]["environment"]["POSTGRES_DB"] == "keycloak"
+    assert "pg_isready" in " ".join(overlay["keycloak-db"]["healthcheck"]["test"])
+    base = _load("compose.yaml")["services"]["keycloak"]["environment"]
+    assert base["KC_DB"] == "dev-file" and "KC_DB_URL" not in base  # a JDBC URL would override dev-file
 
 
 def test_dev_overlay_adds_the_three_test_users() -> None:

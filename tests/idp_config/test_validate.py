@@ -27,6 +27,10 @@ def _idp(alias: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return get
 
 
+def _default_role(realm: dict[str, Any]) -> dict[str, Any]:
+    return next(r for r in realm["roles"]["realm"] if r["name"] == realm["defaultRole"]["name"])
+
+
 def _set_profile(realm: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> None:
     holder = realm["components"][PROFILE][0]["config"]["kc.user.profile.config"]
     profile = json.loads(holder[0])
@@ -108,7 +112,31 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("no-smtp", lambda r: r.update(smtpServer={}), "$.smtpServer.host"),
     ("literal-smtp-password", lambda r: r["smtpServer"].update(password="p4ssw0rd"), "$.smtpServer.password"),
     ("no-staff-role", lambda r: r["roles"].update(realm=[{"name": "resident"}]), "'staff' role"),
-    ("resident-not-default", lambda r: r["defaultRole"]["composites"].update(realm=["offline_access"]), "resident"),
+    (
+        "resident-not-default",
+        lambda r: _default_role(r)["composites"].update(realm=["offline_access"]),
+        "composites.realm: must include 'resident'",
+    ),
+    (
+        "default-role-not-declared",
+        lambda r: r["roles"].update(realm=[x for x in r["roles"]["realm"] if x is not _default_role(r)]),
+        "must declare the default role 'default-roles-${KC_REALM:citizens}'",
+    ),
+    (
+        "default-composites-only-under-defaultRole",
+        lambda r: r["defaultRole"].update(composites={"realm": ["resident"]}),
+        "$.defaultRole.composites: Keycloak's import ignores composites here",
+    ),
+    (
+        "composite-not-there-at-import",
+        lambda r: _default_role(r)["composites"]["realm"].append("uma_authorization"),
+        "'uma_authorization' does not exist when Keycloak imports roles",
+    ),
+    (
+        "auto-link-with-self-registration",
+        lambda r: r["authenticationFlows"][2]["authenticationExecutions"][0].update(authenticator="idp-auto-link"),
+        "$.authenticationFlows[2].authenticationExecutions[0].authenticator: idp-auto-link",
+    ),
     (
         "google-without-secret",
         lambda r: _idp("google")(r)["config"].pop("clientSecret"),
