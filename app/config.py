@@ -53,6 +53,11 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_IDLE_TIMEOUT": 30 * 60,
     "SESSION_ABSOLUTE_TIMEOUT": 12 * 60 * 60,
     "PROXY_FIX_HOPS": 0,
+    "REDIS_URL": None,
+    "CACHE_KEY_PREFIX": "portal:",
+    "CACHE_TIMEOUT": 0.25,
+    "CACHE_RETRY_SECONDS": 30,
+    "BILLING_CACHE_SECONDS": 60,
     "LOG_FORMAT": "text",
     "LOG_LEVEL": "INFO",
     "BABEL_DEFAULT_LOCALE": "en",
@@ -99,6 +104,11 @@ ENV_SETTINGS: dict[str, type] = {
     "SESSION_IDLE_TIMEOUT": int,
     "SESSION_ABSOLUTE_TIMEOUT": int,
     "PROXY_FIX_HOPS": int,
+    "REDIS_URL": str,
+    "CACHE_KEY_PREFIX": str,
+    "CACHE_TIMEOUT": float,
+    "CACHE_RETRY_SECONDS": int,
+    "BILLING_CACHE_SECONDS": int,
     "LOG_FORMAT": str,
     "LOG_LEVEL": str,
 }
@@ -245,6 +255,8 @@ def check_config(config: dict[str, Any]) -> list[str]:
         "LINK_FAILURES_PER_ADDRESS",
         "LINK_FAILURE_WINDOW_MINUTES",
         "LOGOUT_TOKEN_MAX_AGE",
+        "CACHE_TIMEOUT",
+        "CACHE_RETRY_SECONDS",
     ):
         value = config.get(name)
         if not isinstance(value, (int, float)) or value <= 0:
@@ -253,6 +265,12 @@ def check_config(config: dict[str, Any]) -> list[str]:
         value = config.get(name)
         if not isinstance(value, int) or not 0 <= value <= 20:
             problems.append(f"{name} must be a whole number from 0 (no fixed length) to 20")
+    redis_url = config.get("REDIS_URL")
+    if redis_url and urlsplit(str(redis_url)).scheme not in ("redis", "rediss", "unix"):
+        problems.append("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    ttl = config.get("BILLING_CACHE_SECONDS")
+    if not isinstance(ttl, int) or not 0 <= ttl <= 3600:
+        problems.append("BILLING_CACHE_SECONDS must be a whole number of seconds from 0 (no caching) to 3600")
     if config.get("LOG_FORMAT") not in ("text", "json"):
         problems.append("LOG_FORMAT must be text or json")
     if not config.get("SQLALCHEMY_DATABASE_URI"):

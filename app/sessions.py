@@ -15,14 +15,26 @@ from typing import Any
 
 from flask import Flask, Request, Response, has_request_context, request
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from werkzeug.datastructures import CallbackDict
 
 from app.auth.models import PortalSession, Resident
 from app.extensions import db
+from app.reads import read_session
 from app.timeutil import as_utc, utcnow
 
 TABLE = PortalSession.__table__
+RESIDENT = Resident.__table__
+SESSION_QUERY = (
+    select(
+        TABLE.c.data.label("session_data"),
+        TABLE.c.created_at.label("session_created_at"),
+        TABLE.c.last_seen_at.label("session_last_seen_at"),
+        *RESIDENT.c,
+    )
+    .select_from(TABLE.outerjoin(RESIDENT, RESIDENT.c.id == TABLE.c.resident_id))
+    .where(TABLE.c.id_hash == bindparam("id_hash"))
+)
 #: Paths that never use a session: no database read for static files and health probes.
 SESSIONLESS_PREFIXES = ("/static/", "/healthz", "/readyz")
 #: How often an unchanged session's "last seen" time is written (idle timeout granularity).
@@ -85,20 +97,15 @@ class DatabaseSessionInterface(SessionInterface):
         if not token or len(token) > 128 or request.path.startswith(SESSIONLESS_PREFIXES):
             return ServerSession()
         id_hash = hash_session_id(token)
-        # One query for the session and its resident: ``load_current_resident`` then finds the resident in
-        # the ORM identity map instead of asking the database again.
-        found = db.session.execute(
-            select(PortalSession, Resident)
-            .outerjoin(Resident, Resident.id == PortalSession.resident_id)
-            .where(PortalSession.id_hash == id_hash)
-        ).first()
+        # One autocommit statement for the session and its resident: no transaction round trips.
+        # The connection stays with the request's read session, so the page's own reads reuse it.
+        found = read_session().connection().execute(SESSION_QUERY, {"id_hash": id_hash}).first()
         if found is None:
             session = ServerSession()
             session.expired = True
             return session
-        row = found[0]
         now = utcnow()
-        created, seen = as_utc(row.created_at), as_utc(row.last_seen_at)
+        created, seen = as_utc(found.session_created_at), as_utc(found.session_last_seen_at)
         idle = timedelta(seconds=app.config["SESSION_IDLE_TIMEOUT"])
         absolute = timedelta(seconds=app.config["SESSION_ABSOLUTE_TIMEOUT"])
         if now - seen > idle or now - created > absolute:
@@ -107,8 +114,10 @@ class DatabaseSessionInterface(SessionInterface):
             session = ServerSession()
             session.expired = True
             return session
-        session = ServerSession(dict(row.data or {}), token=token, created_at=created, last_seen_at=seen)
-        session.resident = found[1]
+        session = ServerSession(dict(found.session_data or {}), token=token, created_at=created, last_seen_at=seen)
+        if found.id is not None:
+            # A read-only snapshot for display and ids; views that change the resident load it in db.session.
+            session.resident = Resident(**{column.key: found._mapping[column] for column in RESIDENT.c})
         return session
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:  # type: ignore[override]

@@ -14,10 +14,13 @@ from app.accounts.forms import LinkAccountForm, RemoveLinkForm
 from app.accounts.models import AccountLink
 from app.accounts.service import LinkRules
 from app.billing import billing_source, city_today
+from app.billing.cache import cached_announcements
 from app.billing.service import account_summaries, current_announcements
 from app.billing.types import AccountSummary
+from app.cache import cache
 from app.errors import render_error
 from app.extensions import db
+from app.reads import read_session
 from app.security import login_required
 from app.timeutil import utcnow
 
@@ -41,7 +44,7 @@ def _client_addr() -> str:
 
 
 def _linked_summaries() -> tuple[list[AccountLink], dict[tuple[str, str], AccountSummary]]:
-    links = service.linked_accounts(db.session(), g.resident.id)
+    links = service.linked_accounts(read_session(), g.resident.id)
     pairs = [(link.account_no, link.customer_id) for link in links]
     return links, account_summaries(billing_source(), pairs, today=city_today())
 
@@ -51,13 +54,19 @@ def home() -> ResponseReturnValue:
     """Home: announcements, profile and a card per linked account; anonymous visitors go to sign in."""
     if g.resident is None:
         return redirect(url_for("auth.sign_in"))
+    today = city_today()
     links, summaries = _linked_summaries()
     return render_template(
         "home/index.html",
         resident=g.resident,
         links=links,
         summaries=summaries,
-        announcements=current_announcements(db.session(), today=city_today()),
+        announcements=cached_announcements(
+            cache(),
+            lambda: current_announcements(read_session(), today=today),
+            today=today,
+            ttl=int(current_app.config["BILLING_CACHE_SECONDS"]),
+        ),
     )
 
 

@@ -15,9 +15,15 @@ bp = Blueprint("billing", __name__)
 def init_app(app: Flask) -> None:
     """Put the billing source in ``app.extensions["billing"]`` and register the bill pages."""
     from app.billing import views  # noqa: F401  (registers routes on bp)
-    from app.extensions import db
+    from app.billing.cache import CachedBillingSource
+    from app.cache import NullCache
+    from app.reads import read_session
 
-    app.extensions["billing"] = SqlBillingSource(lambda: db.session())
+    source: BillingSource = SqlBillingSource(read_session)
+    ttl = int(app.config["BILLING_CACHE_SECONDS"])
+    if ttl > 0 and not isinstance(app.extensions["cache"], NullCache):
+        source = CachedBillingSource(source, app.extensions["cache"], ttl)
+    app.extensions["billing"] = source
     app.register_blueprint(bp)
 
 

@@ -7,6 +7,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.billing import city_today, demo
+from app.billing.cache import clear_billing_cache
+from app.cache import cache
 from app.config import is_production
 from app.extensions import db
 
@@ -31,6 +33,7 @@ def demo_command(if_empty: bool, accounts: int) -> None:
         return
     counts = demo.load_demo(session, today=city_today(), accounts=accounts)
     session.commit()
+    clear_billing_cache(cache())
     click.echo(
         f"Loaded demo billing data: {counts.accounts} accounts, {counts.customers} customers, "
         f"{counts.bills} bills, {counts.payments} payments, {counts.reads} meter reads."

@@ -190,10 +190,19 @@ def consumption_history(
     )
 
 
-def current_announcements(session: Session, *, today: date) -> list[Announcement]:
+@dataclass(frozen=True)
+class Notice:
+    """An announcement as the home page shows it."""
+
+    title: str
+    body: str
+
+
+def current_announcements(session: Session, *, today: date) -> list[Notice]:
     """Announcements shown today, newest first."""
-    return list(
-        session.scalars(
+    return [
+        Notice(item.title, item.body)
+        for item in session.scalars(
             select(Announcement)
             .where(
                 Announcement.starts_on <= today,
@@ -201,4 +210,4 @@ def current_announcements(session: Session, *, today: date) -> list[Announcement
             )
             .order_by(Announcement.starts_on.desc(), Announcement.id.desc())
         )
-    )
+    ]

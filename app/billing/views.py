@@ -13,12 +13,12 @@ from app.accounts.models import AccountLink
 from app.accounts.service import get_link
 from app.billing import billing_source, bp, city_today
 from app.billing.service import consumption_history, get_statement
-from app.extensions import db
+from app.reads import read_session
 from app.security import login_required
 
 
 def _own_link(account_no: str) -> AccountLink:
-    link = get_link(db.session(), g.resident.id, account_no)
+    link = get_link(read_session(), g.resident.id, account_no)
     if link is None:
         abort(404)
     return link

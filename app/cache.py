@@ -1,0 +1,124 @@
+"""A shared cache in Redis (``REDIS_URL``) for data every instance may show a little stale.
+
+Nothing that correctness depends on is kept here: sessions, attempt counters and the logout-token replay
+cache stay in the database. A cache that is not configured, or that fails, is a miss: pages read the
+database instead, and a failing Redis is skipped for ``CACHE_RETRY_SECONDS`` rather than slowing every
+request down.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+
+class Cache(Protocol):
+    """Byte values by string key, with a time to live."""
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The values of ``keys`` in order; None for each miss."""
+        ...
+
+    def set_many(self, values: Mapping[str, bytes], ttl: int) -> None:
+        """Store ``values`` for ``ttl`` seconds."""
+        ...
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every key starting with ``prefix``; return how many."""
+        ...
+
+
+class NullCache:
+    """No cache: every read is a miss (``REDIS_URL`` unset)."""
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return [None] * len(keys)
+
+    def set_many(self, values: Mapping[str, bytes], ttl: int) -> None:
+        return None
+
+    def delete_prefix(self, prefix: str) -> int:
+        return 0
+
+
+class RedisCache:
+    """Redis with short timeouts; any Redis error is logged once, counted as a miss, and Redis is rested."""
+
+    def __init__(self, url: str, *, prefix: str, timeout: float, retry_after: float) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
+        self.prefix = prefix
+        self._retry_after = retry_after
+        self._down_until = 0.0
+
+    def _usable(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, exc: Exception) -> None:
+        if self._usable():
+            log.warning("cache unavailable, reading the database for %ss: %s", self._retry_after, type(exc).__name__)
+        self._down_until = time.monotonic() + self._retry_after
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys or not self._usable():
+            return [None] * len(keys)
+        try:
+            values = self._redis.mget([self.prefix + key for key in keys])
+        except self._errors as exc:
+            self._failed(exc)
+            return [None] * len(keys)
+        return [value if isinstance(value, bytes) else None for value in values]
+
+    def set_many(self, values: Mapping[str, bytes], ttl: int) -> None:
+        if not values or not self._usable():
+            return
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                for key, value in values.items():
+                    pipe.set(self.prefix + key, value, ex=ttl)
+                pipe.execute()
+        except self._errors as exc:
+            self._failed(exc)
+
+    def delete_prefix(self, prefix: str) -> int:
+        deleted = 0
+        try:
+            batch: list[bytes] = []
+            for key in self._redis.scan_iter(match=self.prefix + prefix + "*", count=500):
+                batch.append(key)
+                if len(batch) >= 500:
+                    deleted += int(self._redis.delete(*batch))
+                    batch = []
+            if batch:
+                deleted += int(self._redis.delete(*batch))
+        except self._errors as exc:
+            self._failed(exc)
+        return deleted
+
+
+def init_app(app: Flask) -> None:
+    """Put the configured cache in ``app.extensions["cache"]``."""
+    url = app.config.get("REDIS_URL")
+    if url:
+        app.extensions["cache"] = RedisCache(
+            url,
+            prefix=str(app.config["CACHE_KEY_PREFIX"]),
+            timeout=float(app.config["CACHE_TIMEOUT"]),
+            retry_after=float(app.config["CACHE_RETRY_SECONDS"]),
+        )
+    else:
+        app.extensions["cache"] = NullCache()
+
+
+def cache() -> Cache:
+    """This app's cache."""
+    found: Cache = current_app.extensions["cache"]
+    return found
