@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from flask import Flask, current_app
@@ -102,6 +102,28 @@ class RedisCache:
         except self._errors as exc:
             self._failed(exc)
         return deleted
+
+
+def cached_texts(store: Cache, builders: Mapping[str, Callable[[], str]], ttl: int) -> dict[str, str]:
+    """Each key's text from the cache (one round trip for all), building and storing the missing ones."""
+    keys = list(builders)
+    found = dict(zip(keys, store.get_many(keys) if ttl > 0 else [None] * len(keys), strict=True))
+    texts: dict[str, str] = {}
+    missing: dict[str, bytes] = {}
+    for key, raw in found.items():
+        text = None
+        if raw is not None:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+        if text is None:
+            text = builders[key]()
+            missing[key] = text.encode("utf-8")
+        texts[key] = text
+    if ttl > 0:
+        store.set_many(missing, ttl)
+    return texts
 
 
 def init_app(app: Flask) -> None:

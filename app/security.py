@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
 
 from app.auth.models import Resident
 from app.extensions import db
@@ -27,9 +28,32 @@ def load_current_resident() -> None:
     g.roles = frozenset(session.get("roles", ())) if g.resident is not None else frozenset()
 
 
+def csrf_token() -> str:
+    """Flask-WTF's CSRF token for this session, signed once per session instead of once per page.
+
+    The signed value is kept in the (server-side) session next to the secret it signs. It is reused only
+    while that secret is unchanged and only when tokens do not expire (``WTF_CSRF_TIME_LIMIT`` unset),
+    so it validates exactly as a freshly signed one would.
+    """
+    from flask import current_app
+
+    if current_app.config.get("WTF_CSRF_TIME_LIMIT") is not None:
+        return generate_csrf()
+    secret, memo = session.get("csrf_token"), session.get("_csrf_signed")
+    if secret and isinstance(memo, list) and len(memo) == 2 and memo[0] == secret:
+        token = str(memo[1])
+        g.setdefault("csrf_token", token)  # forms on this page render the same token
+        return str(g.csrf_token)
+    token = generate_csrf()
+    session["_csrf_signed"] = [session["csrf_token"], token]
+    return token
+
+
 def init_security(app: Flask) -> None:
-    """Load the resident before every request."""
+    """Load the resident before every request; templates get the per-session CSRF token."""
     app.before_request(load_current_resident)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.context_processor(lambda: {"csrf_token": csrf_token})  # runs after Flask-WTF's, so it wins
 
 
 def is_safe_next(target: str | None) -> bool:

@@ -20,7 +20,7 @@ from werkzeug.datastructures import CallbackDict
 
 from app.auth.models import PortalSession, Resident
 from app.extensions import db
-from app.reads import read_session
+from app.reads import read_engine
 from app.timeutil import as_utc, utcnow
 
 TABLE = PortalSession.__table__
@@ -98,8 +98,8 @@ class DatabaseSessionInterface(SessionInterface):
             return ServerSession()
         id_hash = hash_session_id(token)
         # One autocommit statement for the session and its resident: no transaction round trips.
-        # The connection stays with the request's read session, so the page's own reads reuse it.
-        found = read_session().connection().execute(SESSION_QUERY, {"id_hash": id_hash}).first()
+        with read_engine().connect() as conn:
+            found = conn.execute(SESSION_QUERY, {"id_hash": id_hash}).first()
         if found is None:
             session = ServerSession()
             session.expired = True

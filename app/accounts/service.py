@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import AccountLink, LinkEvent
@@ -195,8 +195,16 @@ def link_account(
         raise AccountNotFound()
     link = AccountLink(resident_id=resident_id, account_no=account, customer_id=customer, created_at=now)
     session.add(link)
+    _bump_links_version(session, resident_id)
     _audit(session, resident_id, account, LINKED, client_addr, now)
     return link
+
+
+def _bump_links_version(session: Session, resident_id: int) -> None:
+    """Retire every cached page built from the resident's previous set of links (same transaction)."""
+    session.execute(
+        update(Resident).where(Resident.id == resident_id).values(links_version=Resident.links_version + 1)
+    )
 
 
 def get_link(session: Session, resident_id: int, account_no: str) -> AccountLink | None:
@@ -219,6 +227,7 @@ def unlink_account(session: Session, resident_id: int, account_no: str, *, clien
     if link is None:
         raise LinkNotFound(account_no)
     session.delete(link)
+    _bump_links_version(session, resident_id)
     _audit(session, resident_id, account_no, UNLINKED, client_addr, now)
 
 

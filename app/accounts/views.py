@@ -6,18 +6,19 @@ from datetime import timedelta
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_datetime
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from app.accounts import bp, service
 from app.accounts.forms import LinkAccountForm, RemoveLinkForm
 from app.accounts.models import AccountLink
 from app.accounts.service import LinkRules
 from app.billing import billing_source, city_today
-from app.billing.cache import cached_announcements
+from app.billing.cache import home_fragment_key
 from app.billing.service import account_summaries, current_announcements
 from app.billing.types import AccountSummary
-from app.cache import cache
+from app.cache import cache, cached_texts
 from app.errors import render_error
 from app.extensions import db
 from app.reads import read_session
@@ -51,22 +52,40 @@ def _linked_summaries() -> tuple[list[AccountLink], dict[tuple[str, str], Accoun
 
 @bp.get("/")
 def home() -> ResponseReturnValue:
-    """Home: announcements, profile and a card per linked account; anonymous visitors go to sign in."""
+    """Home: announcements, profile and a card per linked account; anonymous visitors go to sign in.
+
+    The announcements and the account cards are rendered fragments kept in the shared cache for
+    ``BILLING_CACHE_SECONDS``. The cards' key holds the resident's ``links_version``, which linking and
+    removing raise in their own transaction, so a changed set of links is never shown from the cache.
+    """
     if g.resident is None:
         return redirect(url_for("auth.sign_in"))
-    today = city_today()
-    links, summaries = _linked_summaries()
+    resident, today = g.resident, city_today()
+    context = (get_locale() or "en", today.isoformat(), request.script_root)
+    announcements_key = home_fragment_key("announcements", *context)
+    accounts_key = home_fragment_key("accounts", resident.id, resident.links_version, *context)
+
+    def account_cards() -> str:
+        links = service.linked_accounts(read_session(), resident.id)
+        pairs = [(link.account_no, link.customer_id) for link in links]
+        summaries = account_summaries(billing_source(), pairs, today=today)
+        return render_template("home/_account_cards.html", links=links, summaries=summaries)
+
+    fragments = cached_texts(
+        cache(),
+        {
+            announcements_key: lambda: render_template(
+                "home/_announcements.html", announcements=current_announcements(read_session(), today=today)
+            ),
+            accounts_key: account_cards,
+        },
+        ttl=int(current_app.config["BILLING_CACHE_SECONDS"]),
+    )
     return render_template(
         "home/index.html",
-        resident=g.resident,
-        links=links,
-        summaries=summaries,
-        announcements=cached_announcements(
-            cache(),
-            lambda: current_announcements(read_session(), today=today),
-            today=today,
-            ttl=int(current_app.config["BILLING_CACHE_SECONDS"]),
-        ),
+        resident=resident,
+        announcements_html=Markup(fragments[announcements_key]),  # noqa: S704  (rendered by our templates)
+        accounts_html=Markup(fragments[accounts_key]),  # noqa: S704
     )
 
 

@@ -27,6 +27,9 @@ class Resident(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     previous_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Goes up whenever the resident's linked accounts change: cached pages built for an older value are
+    #: never shown again, whichever instance or worker built them.
+    links_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     @property
     def display_name(self) -> str:

@@ -2,27 +2,27 @@
 
 Summaries are what the home page shows for every linked account on every visit, so they are read from the
 cache first and from the billing source only on a miss. Keys carry the account, the customer and the
-city's date (amounts due depend on it). Loading new billing data clears them (``clear_billing_cache``).
-Everything else goes straight to the billing source.
+city's date (amounts due depend on it). The home page's rendered fragments live under the same prefix.
+Loading new billing data clears them all (``clear_billing_cache``). Everything else goes straight to the
+billing source.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from app.billing.client import BillingSource, Pair
-from app.billing.service import Notice
 from app.billing.types import AccountSummary, Bill, Customer, Payment, Reading, Service, Tenure
 from app.cache import Cache
 
 #: Key namespace of everything here; the version in each key changes when the value's shape does.
 PREFIX = "billing:"
 SUMMARY = PREFIX + "summary:v1:"
-ANNOUNCEMENTS = PREFIX + "announcements:v1:"
+HOME = PREFIX + "home:v1:"
 
 
 def _day(value: str | None) -> date | None:
@@ -125,23 +125,11 @@ class CachedBillingSource:
         return self.inner.readings(account_no, customer_id, since=since)
 
 
-def cached_announcements(
-    cache: Cache, load: Callable[[], list[Notice]], *, today: date, ttl: int
-) -> list[Notice]:
-    """Today's announcements from the cache, or from ``load`` (then cached for ``ttl`` seconds)."""
-    key = ANNOUNCEMENTS + today.isoformat()
-    raw = cache.get_many([key])[0] if ttl > 0 else None
-    if raw is not None:
-        try:
-            return [Notice(str(item["title"]), str(item["body"])) for item in json.loads(raw)]
-        except (ValueError, KeyError, TypeError):
-            pass  # not what we stored: read the database
-    notices = load()
-    if ttl > 0:
-        cache.set_many({key: json.dumps([{"title": n.title, "body": n.body} for n in notices]).encode()}, ttl)
-    return notices
+def home_fragment_key(name: str, *parts: object) -> str:
+    """The cache key of a home-page fragment; ``parts`` name everything the fragment depends on."""
+    return HOME + name + ":" + ":".join(str(part) for part in parts)
 
 
 def clear_billing_cache(cache: Cache) -> int:
-    """Forget every cached summary and announcement (after new data is loaded); return how many."""
+    """Forget every cached summary and home-page fragment (after new data is loaded); return how many."""
     return cache.delete_prefix(PREFIX)

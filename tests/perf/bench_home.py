@@ -66,7 +66,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py's)")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="the shared cache, as in production; '' runs without one",
+    )
     parser.add_argument("--path", default="/", help="the signed-in page to compare with /healthz")
     args = parser.parse_args()
 
@@ -77,14 +82,17 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         with running(HostileProvider()) as provider:
+            workers = {"GUNICORN_WORKERS": str(args.workers)} if args.workers else {}
             env = {
+                **workers,
                 **os.environ,
                 "PORTAL_ENV": "development",
                 "SECRET_KEY": secrets.token_urlsafe(32),
                 "DATABASE_URL": database_url,
                 "OIDC_ISSUER": provider.issuer,
                 "OIDC_CLIENT_SECRET": provider.client_secret,
-                "GUNICORN_WORKERS": str(args.workers),
+                "REDIS_URL": args.redis_url,
+                "CACHE_KEY_PREFIX": f"{name}:",
                 "GUNICORN_ACCESS_LOG": os.devnull,
                 "LOG_LEVEL": "WARNING",
             }
@@ -140,9 +148,16 @@ def main() -> None:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if args.redis_url:
+            from app.cache import RedisCache
+
+            RedisCache(args.redis_url, prefix=f"{name}:", timeout=2, retry_after=0).delete_prefix("")
 
     healthz_rps, home_rps = statistics.median(health), statistics.median(homes)
-    print(f"gunicorn workers={args.workers} clients={args.clients} rounds={args.rounds} x {args.seconds}s")
+    print(
+        f"gunicorn workers={args.workers or 'default'} clients={args.clients} rounds={args.rounds} x {args.seconds}s"
+        f" cache={'redis' if args.redis_url else 'none'}"
+    )
     print(f"/healthz      {healthz_rps:8.1f} req/s  (rounds: {', '.join(f'{v:.0f}' for v in health)})")
     print(f"{args.path:<13} {home_rps:8.1f} req/s  (rounds: {', '.join(f'{v:.0f}' for v in homes)})")
     ratio = home_rps / healthz_rps
