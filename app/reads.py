@@ -45,4 +45,3 @@ def init_app(app: Flask) -> None:
     @app.teardown_appcontext
     def remove_read_session(_exc: BaseException | None) -> None:
         factory.remove()
-

@@ -202,9 +202,7 @@ def link_account(
 
 def _bump_links_version(session: Session, resident_id: int) -> None:
     """Retire every cached page built from the resident's previous set of links (same transaction)."""
-    session.execute(
-        update(Resident).where(Resident.id == resident_id).values(links_version=Resident.links_version + 1)
-    )
+    session.execute(update(Resident).where(Resident.id == resident_id).values(links_version=Resident.links_version + 1))
 
 
 def get_link(session: Session, resident_id: int, account_no: str) -> AccountLink | None:

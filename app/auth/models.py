@@ -49,9 +49,7 @@ class PortalSession(db.Model):  # type: ignore[name-defined]
 
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
-    resident_id: Mapped[int | None] = mapped_column(
-        ForeignKey("resident.id", ondelete="CASCADE"), index=True
-    )
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
     provider_sid: Mapped[str | None] = mapped_column(String(255), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
