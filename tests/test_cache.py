@@ -257,3 +257,15 @@ def test_csrf_token_is_signed_once_per_session_and_still_accepted(
     response = client.post("/logout", data={"csrf_token": before})
     assert response.status_code == 400  # the old session's token is refused
     assert client.post("/logout", data={"csrf_token": after}).status_code == 302
+
+
+def test_bill_delivery_change_shows_at_once(app: Flask, client: FlaskClient, login_as: Callable[..., Any]) -> None:
+    login_as("pat")
+    post_link(client, "100001", "2000001")
+    page = client.get("/accounts/100001/delivery").get_data(as_text=True)  # the summary is cached now
+    choice = "paper" if 'value="email" checked' in page else "email"
+    token = csrf_token(client, "/accounts/100001/delivery")
+    response = client.post("/accounts/100001/delivery", data={"csrf_token": token, "delivery": choice})
+    assert response.status_code == 302
+    summary = client.get("/accounts/100001").get_data(as_text=True)
+    assert ("<dd>Email" if choice == "email" else "<dd>Paper bill by mail") in summary

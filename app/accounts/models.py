@@ -43,5 +43,6 @@ class LinkEvent(db.Model):  # type: ignore[name-defined]
     account_no: Mapped[str] = mapped_column(String(40))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     client_addr: Mapped[str] = mapped_column(String(64))
-    #: linked, unlinked, failed_not_found, failed_limit, failed_already_linked, failed_unverified, rate_limited
+    #: linked, unlinked, failed_not_found, failed_limit, failed_already_linked, failed_unverified, rate_limited,
+    #: paperless_on, paperless_off (bill delivery changes, see ``app.billing.delivery``)
     outcome: Mapped[str] = mapped_column(String(32))

@@ -17,9 +17,10 @@ def init_app(app: Flask) -> None:
     from app.billing import views  # noqa: F401  (registers routes on bp)
     from app.billing.cache import CachedBillingSource
     from app.cache import NullCache
+    from app.extensions import db
     from app.reads import read_session
 
-    source: BillingSource = SqlBillingSource(read_session)
+    source: BillingSource = SqlBillingSource(read_session, writer=lambda: db.session())
     ttl = int(app.config["BILLING_CACHE_SECONDS"])
     if ttl > 0 and not isinstance(app.extensions["cache"], NullCache):
         source = CachedBillingSource(source, app.extensions["cache"], ttl)

@@ -124,6 +124,14 @@ class CachedBillingSource:
     def readings(self, account_no: str, customer_id: str, *, since: date) -> list[Reading]:
         return self.inner.readings(account_no, customer_id, since=since)
 
+    def set_bill_delivery(self, account_no: str, delivery: str) -> None:
+        self.inner.set_bill_delivery(account_no, delivery)
+
+    def forget(self, account_no: str) -> None:
+        """Drop the account's cached summaries, for every customer and day (call after the commit)."""
+        self._cache.delete_prefix(f"{SUMMARY}{account_no}:")
+        self.inner.forget(account_no)
+
 
 def home_fragment_key(name: str, *parts: object) -> str:
     """The cache key of a home-page fragment; ``parts`` name everything the fragment depends on."""

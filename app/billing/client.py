@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.billing.models import (
@@ -83,12 +83,21 @@ class BillingSource(Protocol):
         """Monthly reads from ``since`` on, oldest first, limited to the customer's time on the account."""
         ...
 
+    def set_bill_delivery(self, account_no: str, delivery: str) -> None:
+        """Send the account's bills by ``"email"`` (paperless) or ``"paper"``; the caller commits."""
+        ...
+
+    def forget(self, account_no: str) -> None:
+        """Drop anything remembered about the account (after a committed change)."""
+        ...
+
 
 class SqlBillingSource:
     """The billing read model in the portal's database (``app.billing.models``)."""
 
-    def __init__(self, session: Callable[[], Session]) -> None:
+    def __init__(self, session: Callable[[], Session], writer: Callable[[], Session] | None = None) -> None:
         self._session = session
+        self._writer = writer or session
 
     # --- helpers ------------------------------------------------------------------------------------
 
@@ -273,3 +282,15 @@ class SqlBillingSource:
             .order_by(BillingMeterRead.period_start, BillingMeterRead.service)
         )
         return [Reading(r.service, r.period_start, r.period_end, r.consumption, r.unit) for r in rows]
+
+    def set_bill_delivery(self, account_no: str, delivery: str) -> None:
+        """Update the account row in the request's transaction (the view commits it with the audit row)."""
+        if delivery not in ("paper", "email"):
+            raise ValueError(f"unknown bill delivery {delivery!r}")
+        self._writer().execute(
+            update(BillingAccount).where(BillingAccount.account_no == account_no).values(bill_delivery=delivery)
+        )
+
+    def forget(self, account_no: str) -> None:
+        """Nothing is remembered here."""
+        return None

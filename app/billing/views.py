@@ -6,15 +6,19 @@ Every page first finds the signed-in resident's own link to the account number i
 
 from __future__ import annotations
 
-from flask import abort, g, render_template
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from app.accounts.models import AccountLink
 from app.accounts.service import get_link
-from app.billing import billing_source, bp, city_today
+from app.billing import billing_source, bp, city_today, delivery
+from app.billing.forms import DeliveryForm
 from app.billing.service import consumption_history, get_statement
+from app.extensions import db
 from app.reads import read_session
 from app.security import login_required
+from app.timeutil import utcnow
 
 
 def _own_link(account_no: str) -> AccountLink:
@@ -69,3 +73,71 @@ def show_consumption(account_no: str) -> ResponseReturnValue:
     link = _own_link(account_no)
     history = consumption_history(billing_source(), link.account_no, link.customer_id, today=city_today())
     return render_template("billing/consumption.html", link=link, history=history)
+
+
+@bp.route("/accounts/<account_no>/delivery", methods=["GET", "POST"])
+@login_required
+def change_delivery(account_no: str) -> ResponseReturnValue:
+    """Bill delivery: paperless (email) or paper, for the account's current customer."""
+    link = _own_link(account_no)
+    billing = billing_source()
+    summary = billing.summaries([(link.account_no, link.customer_id)], today=city_today()).get(
+        (link.account_no, link.customer_id)
+    )
+    if summary is None:
+        abort(404)
+    form = DeliveryForm(data={"delivery": summary.bill_delivery} if request.method == "GET" else None)
+    status, form_error = 200, None
+    if request.method == "POST":
+        if not delivery.can_change(summary):
+            status = 409
+        elif form.validate_on_submit():
+            try:
+                change = delivery.change_delivery(
+                    db.session(),
+                    billing,
+                    summary,
+                    form.delivery.data,
+                    resident_id=g.resident.id,
+                    email_verified=bool(g.resident.email_verified),
+                    client_addr=request.remote_addr or "unknown",
+                    now=utcnow(),
+                )
+            except delivery.DeliveryError as exc:
+                db.session.rollback()
+                form_error = _delivery_message(exc.reason)
+            else:
+                db.session.commit()
+                billing.forget(link.account_no)
+                flash(_delivery_done(change), "success")
+                return redirect(url_for("billing.show_summary", account_no=link.account_no))
+        else:
+            status = 400 if form.delivery.data not in delivery.CHOICES and form.delivery.data else 200
+    return (
+        render_template(
+            "billing/delivery.html",
+            link=link,
+            summary=summary,
+            form=form,
+            form_error=form_error,
+            can_change=delivery.can_change(summary),
+        ),
+        status,
+    )
+
+
+def _delivery_message(reason: str) -> str:
+    if reason == "unverified":
+        return _(
+            "Paperless billing sends bills to your email address, which is not activated yet. Open the "
+            "activation email we sent you, then try again."
+        )
+    return _("Choose how you want to get your bills.")
+
+
+def _delivery_done(change: delivery.DeliveryChange) -> str:
+    if not change.changed:
+        return _("Nothing changed: account %(number)s already gets its bills this way.", number=change.account_no)
+    if change.delivery == delivery.EMAIL:
+        return _("Paperless billing is on for account %(number)s. Bills will come by email.", number=change.account_no)
+    return _("Account %(number)s will get paper bills by mail.", number=change.account_no)

@@ -92,3 +92,33 @@ def test_link_two_accounts_view_and_remove_one(page: Any, live_portal: str, make
     expect(page.get_by_role("cell", name="Removed")).to_be_visible()
     assert_accessible(page)
     assert refused == []  # nothing was blocked by the Content-Security-Policy
+
+
+def test_switch_to_paperless(page: Any, live_portal: str, make_app: Callable[..., Flask]) -> None:
+    load_demo(make_app(), accounts=10)
+    portal = live_portal
+    sign_in_dev(page, portal)
+    link(page, portal, "100001", "2000001")
+    page.wait_for_url(f"{portal}/accounts/100001")
+    page.get_by_role("link", name="Change bill delivery").click()
+    page.wait_for_url(f"{portal}/accounts/100001/delivery")
+    expect(page.get_by_role("group", name="How do you want to get your bills?")).to_be_visible()
+    assert_accessible(page)
+    paperless = page.get_by_role("radio", name="By email (paperless)")
+    value, message = (
+        ("paper", "will get paper bills by mail")
+        if paperless.is_checked()
+        else ("email", "Paperless billing is on for account 100001")
+    )
+    page.locator(f'label[for="delivery-{value}"]').click()  # the tile's label selects it
+    expect(page.locator(f"#delivery-{value}")).to_be_checked()
+    page.get_by_role("button", name="Save bill delivery").click()
+    page.wait_for_url(f"{portal}/accounts/100001")
+    expect(page.get_by_text(message)).to_be_visible()
+    assert_accessible(page)
+
+    link(page, portal, "100003", "2000003")  # closed: the page explains instead of offering the choice
+    page.wait_for_url(f"{portal}/accounts/100003")
+    page.goto(f"{portal}/accounts/100003/delivery")
+    expect(page.get_by_role("heading", name="You can't change bill delivery for this account")).to_be_visible()
+    assert_accessible(page)

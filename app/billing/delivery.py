@@ -1,0 +1,78 @@
+"""Bill delivery: paperless (bills by email) or paper bills by mail, chosen by the account's current customer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app.accounts.models import LinkEvent
+from app.billing.client import BillingSource
+from app.billing.types import AccountSummary
+
+EMAIL = "email"
+PAPER = "paper"
+CHOICES = (EMAIL, PAPER)
+#: Audit outcomes, shown in Account Settings' activity and the staff console.
+PAPERLESS_ON = "paperless_on"
+PAPERLESS_OFF = "paperless_off"
+
+
+class DeliveryError(Exception):
+    """The change cannot be made; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class DeliveryChange:
+    """What changed: the account, the new delivery, and whether it differs from before."""
+
+    account_no: str
+    delivery: str
+    changed: bool
+
+
+def can_change(summary: AccountSummary) -> bool:
+    """Only the customer who still lives at an open account chooses how its bills are delivered."""
+    return not summary.is_closed and summary.tenure.is_current
+
+
+def change_delivery(
+    session: Session,
+    billing: BillingSource,
+    summary: AccountSummary,
+    delivery: str,
+    *,
+    resident_id: int,
+    email_verified: bool,
+    client_addr: str,
+    now: datetime,
+) -> DeliveryChange:
+    """Record the resident's choice with the billing system and in the audit trail; the caller commits.
+
+    Raises DeliveryError("choice") for an unknown choice, ("closed") when the resident may not change
+    it, and ("unverified") for paperless without a verified email address.
+    """
+    if delivery not in CHOICES:
+        raise DeliveryError("choice")
+    if not can_change(summary):
+        raise DeliveryError("closed")
+    if delivery == EMAIL and not email_verified:
+        raise DeliveryError("unverified")
+    if delivery == summary.bill_delivery:
+        return DeliveryChange(summary.account_no, delivery, changed=False)
+    billing.set_bill_delivery(summary.account_no, delivery)
+    session.add(
+        LinkEvent(
+            resident_id=resident_id,
+            account_no=summary.account_no,
+            occurred_at=now,
+            client_addr=client_addr[:64],
+            outcome=PAPERLESS_ON if delivery == EMAIL else PAPERLESS_OFF,
+        )
+    )
+    return DeliveryChange(summary.account_no, delivery, changed=True)
