@@ -180,8 +180,11 @@ def end_session_token(token: str) -> None:
         conn.execute(delete(TABLE).where(TABLE.c.id_hash == hash_session_id(token)))
 
 
-def end_sessions(*, provider_sid: str | None = None, resident_id: int | None = None) -> int:
-    """End every session matching the provider ``sid`` and/or the resident; return how many ended."""
+def end_sessions(*, provider_sid: str | None = None, resident_id: int | None = None, conn: Any = None) -> int:
+    """End every session matching the provider ``sid`` and/or the resident; return how many ended.
+
+    With ``conn`` the deletion joins that connection's transaction; otherwise it commits on its own.
+    """
     if provider_sid is None and resident_id is None:
         raise ValueError("name a provider sid or a resident")
     statement = delete(TABLE)
@@ -189,8 +192,10 @@ def end_sessions(*, provider_sid: str | None = None, resident_id: int | None = N
         statement = statement.where(TABLE.c.provider_sid == provider_sid)
     if resident_id is not None:
         statement = statement.where(TABLE.c.resident_id == resident_id)
-    with db.engine.begin() as conn:
+    if conn is not None:
         return conn.execute(statement).rowcount or 0
+    with db.engine.begin() as own:
+        return own.execute(statement).rowcount or 0
 
 
 def purge_expired(conn: Any, now: datetime | None = None) -> None:

@@ -175,6 +175,7 @@ def link_account(
         customer = normalise_number(customer_id, rules.customer_length)
     except InvalidNumber:
         account, customer = (account_no or "").strip(), ""
+    _lock_resident(session, resident_id)
     resident = session.get(Resident, resident_id)
     if resident is None or not resident.email_verified:
         _audit(session, resident_id if resident else None, account, FAILED_UNVERIFIED, client_addr, now)
@@ -198,6 +199,15 @@ def link_account(
     _bump_links_version(session, resident_id)
     _audit(session, resident_id, account, LINKED, client_addr, now)
     return link
+
+
+def _lock_resident(session: Session, resident_id: int) -> None:
+    """Make simultaneous attempts by one resident take turns, so the limits and link count hold.
+
+    A no-op UPDATE locks the row on PostgreSQL and takes SQLite's write lock; it must be the transaction's
+    first statement (on SQLite a reader that later tries to write can deadlock instead of waiting).
+    """
+    session.execute(update(Resident).where(Resident.id == resident_id).values(id=Resident.id))
 
 
 def _bump_links_version(session: Session, resident_id: int) -> None:

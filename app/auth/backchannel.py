@@ -54,26 +54,27 @@ def validate_logout_token(client: OidcClient, token: str, *, max_age: int) -> di
     return claims
 
 
-def remember_jti(issuer: str, jti: str, *, until: datetime) -> bool:
-    """Record ``jti``; False when it was seen before (a replay). Also forgets expired entries."""
-    key = hashlib.sha256(f"{issuer}\n{jti}".encode()).hexdigest()
-    table = SeenLogoutToken.__table__
-    now = utcnow()
+def accept_logout(issuer: str, claims: Mapping[str, Any], *, keep_jti_until: datetime) -> int | None:
+    """Record the token's ``jti`` and end the sessions it names, in one transaction.
+
+    Returns how many sessions ended, or None when the ``jti`` was seen before (a replay). Sessions end by
+    ``sid`` when the token has one, else every session of the resident ``(iss, sub)``. Because both happen
+    together, a failure leaves neither behind: the provider may deliver the same token again.
+    """
+    key = hashlib.sha256(f"{issuer}\n{claims['jti']}".encode()).hexdigest()
+    seen = SeenLogoutToken.__table__
     try:
         with db.engine.begin() as conn:
-            conn.execute(delete(table).where(table.c.expires_at < now))
-            conn.execute(insert(table).values(jti_hash=key, expires_at=until))
+            conn.execute(delete(seen).where(seen.c.expires_at < utcnow()))
+            conn.execute(insert(seen).values(jti_hash=key, expires_at=keep_jti_until))
+            if claims.get("sid"):
+                return end_sessions(provider_sid=claims["sid"], conn=conn)
+            resident_ids = conn.scalars(
+                select(Resident.id).where(Resident.issuer == issuer, Resident.subject == claims["sub"])
+            ).all()
+            return sum(end_sessions(resident_id=resident_id, conn=conn) for resident_id in resident_ids)
     except IntegrityError:
-        return False
-    return True
-
-
-def end_matching_sessions(issuer: str, claims: Mapping[str, Any]) -> int:
-    """End the sessions the token names: by ``sid`` when present, else every session of ``sub``."""
-    if claims.get("sid"):
-        return end_sessions(provider_sid=claims["sid"])
-    resident_ids = db.session.scalars(select(Resident.id).filter_by(issuer=issuer, subject=claims["sub"])).all()
-    return sum(end_sessions(resident_id=resident_id) for resident_id in resident_ids)
+        return None
 
 
 def _error(description: str) -> ResponseReturnValue:
@@ -99,11 +100,10 @@ def backchannel_logout() -> ResponseReturnValue:
         status_description = "the provider is unavailable" if exc.status == 503 else "invalid logout token"
         return _error(status_description)
     keep_until = utcnow() + timedelta(seconds=max_age + 2 * client.settings.clock_skew)
-    if not remember_jti(client.settings.issuer, claims["jti"], until=keep_until):
+    ended = accept_logout(client.settings.issuer, claims, keep_jti_until=keep_until)
+    if ended is None:
         log.warning("back-channel logout refused: jti replayed")
         return _error("logout token was already used")
-    ended = end_matching_sessions(client.settings.issuer, claims)
-    db.session.rollback()
     log.info("back-channel logout ended %s session(s)", ended)
     response = current_app.response_class(status=200)
     response.headers["Cache-Control"] = "no-store"

@@ -266,3 +266,39 @@ def test_query_count_does_not_grow_with_links(
         html = client.get(path).get_data(as_text=True)
     assert all(account_no in html for account_no, _ in pairs)
     assert one() == ten() > 0
+
+
+def test_simultaneous_links_respect_the_limit(make_app: Callable[..., Flask], oidc_server: str) -> None:
+    """Two tabs submit at the same moment: the resident's row lock lets only one link past a limit of 1."""
+    import threading
+
+    app = make_app(MAX_LINKED_ACCOUNTS=1)
+    load_demo(app)
+    first = app.test_client()
+    sign_in(first, oidc_server, "pat")
+    second = app.test_client()
+    cookie = first.get_cookie("session")
+    assert cookie is not None
+    second.set_cookie("session", cookie.value)  # the same browser session, in a second tab
+    tokens = [csrf_token(c, "/accounts/link") for c in (first, second)]
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def submit(client: FlaskClient, token: str, account_no: str) -> None:
+        barrier.wait()
+        response = client.post(
+            "/accounts/link", data={"csrf_token": token, "account_no": account_no, "customer_id": "2000001"}
+        )
+        statuses.append(response.status_code)
+
+    threads = [
+        threading.Thread(target=submit, args=(c, t, a))
+        for c, t, a in zip((first, second), tokens, ("100001", "100002"), strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(statuses) == [200, 302]  # one linked, the other told about the limit; never a 500
+    with app.app_context():
+        assert len(db.session.scalars(select(AccountLink)).all()) == 1
