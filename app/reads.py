@@ -1,32 +1,72 @@
 """Read-only database access for pages: each statement in autocommit, so no BEGIN/ROLLBACK round trips.
 
-A page that only shows data (the session lookup, home, account pages) reads through :func:`read_session`
-or :func:`read_connection`. Anything that writes uses ``db.session`` and its transaction.
+The session lookup that starts every signed-in request, and pages that only show data, read through
+:func:`read_engine` or :func:`read_session`. Anything that writes uses ``db.session`` and its transaction.
+
+The read engine has its own small pool of connections that stay in autocommit. It does not ping before
+every checkout: :func:`with_retry` runs a read again once when its connection turned out to be dead (a
+database restart or failover), and SQLAlchemy then replaces every older connection in the pool.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask import Flask, current_app
 from flask.globals import app_ctx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 
 from app.extensions import db
 
+T = TypeVar("T")
+
+
+def _build_engine(app: Flask) -> Engine:
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        # An in-memory database exists once per connection pool: share the main engine's.
+        return db.engine.execution_options(isolation_level="AUTOCOMMIT")
+    options = {k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k != "pool_pre_ping"}
+    options.setdefault("pool_size", 5)
+    options.setdefault("max_overflow", 10)
+    if url.get_backend_name() == "sqlite":
+        options.pop("pool_size")
+        options.pop("max_overflow")
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=False, **options)
+
 
 def read_engine() -> Engine:
-    """The app's engine in autocommit mode (same pool, no transaction per checkout)."""
+    """The app's read engine: autocommit connections on a pool of their own."""
     engine: Engine | None = current_app.extensions.get("read_engine")
     if engine is None:
-        engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")
-        current_app.extensions["read_engine"] = engine
+        engine = current_app.extensions["read_engine"] = _build_engine(current_app)
     return engine
+
+
+def with_retry(read: Callable[[], T]) -> T:
+    """Run ``read``; if its connection was dead, run it once more on a fresh one."""
+    try:
+        return read()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        return read()
 
 
 def read_session() -> Session:
     """This app context's read-only ORM session (autocommit; never flush or commit through it)."""
     factory: scoped_session[Session] = current_app.extensions["read_sessions"]
     return factory()
+
+
+def dispose(app: Flask) -> None:
+    """Close the read engine's pooled connections (tests and shutdown)."""
+    engine = app.extensions.pop("read_engine", None)
+    if engine is not None:
+        engine.dispose()
 
 
 def init_app(app: Flask) -> None:
@@ -44,4 +84,5 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_appcontext
     def remove_read_session(_exc: BaseException | None) -> None:
-        factory.remove()
+        if factory.registry.has():
+            factory.remove()

@@ -20,7 +20,7 @@ from werkzeug.datastructures import CallbackDict
 
 from app.auth.models import PortalSession, Resident
 from app.extensions import db
-from app.reads import read_engine
+from app.reads import read_engine, with_retry
 from app.timeutil import as_utc, utcnow
 
 TABLE = PortalSession.__table__
@@ -98,8 +98,7 @@ class DatabaseSessionInterface(SessionInterface):
             return ServerSession()
         id_hash = hash_session_id(token)
         # One autocommit statement for the session and its resident: no transaction round trips.
-        with read_engine().connect() as conn:
-            found = conn.execute(SESSION_QUERY, {"id_hash": id_hash}).first()
+        found = with_retry(lambda: _lookup(id_hash))
         if found is None:
             session = ServerSession()
             session.expired = True
@@ -125,7 +124,7 @@ class DatabaseSessionInterface(SessionInterface):
         assert isinstance(session, ServerSession)
         # The request's unit of work ends here (views commit what they keep), so that a session write on its
         # own connection never waits on a lock the request still holds (SQLite locks the whole database).
-        if db.session().in_transaction():
+        if db.session.registry.has() and db.session().in_transaction():
             db.session.rollback()
         name = self.cookie_name(app)
         cookie_args: dict[str, Any] = {
@@ -172,6 +171,12 @@ class DatabaseSessionInterface(SessionInterface):
                 )
             if result.rowcount == 0:  # ended meanwhile (e.g. back-channel logout): do not resurrect it
                 response.delete_cookie(name, **cookie_args)
+
+
+def _lookup(id_hash: str) -> Any:
+    """The session row joined with its resident (one autocommit statement), or None."""
+    with read_engine().connect() as conn:
+        return conn.execute(SESSION_QUERY, {"id_hash": id_hash}).first()
 
 
 def end_session_token(token: str) -> None:

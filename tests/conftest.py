@@ -22,7 +22,7 @@ from oidc_provider_mock import run_server_in_thread
 from sqlalchemy import create_engine, event, text
 from werkzeug.test import TestResponse
 
-from app import create_app
+from app import create_app, reads
 from app.extensions import db
 
 CLIENT_ID = "citizen-portal"
@@ -106,6 +106,7 @@ def make_app(
         for app in apps:
             with app.app_context():
                 db.engine.dispose()
+            reads.dispose(app)
 
 
 @pytest.fixture
@@ -185,16 +186,18 @@ def csrf_token(client: FlaskClient, path: str) -> str:
 
 @contextmanager
 def count_queries(app: Flask) -> Iterator[Callable[[], int]]:
-    """Count the SQL statements run on the app's engine inside the block (sessions' own included)."""
+    """Count the SQL statements run on the app's engines inside the block (sessions' and reads' included)."""
     statements: list[str] = []
 
     def before(conn: object, cursor: object, statement: str, *args: object) -> None:
         statements.append(statement)
 
     with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
+        engines = {db.engine, reads.read_engine()}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", before)
     try:
         yield lambda: len(statements)
     finally:
-        event.remove(engine, "before_cursor_execute", before)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", before)
