@@ -61,7 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "LOG_FORMAT": "text",
     "LOG_LEVEL": "INFO",
     "BABEL_DEFAULT_LOCALE": "en",
-    "BABEL_SUPPORTED_LOCALES": "en",
+    "BABEL_SUPPORTED_LOCALES": "en,es",
     "WTF_CSRF_TIME_LIMIT": None,
 }
 
@@ -111,6 +111,7 @@ ENV_SETTINGS: dict[str, type] = {
     "BILLING_CACHE_SECONDS": int,
     "LOG_FORMAT": str,
     "LOG_LEVEL": str,
+    "BABEL_SUPPORTED_LOCALES": str,
 }
 
 KNOWN_SOCIAL_PROVIDERS = ("google", "apple", "microsoft", "facebook")
@@ -271,6 +272,13 @@ def check_config(config: dict[str, Any]) -> list[str]:
     ttl = config.get("BILLING_CACHE_SECONDS")
     if not isinstance(ttl, int) or not 0 <= ttl <= 3600:
         problems.append("BILLING_CACHE_SECONDS must be a whole number of seconds from 0 (no caching) to 3600")
+    locales = split_list(config.get("BABEL_SUPPORTED_LOCALES"))
+    missing = [code for code in locales if code != "en" and not (ROOT / "app" / "translations" / code).is_dir()]
+    if not locales or missing:
+        problems.append(
+            "BABEL_SUPPORTED_LOCALES must list languages the portal has translations for (en, es)"
+            + (f"; none for {', '.join(missing)}" if missing else "")
+        )
     if config.get("LOG_FORMAT") not in ("text", "json"):
         problems.append("LOG_FORMAT must be text or json")
     if not config.get("SQLALCHEMY_DATABASE_URI"):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, jsonify, render_template
+from flask import abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 from app.auth import oidc_client
 from app.auth.oidc import SignInError
+from app.config import split_list
 from app.extensions import db
 from app.main import bp
+from app.security import is_safe_next
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,31 @@ log = logging.getLogger(__name__)
 def help_page() -> ResponseReturnValue:
     """Help with signing in: activation email, spam folder, lockout, whom to call."""
     return render_template("main/help.html")
+
+
+#: Each supported language's name in that language, for the switcher.
+LANGUAGE_NAMES = {"en": "English", "es": "Español"}
+
+
+@bp.get("/language/<code>")
+def choose_language(code: str) -> ResponseReturnValue:
+    """Remember a language choice in a cookie and go back to the page the visitor was on."""
+    from app import LANGUAGE_COOKIE
+
+    if code not in split_list(current_app.config["BABEL_SUPPORTED_LOCALES"]):
+        abort(404)
+    target = request.args.get("next")
+    response = redirect(target if target and is_safe_next(target) else url_for("accounts.home"))
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        code,
+        max_age=365 * 24 * 3600,
+        path="/",
+        secure=bool(current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 @bp.get("/healthz")

@@ -65,3 +65,26 @@ def test_mobile_layout_has_menu_button(browser: Any, live_portal: str) -> None:
     expect(page.get_by_role("link", name="Help", exact=True).first).to_be_visible()
     assert_accessible(page)
     context.close()
+
+
+def test_spanish_pages_are_accessible(browser: Any, live_portal: str) -> None:
+    context = browser.new_context(locale="es-US")  # the browser asks for Spanish first
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    try:
+        page.goto(f"{live_portal}/sign-in")
+        expect(page.locator("html")).to_have_attribute("lang", "es")
+        assert_accessible(page)
+        page.get_by_role("link", name="English").click()  # the visitor's own choice wins over the browser's
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        sign_in_dev(page, live_portal)
+        page.get_by_role("link", name="Español").click()
+        page.wait_for_url(f"{live_portal}/")
+        expect(page.locator("html")).to_have_attribute("lang", "es")
+        assert_accessible(page)
+        for path in ("/account", "/accounts/link", "/help"):
+            page.goto(f"{live_portal}{path}")
+            expect(page.locator("html")).to_have_attribute("lang", "es")
+            assert_accessible(page)
+    finally:
+        context.close()
