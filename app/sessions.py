@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, Request, Response, has_request_context, request
+from flask import session as flask_session
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import bindparam, delete, insert, select, update
 from werkzeug.datastructures import CallbackDict
@@ -171,6 +172,14 @@ class DatabaseSessionInterface(SessionInterface):
                 )
             if result.rowcount == 0:  # ended meanwhile (e.g. back-channel logout): do not resurrect it
                 response.delete_cookie(name, **cookie_args)
+
+
+def session_cache_id() -> str | None:
+    """A key for caching what belongs to this browser session only (its row's hash), or None without one."""
+    current = flask_session._get_current_object()  # type: ignore[attr-defined]
+    if not isinstance(current, ServerSession) or current.token is None or current.regenerated:
+        return None
+    return hash_session_id(current.token)
 
 
 def _lookup(id_hash: str) -> Any:

@@ -269,3 +269,31 @@ def test_bill_delivery_change_shows_at_once(app: Flask, client: FlaskClient, log
     assert response.status_code == 302
     summary = client.get("/accounts/100001").get_data(as_text=True)
     assert ("<dd>Email" if choice == "email" else "<dd>Paper bill by mail") in summary
+
+
+def test_cached_page_belongs_to_one_session_and_ends_with_it(
+    app: Flask, client: FlaskClient, login_as: Callable[..., Any], oidc_server: str, redis_url: str, prefix: str
+) -> None:
+    login_as("pat")
+    post_link(client, "100001", "2000001")
+    client.get("/")
+    first = client.get("/").get_data(as_text=True)  # from the cache now
+    assert any(k.startswith("billing:home:v1:page:") for k in keys(redis_url, prefix))
+    laptop = app.test_client()  # the same resident in another browser
+    sign_in(laptop, oidc_server, "pat")
+    token = csrf_token(laptop, "/accounts/100001/remove")
+    assert laptop.post("/accounts/100001/remove", data={"csrf_token": token}).status_code == 302
+    assert card("100001") in first
+    assert card("100001") not in client.get("/").get_data(as_text=True)  # the links changed: not from cache
+    token = csrf_token_from(client.get("/").get_data(as_text=True))
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/").status_code == 302  # signed out: the cached page is never served
+
+
+def test_one_time_messages_are_never_cached(app: Flask, client: FlaskClient, login_as: Callable[..., Any]) -> None:
+    login_as("pat")
+    client.get("/")
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "A one-time message")]
+    assert "A one-time message" in client.get("/").get_data(as_text=True)
+    assert "A one-time message" not in client.get("/").get_data(as_text=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
@@ -14,6 +14,7 @@ from app.accounts import bp, service
 from app.accounts.forms import LinkAccountForm, RemoveLinkForm
 from app.accounts.models import AccountLink
 from app.accounts.service import LinkRules
+from app.auth.models import Resident
 from app.billing import billing_source, city_today
 from app.billing.cache import home_fragment_key
 from app.billing.service import account_summaries, current_announcements
@@ -23,6 +24,7 @@ from app.errors import render_error
 from app.extensions import db
 from app.reads import read_session
 from app.security import login_required
+from app.sessions import session_cache_id
 from app.timeutil import utcnow
 
 
@@ -54,14 +56,27 @@ def _linked_summaries() -> tuple[list[AccountLink], dict[tuple[str, str], Accoun
 def home() -> ResponseReturnValue:
     """Home: announcements, profile and a card per linked account; anonymous visitors go to sign in.
 
-    The announcements and the account cards are rendered fragments kept in the shared cache for
-    ``BILLING_CACHE_SECONDS``. The cards' key holds the resident's ``links_version``, which linking and
-    removing raise in their own transaction, so a changed set of links is never shown from the cache.
+    Kept in the shared cache for ``BILLING_CACHE_SECONDS``, at two levels. The whole page, per browser
+    session: everything on it is fixed for the session (the resident's claims and roles come with the
+    sign-in, the CSRF token is signed once per session) except what its key holds, and a page with a
+    one-time message is never cached. Below that, the announcements (shared by everyone) and the account
+    cards (per resident). Every key that depends on the links holds the resident's ``links_version``,
+    which linking and removing raise in their own transaction, so a changed set of links is never shown
+    from the cache; sessions are checked before the cache is read, so a signed-out session gets nothing.
     """
     if g.resident is None:
         return redirect(url_for("auth.sign_in"))
     resident, today = g.resident, city_today()
     context = (get_locale() or "en", today.isoformat(), request.script_root)
+    ttl = int(current_app.config["BILLING_CACHE_SECONDS"])
+    page_id = session_cache_id()
+    if page_id is None or "_flashes" in session:
+        return _render_home(resident, today, context, ttl)
+    key = home_fragment_key("page", page_id, resident.links_version, *context, request.host)
+    return cached_texts(cache(), {key: lambda: _render_home(resident, today, context, ttl)}, ttl)[key]
+
+
+def _render_home(resident: Resident, today: date, context: tuple[str, ...], ttl: int) -> str:
     announcements_key = home_fragment_key("announcements", *context)
     accounts_key = home_fragment_key("accounts", resident.id, resident.links_version, *context)
 
@@ -79,7 +94,7 @@ def home() -> ResponseReturnValue:
             ),
             accounts_key: account_cards,
         },
-        ttl=int(current_app.config["BILLING_CACHE_SECONDS"]),
+        ttl,
     )
     return render_template(
         "home/index.html",
