@@ -51,6 +51,10 @@ def portal_client(
     return None
 
 
+#: Where the portal reads roles by default (``OIDC_ROLES_CLAIM``).
+ROLES_CLAIM = "realm_access.roles"
+
+
 def _client_rules(realm: dict[str, Any]) -> list[Problem]:
     found = portal_client(realm)
     if found is None:
@@ -81,20 +85,31 @@ def _client_rules(realm: dict[str, Any]) -> list[Problem]:
         "standardFlowEnabled": True,
         "implicitFlowEnabled": False,
         "directAccessGrantsEnabled": False,
+        "serviceAccountsEnabled": False,
+        "frontchannelLogout": False,
         "consentRequired": False,
     }
     for key, flag in flags.items():
         if client.get(key) is not flag:
-            problems.append(Problem(f"{path}.{key}", f"must be {json.dumps(flag)} (confidential, standard flow only)"))
+            reason = "a confidential client: standard flow and back-channel logout only"
+            problems.append(Problem(f"{path}.{key}", f"must be {json.dumps(flag)} ({reason})"))
     if not _is_placeholder(client.get("secret")):
         problems.append(Problem(f"{path}.secret", "must be a ${ENV} placeholder such as ${PORTAL_CLIENT_SECRET}"))
     mappers = client.get("protocolMappers") or []
     if not any(
         m.get("protocolMapper") == "oidc-usermodel-realm-role-mapper"
         and (m.get("config") or {}).get("id.token.claim") == "true"
+        and (m.get("config") or {}).get("claim.name") == ROLES_CLAIM
+        and (m.get("config") or {}).get("multivalued") == "true"
         for m in mappers
     ):
-        problems.append(Problem(f"{path}.protocolMappers", "needs a realm-role mapper that adds roles to the ID token"))
+        problems.append(
+            Problem(
+                f"{path}.protocolMappers",
+                f"needs a realm-role mapper that puts the roles, as a list, at {ROLES_CLAIM!r} in the ID token "
+                "(the portal's OIDC_ROLES_CLAIM default)",
+            )
+        )
     return problems
 
 

@@ -100,6 +100,18 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ),
     ("literal-client-secret", lambda r: r["clients"][0].update(secret="hunter2hunter2"), "$.clients[0].secret"),
     ("no-roles-mapper", lambda r: r["clients"][0].update(protocolMappers=[]), "protocolMappers"),
+    (
+        "roles-claim-elsewhere",
+        lambda r: r["clients"][0]["protocolMappers"][0]["config"].update({"claim.name": "roles"}),
+        "protocolMappers",
+    ),
+    (
+        "roles-not-a-list",
+        lambda r: r["clients"][0]["protocolMappers"][0]["config"].update({"multivalued": "false"}),
+        "protocolMappers",
+    ),
+    ("service-account", lambda r: r["clients"][0].update(serviceAccountsEnabled=True), "serviceAccountsEnabled"),
+    ("front-channel-logout", lambda r: r["clients"][0].update(frontchannelLogout=True), "frontchannelLogout"),
     ("verify-email-off", lambda r: r.update(verifyEmail=False), "$.verifyEmail: must be true"),
     ("brute-force-off", lambda r: r.update(bruteForceProtected=False), "$.bruteForceProtected: must be true"),
     ("registration-off", lambda r: r.update(registrationAllowed=False), "$.registrationAllowed"),
