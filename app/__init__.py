@@ -5,39 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, g
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import INSTANCE, ROOT, load_config, split_list
+from app.config import INSTANCE, ROOT, load_config
 from app.extensions import babel, csrf, db, migrate
-
-#: The cookie that keeps a visitor's language choice (``/language/<code>``); not a secret, not a session.
-LANGUAGE_COOKIE = "portal_lang"
-
-
-def select_locale() -> str:
-    """The visitor's chosen language if supported, else the browser's best match, else the first one."""
-    supported = split_list(g.get("supported_locales")) or ["en"]
-    chosen = request.cookies.get(LANGUAGE_COOKIE)
-    if chosen in supported:
-        return chosen
-    return request.accept_languages.best_match(supported) or supported[0]
-
-
-def language_links() -> list[tuple[str, str, str]]:
-    """``(code, name, url)`` of each language the page is not in, for the header's switcher."""
-    from flask import url_for
-    from flask_babel import get_locale
-
-    from app.main.views import LANGUAGE_NAMES
-
-    current = str(get_locale() or "en")
-    here = request.full_path if request.query_string else request.path
-    return [
-        (code, LANGUAGE_NAMES.get(code, code), url_for("main.choose_language", code=code, next=here))
-        for code in split_list(g.get("supported_locales"))
-        if code != current
-    ]
+from app.languages import language_links, select_locale
 
 
 def _translations() -> Any:

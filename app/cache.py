@@ -104,19 +104,22 @@ class RedisCache:
         return deleted
 
 
+def _decode(raw: bytes | None) -> str | None:
+    """Stored text, or None for a miss or a value that is not UTF-8 (not ours: rebuilt)."""
+    try:
+        return raw.decode("utf-8") if raw is not None else None
+    except UnicodeDecodeError:
+        return None
+
+
 def cached_texts(store: Cache, builders: Mapping[str, Callable[[], str]], ttl: int) -> dict[str, str]:
     """Each key's text from the cache (one round trip for all), building and storing the missing ones."""
     keys = list(builders)
-    found = dict(zip(keys, store.get_many(keys) if ttl > 0 else [None] * len(keys), strict=True))
+    stored = store.get_many(keys) if ttl > 0 else [None] * len(keys)
     texts: dict[str, str] = {}
     missing: dict[str, bytes] = {}
-    for key, raw in found.items():
-        text = None
-        if raw is not None:
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = None
+    for key, raw in zip(keys, stored, strict=True):
+        text = _decode(raw)
         if text is None:
             text = builders[key]()
             missing[key] = text.encode("utf-8")

@@ -28,30 +28,36 @@ def load_current_resident() -> None:
     g.roles = frozenset(session.get("roles", ())) if g.resident is not None else frozenset()
 
 
-def csrf_token() -> str:
-    """Flask-WTF's CSRF token for this session, signed once per session instead of once per page.
+def _csrf_memo_usable() -> bool:
+    from flask import current_app
+
+    return current_app.config.get("WTF_CSRF_TIME_LIMIT") is None
+
+
+def reuse_signed_csrf() -> None:
+    """Hand Flask-WTF this session's already signed CSRF token, so no form or page signs it again.
 
     The signed value is kept in the (server-side) session next to the secret it signs. It is reused only
     while that secret is unchanged and only when tokens do not expire (``WTF_CSRF_TIME_LIMIT`` unset),
     so it validates exactly as a freshly signed one would.
     """
-    from flask import current_app
+    memo = session.get("_csrf_signed")
+    if _csrf_memo_usable() and isinstance(memo, list) and len(memo) == 2 and memo[0] == session.get("csrf_token"):
+        g.csrf_token = str(memo[1])  # where Flask-WTF's generate_csrf looks first
 
-    if current_app.config.get("WTF_CSRF_TIME_LIMIT") is not None:
-        return generate_csrf()
-    secret, memo = session.get("csrf_token"), session.get("_csrf_signed")
-    if secret and isinstance(memo, list) and len(memo) == 2 and memo[0] == secret:
-        token = str(memo[1])
-        g.setdefault("csrf_token", token)  # forms on this page render the same token
-        return str(g.csrf_token)
+
+def csrf_token() -> str:
+    """Flask-WTF's CSRF token for templates, remembered in the session the first time it is signed."""
     token = generate_csrf()
-    session["_csrf_signed"] = [session["csrf_token"], token]
+    if _csrf_memo_usable() and session.get("_csrf_signed") != [session.get("csrf_token"), token]:
+        session["_csrf_signed"] = [session["csrf_token"], token]
     return token
 
 
 def init_security(app: Flask) -> None:
     """Load the resident before every request; templates get the per-session CSRF token."""
     app.before_request(load_current_resident)
+    app.before_request(reuse_signed_csrf)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.context_processor(lambda: {"csrf_token": csrf_token})  # runs after Flask-WTF's, so it wins
 

@@ -46,10 +46,12 @@ def _client_addr() -> str:
     return request.remote_addr or "unknown"
 
 
-def _linked_summaries() -> tuple[list[AccountLink], dict[tuple[str, str], AccountSummary]]:
-    links = service.linked_accounts(read_session(), g.resident.id)
+def _linked_summaries(
+    resident_id: int, today: date
+) -> tuple[list[AccountLink], dict[tuple[str, str], AccountSummary]]:
+    links = service.linked_accounts(read_session(), resident_id)
     pairs = [(link.account_no, link.customer_id) for link in links]
-    return links, account_summaries(billing_source(), pairs, today=city_today())
+    return links, account_summaries(billing_source(), pairs, today=today)
 
 
 @bp.get("/")
@@ -81,9 +83,7 @@ def _render_home(resident: Resident, today: date, context: tuple[str, ...], ttl:
     accounts_key = home_fragment_key("accounts", resident.id, resident.links_version, *context)
 
     def account_cards() -> str:
-        links = service.linked_accounts(read_session(), resident.id)
-        pairs = [(link.account_no, link.customer_id) for link in links]
-        summaries = account_summaries(billing_source(), pairs, today=today)
+        links, summaries = _linked_summaries(resident.id, today)
         return render_template("home/_account_cards.html", links=links, summaries=summaries)
 
     fragments = cached_texts(
@@ -108,7 +108,7 @@ def _render_home(resident: Resident, today: date, context: tuple[str, ...], ttl:
 @login_required
 def settings() -> ResponseReturnValue:
     """Account Settings: profile, linked accounts (with "Remove") and recent linking activity."""
-    links, summaries = _linked_summaries()
+    links, summaries = _linked_summaries(g.resident.id, city_today())
     return render_template(
         "accounts/settings.html",
         resident=g.resident,

@@ -87,9 +87,9 @@ def change_delivery(account_no: str) -> ResponseReturnValue:
     if summary is None:
         abort(404)
     form = DeliveryForm(data={"delivery": summary.bill_delivery} if request.method == "GET" else None)
-    status, form_error = 200, None
+    status, form_error, can_change = 200, None, delivery.can_change(summary)
     if request.method == "POST":
-        if not delivery.can_change(summary):
+        if not can_change:
             status = 409
         elif form.validate_on_submit():
             try:
@@ -120,7 +120,7 @@ def change_delivery(account_no: str) -> ResponseReturnValue:
             summary=summary,
             form=form,
             form_error=form_error,
-            can_change=delivery.can_change(summary),
+            can_change=can_change,
         ),
         status,
     )

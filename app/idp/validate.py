@@ -96,11 +96,10 @@ def _client_rules(realm: dict[str, Any]) -> list[Problem]:
     if not _is_placeholder(client.get("secret")):
         problems.append(Problem(f"{path}.secret", "must be a ${ENV} placeholder such as ${PORTAL_CLIENT_SECRET}"))
     mappers = client.get("protocolMappers") or []
+    wanted = {"id.token.claim": "true", "claim.name": ROLES_CLAIM, "multivalued": "true"}
     if not any(
         m.get("protocolMapper") == "oidc-usermodel-realm-role-mapper"
-        and (m.get("config") or {}).get("id.token.claim") == "true"
-        and (m.get("config") or {}).get("claim.name") == ROLES_CLAIM
-        and (m.get("config") or {}).get("multivalued") == "true"
+        and all((m.get("config") or {}).get(key) == value for key, value in wanted.items())
         for m in mappers
     ):
         problems.append(

@@ -12,6 +12,7 @@ from app.auth import oidc_client
 from app.auth.oidc import SignInError
 from app.config import split_list
 from app.extensions import db
+from app.languages import LANGUAGE_COOKIE
 from app.main import bp
 from app.security import is_safe_next
 
@@ -24,15 +25,9 @@ def help_page() -> ResponseReturnValue:
     return render_template("main/help.html")
 
 
-#: Each supported language's name in that language, for the switcher.
-LANGUAGE_NAMES = {"en": "English", "es": "Español"}
-
-
 @bp.get("/language/<code>")
 def choose_language(code: str) -> ResponseReturnValue:
     """Remember a language choice in a cookie and go back to the page the visitor was on."""
-    from app import LANGUAGE_COOKIE
-
     if code not in split_list(current_app.config["BABEL_SUPPORTED_LOCALES"]):
         abort(404)
     target = request.args.get("next")

@@ -23,16 +23,14 @@ from pathlib import Path
 
 import psycopg
 import requests
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.auth.provider import HostileProvider, running  # noqa: E402
 from tests.browser.conftest import free_port  # noqa: E402
-from tests.support.fresh_database import recreate  # noqa: E402
+from tests.support.fresh_database import ADMIN_URL, drop, recreate  # noqa: E402
 
-ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BIN = Path(sys.executable).parent
 PAIRS = [("100001", "2000001"), ("100002", "2000001"), ("100003", "2000003"), ("100004", "2000400")]
 CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
@@ -146,8 +144,7 @@ def main() -> None:
                 server.terminate()
                 server.wait(10)
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        drop(ADMIN_URL, name)
         if args.redis_url:
             from app.cache import RedisCache
 

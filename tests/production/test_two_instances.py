@@ -6,41 +6,21 @@ Needs PostgreSQL at 127.0.0.1:5432 (``TEST_POSTGRES_ADMIN_URL``); in CI its abse
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import requests
-from psycopg import sql
 
 from tests.auth.provider import HostileProvider, running
 from tests.browser.conftest import free_port
-from tests.support.fresh_database import recreate
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards."""
-    name = f"portal_two_{secrets.token_hex(4)}"
-    try:
-        recreate(ADMIN_URL, name)
-    except psycopg.Error as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL not available: {exc}")
-    yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture
