@@ -204,9 +204,7 @@ def check_config(config: dict[str, Any]) -> list[str]:
                 "(or set OIDC_ALLOW_HTTP_ISSUER=true if TLS ends in front of a private network)"
             )
     elif production:
-        problems.append(
-            "OIDC_ISSUER is required in production: the embedded development provider refuses to run there"
-        )
+        problems.append("OIDC_ISSUER is required in production: the embedded development provider refuses to run there")
     if config.get("DEV_OIDC_ENABLED") and production:
         problems.append("the embedded development provider refuses to run with PORTAL_ENV=production")
 
@@ -223,9 +221,7 @@ def check_config(config: dict[str, Any]) -> list[str]:
         elif not Path(key_file).is_file():
             problems.append(f"OIDC_PRIVATE_KEY_FILE {key_file!r} does not exist")
     else:
-        problems.append(
-            f"OIDC_CLIENT_AUTH_METHOD must be client_secret_basic or private_key_jwt, not {method!r}"
-        )
+        problems.append(f"OIDC_CLIENT_AUTH_METHOD must be client_secret_basic or private_key_jwt, not {method!r}")
 
     algs = split_list(config.get("OIDC_ID_TOKEN_ALGS"))
     bad_algs = [a for a in algs if a.lower() == "none" or a.startswith("HS")]

@@ -62,9 +62,7 @@ def sign_in_failed(exc: SignInError, message: str | None = None) -> ResponseRetu
     log.warning("sign-in failed (%s): %s", type(exc).__name__, exc.reason)
     if message is None and exc.status == 400:
         message = _("We couldn't complete your sign-in. Please try again.")
-    response = current_app.make_response(
-        render_error(exc.status, message=message, retry_url=url_for("auth.sign_in"))
-    )
+    response = current_app.make_response(render_error(exc.status, message=message, retry_url=url_for("auth.sign_in")))
     if isinstance(exc, ProviderUnavailable):
         response.headers["Retry-After"] = str(current_app.config["OIDC_PROVIDER_RETRY_AFTER"])
     return response

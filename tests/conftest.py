@@ -79,9 +79,7 @@ def base_config(database_url: str, issuer: str, **overrides: Any) -> dict[str, A
 
 
 @pytest.fixture
-def make_app(
-    tmp_path: Path, oidc_server: str, shared_database_url: str | None
-) -> Iterator[Callable[..., Flask]]:
+def make_app(tmp_path: Path, oidc_server: str, shared_database_url: str | None) -> Iterator[Callable[..., Flask]]:
     """Build apps on this test's database; the first call creates the schema."""
     url = shared_database_url or f"sqlite:///{tmp_path / 'portal.sqlite'}"
     apps: list[Flask] = []
@@ -142,9 +140,7 @@ def authorize_at_provider(authorize_url: str, sub: str) -> str:
     return f"{location.path}?{location.query}"
 
 
-def sign_in(
-    client: FlaskClient, issuer: str, sub: str, *, path: str = "/login", **claims: Any
-) -> TestResponse:
+def sign_in(client: FlaskClient, issuer: str, sub: str, *, path: str = "/login", **claims: Any) -> TestResponse:
     """Drive the whole redirect flow as ``sub`` and return the portal's callback response."""
     defaults: dict[str, Any] = {
         "email": f"{sub}@example.org",

@@ -46,9 +46,7 @@ def _client_addr() -> str:
     return request.remote_addr or "unknown"
 
 
-def _linked_summaries(
-    resident_id: int, today: date
-) -> tuple[list[AccountLink], dict[tuple[str, str], AccountSummary]]:
+def _linked_summaries(resident_id: int, today: date) -> tuple[list[AccountLink], dict[tuple[str, str], AccountSummary]]:
     links = service.linked_accounts(read_session(), resident_id)
     pairs = [(link.account_no, link.customer_id) for link in links]
     return links, account_summaries(billing_source(), pairs, today=today)

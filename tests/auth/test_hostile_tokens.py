@@ -134,9 +134,7 @@ def test_userinfo_sub_mismatch_is_refused(portal: FlaskClient, provider: Hostile
     assert_refused(portal)
 
 
-def test_discovery_with_other_issuer_is_refused_before_redirect(
-    portal: FlaskClient, provider: HostileProvider
-) -> None:
+def test_discovery_with_other_issuer_is_refused_before_redirect(portal: FlaskClient, provider: HostileProvider) -> None:
     provider.metadata = {"issuer": "https://evil.example"}
     response = portal.get("/login")
     assert response.status_code == 502
@@ -172,9 +170,7 @@ def test_private_key_jwt_client_authentication(
     serialization.load_pem_private_key(pem, password=None)  # the file really is a PEM private key
 
 
-def test_wrong_client_secret_ends_on_friendly_page(
-    make_app: Callable[..., Flask], provider: HostileProvider
-) -> None:
+def test_wrong_client_secret_ends_on_friendly_page(make_app: Callable[..., Flask], provider: HostileProvider) -> None:
     client = make_app(OIDC_ISSUER=provider.issuer, OIDC_CLIENT_SECRET="wrong").test_client()
     status, body = attempt_sign_in(client)
     assert status == 400

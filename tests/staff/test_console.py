@@ -29,8 +29,15 @@ def _add_activity(app: Flask, resident_id: int, links: int = 1) -> None:
     with app.app_context():
         for n in range(links):
             db.session.add(AccountLink(resident_id=resident_id, account_no=f"1000{n:02d}", customer_id="2000001"))
-        db.session.add(LinkEvent(resident_id=resident_id, account_no="999999", client_addr="203.0.113.9",
-                                 outcome="failed_not_found", occurred_at=utcnow()))
+        db.session.add(
+            LinkEvent(
+                resident_id=resident_id,
+                account_no="999999",
+                client_addr="203.0.113.9",
+                outcome="failed_not_found",
+                occurred_at=utcnow(),
+            )
+        )
         db.session.commit()
 
 
@@ -45,8 +52,10 @@ def test_resident_without_staff_role_gets_403(client: FlaskClient, oidc_server: 
     for path in (*STAFF_PAGES, f"/staff/residents/{_resident_id(app, 'plain')}"):
         assert client.get(path).status_code == 403, path
     token = csrf_token(client, "/account")
-    assert client.post(f"/staff/residents/{_resident_id(app, 'plain')}/sign-out",
-                       data={"csrf_token": token}).status_code == 403
+    assert (
+        client.post(f"/staff/residents/{_resident_id(app, 'plain')}/sign-out", data={"csrf_token": token}).status_code
+        == 403
+    )
     assert "Staff console" not in client.get("/account").get_data(as_text=True)
 
 
@@ -70,9 +79,11 @@ def test_staff_finds_resident_and_ends_their_sessions(client: FlaskClient, oidc_
     assert f"/staff/residents/{resident_id}" in results
     page = client.get(f"/staff/residents/{resident_id}").get_data(as_text=True)
     assert "lost.phone@example.org" in page and "Signed-in sessions" in page
-    response = client.post(f"/staff/residents/{resident_id}/sign-out",
-                           data={"csrf_token": csrf_token(client, f"/staff/residents/{resident_id}")},
-                           follow_redirects=True)
+    response = client.post(
+        f"/staff/residents/{resident_id}/sign-out",
+        data={"csrf_token": csrf_token(client, f"/staff/residents/{resident_id}")},
+        follow_redirects=True,
+    )
     assert "Ended 1 portal session(s)" in response.get_data(as_text=True)
     assert other.get("/account").status_code == 302
     assert client.get("/staff/").status_code == 200  # staff's own session is untouched

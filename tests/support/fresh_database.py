@@ -20,8 +20,7 @@ def terminate_connections(admin_url: str, name: str) -> int:
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
         return len(
             conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                 (name,),
             ).fetchall()
         )
