@@ -1,6 +1,6 @@
 """Two portal instances under gunicorn share one PostgreSQL database: sessions and logouts are shared.
 
-Needs PostgreSQL at 127.0.0.1:5432 (``TEST_POSTGRES_ADMIN_URL``); in CI its absence fails the run.
+Needs PostgreSQL (``TEST_POSTGRES_URL``, set up by ``make test``); in CI its absence fails the run.
 """
 
 from __future__ import annotations

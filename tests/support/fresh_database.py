@@ -11,8 +11,9 @@ import sys
 import psycopg
 from psycopg import sql
 
-#: The maintenance database the tests create their own databases from.
-ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+#: The maintenance database the tests create their own databases from, as a role that may create databases
+#: (``make test`` sets it up and exports it; see tests/support/services.py).
+ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://portal_test:portal_test@127.0.0.1:5432/postgres")
 
 
 def terminate_connections(admin_url: str, name: str) -> int:
