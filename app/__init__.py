@@ -43,6 +43,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
     )
     load_config(app.config, test_config)
+    from app.edge import init_edge
+
+    init_edge(app)  # its URL converters must be in place before any route is added
     app.config["SESSION_COOKIE_SECURE"] = bool(
         app.config.get("SESSION_COOKIE_SECURE")
         or str(app.config.get("PORTAL_BASE_URL") or "").startswith("https://")
