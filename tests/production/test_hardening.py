@@ -95,3 +95,14 @@ def test_logs_never_contain_tokens_codes_cookies_or_secrets(
     for secret in (id_token, id_token.split(".")[1], cookie.value, "SECRET-CODE-123", CLIENT_SECRET, SECRET_KEY):
         assert secret not in err
     assert any("signed in" in json.loads(line)["message"] for line in lines)
+
+
+def test_text_log_keeps_one_event_on_one_line(
+    make_app: Callable[..., Flask], capfd: pytest.CaptureFixture[str]
+) -> None:
+    make_app(LOG_FORMAT="text", LOG_LEVEL="INFO")
+    logging.getLogger("app").info("sub %s signed in", "x\r\n2026-12-01 INFO [-] app: forged")
+    err = capfd.readouterr().err
+    [line] = [line for line in err.splitlines() if "signed in" in line]
+    assert "x\\r\\n2026-12-01 INFO [-] app: forged" in line
+    assert not any(line.startswith("2026-12-01 INFO [-] app: forged") for line in err.splitlines())

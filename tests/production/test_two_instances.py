@@ -6,10 +6,8 @@ Needs PostgreSQL (``TEST_POSTGRES_URL``, set up by ``make test``); in CI its abs
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -17,28 +15,15 @@ import requests
 
 from tests.auth.provider import HostileProvider, running
 from tests.browser.conftest import free_port
+from tests.support.gunicorn import gunicorn, migrate
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
 def provider() -> Iterator[HostileProvider]:
     with running(HostileProvider()) as p:
         yield p
-
-
-def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise AssertionError(f"{base} did not become healthy")
 
 
 @pytest.fixture
@@ -55,33 +40,10 @@ def instances(database_url: str, provider: HostileProvider, tmp_path: Path) -> I
         "GUNICORN_WORKERS": "2",
         "GUNICORN_ACCESS_LOG": os.devnull,
     }
-    subprocess.run(
-        [BIN / "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
-    )
-    processes, bases, logs = [], [], []
-    for n in range(2):
-        port = free_port()
-        log = tmp_path / f"gunicorn-{n}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [BIN / "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "wsgi:app"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=out,
-            )
-        processes.append(process)
-        bases.append(f"http://127.0.0.1:{port}")
-        logs.append(log)
-    try:
-        for base, process, log in zip(bases, processes, logs, strict=True):
-            _wait_healthy(base, process, log)
+    migrate(env)
+    with ExitStack() as stack:
+        bases = [stack.enter_context(gunicorn(env, free_port(), tmp_path / f"gunicorn-{n}.log")) for n in range(2)]
         yield bases[0], bases[1]
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(10)
 
 
 def _sign_in(browser: requests.Session, base: str, sub: str) -> None:

@@ -1,0 +1,56 @@
+"""Run the portal under real gunicorn with the shipped ``gunicorn.conf.py``, for the production tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def migrate(env: Mapping[str, str]) -> None:
+    """``flask db upgrade`` on the database that ``env`` names."""
+    subprocess.run(
+        [BIN / "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+
+
+def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 30) -> None:
+    """Wait until ``base``/healthz answers 200; fail with the server's log if it exits or never does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise AssertionError(f"{base} did not become healthy:\n{log.read_text()}")
+
+
+@contextmanager
+def gunicorn(env: Mapping[str, str], port: int, log: Path, *args: str) -> Iterator[str]:
+    """gunicorn on 127.0.0.1:``port`` with ``env``; stderr (and the access log when it is ``-``) go to ``log``."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [BIN / "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", *args, "wsgi:app"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=out,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, process, log)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(15)
