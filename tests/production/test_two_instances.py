@@ -15,7 +15,7 @@ import requests
 
 from tests.auth.provider import HostileProvider, running
 from tests.browser.conftest import free_port
-from tests.support.gunicorn import gunicorn, migrate
+from tests.support.gunicorn import gunicorn, migrate, sign_in_over_http
 
 pytestmark = pytest.mark.slow
 
@@ -46,14 +46,6 @@ def instances(database_url: str, provider: HostileProvider, tmp_path: Path) -> I
         yield bases[0], bases[1]
 
 
-def _sign_in(browser: requests.Session, base: str, sub: str) -> None:
-    start = browser.get(f"{base}/login", allow_redirects=False)
-    assert start.status_code == 302, start.text
-    at_provider = requests.get(start.headers["Location"] + f"&login_hint={sub}", allow_redirects=False, timeout=5)
-    callback = browser.get(at_provider.headers["Location"], allow_redirects=False)
-    assert callback.status_code == 302, callback.text
-
-
 def _signed_in(browser: requests.Session, base: str) -> bool:
     response = browser.get(f"{base}/account", allow_redirects=False)
     assert response.status_code in (200, 302)
@@ -66,9 +58,9 @@ def test_session_is_shared_and_logout_token_ends_it_everywhere(
     a, b = instances
     resident, neighbour = requests.Session(), requests.Session()
     provider.claims = {"sid": "kc-sid-resident"}
-    _sign_in(resident, a, "resident-1")
+    sign_in_over_http(resident, a, "resident-1")
     provider.claims = {"sid": "kc-sid-neighbour"}
-    _sign_in(neighbour, b, "resident-2")
+    sign_in_over_http(neighbour, b, "resident-2")
     for _ in range(4):  # several requests, so both workers of each instance answer
         assert _signed_in(resident, a) and _signed_in(resident, b)
         assert _signed_in(neighbour, a) and _signed_in(neighbour, b)

@@ -54,3 +54,12 @@ def gunicorn(env: Mapping[str, str], port: int, log: Path, *args: str) -> Iterat
     finally:
         process.terminate()
         process.wait(15)
+
+
+def sign_in_over_http(browser: requests.Session, base: str, sub: str) -> None:
+    """Sign ``browser`` in at ``base`` through the hostile test provider (which signs in ``login_hint``)."""
+    start = browser.get(f"{base}/login", allow_redirects=False, timeout=10)
+    assert start.status_code == 302, start.text
+    at_provider = requests.get(start.headers["Location"] + f"&login_hint={sub}", allow_redirects=False, timeout=10)
+    callback = browser.get(at_provider.headers["Location"], allow_redirects=False, timeout=10)
+    assert callback.status_code == 302, callback.text

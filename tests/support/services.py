@@ -2,7 +2,7 @@
 
 What it ensures, each only when it is missing or not answering (so a second run reuses what runs):
 
-- Debian packages: ``postgresql``, ``redis-server`` and ``chromium`` (one ``apt-get install`` for all);
+- Debian packages: ``postgresql``, ``redis-server``, ``chromium`` and ``nginx`` (one ``apt-get install`` for all);
 - PostgreSQL: unless ``TEST_POSTGRES_URL`` names a server of your own, a local cluster (found with
   ``pg_lsclusters``, created with ``pg_createcluster`` if there is none) is started, and a test role
   ``portal_test`` (password ``portal_test``, CREATEDB) is created in it; the suite creates its own databases;
@@ -31,6 +31,7 @@ TEST_ROLE = "portal_test"
 LOCAL_POSTGRES_URL = f"postgresql://{TEST_ROLE}:{TEST_ROLE}@127.0.0.1:{{port}}/postgres"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 CHROMIUM = Path("/usr/bin/chromium")
+NGINX = Path("/usr/sbin/nginx")
 
 
 class ServiceError(RuntimeError):
@@ -95,6 +96,7 @@ def missing_packages() -> list[str]:
         "postgresql": not os.environ.get("TEST_POSTGRES_URL") and not shutil.which("pg_lsclusters"),
         "redis-server": not os.environ.get("TEST_REDIS_URL") and not shutil.which("redis-server"),
         "chromium": not CHROMIUM.exists(),
+        "nginx": not NGINX.exists(),  # the buffering proxy in front of gunicorn (tests/production/test_nginx.py)
     }
     return [name for name, needed in wanted.items() if needed]
 
