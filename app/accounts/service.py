@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import AccountLink, LinkEvent
@@ -176,6 +176,7 @@ def link_account(
     except InvalidNumber:
         account, customer = (account_no or "").strip(), ""
     _lock_resident(session, resident_id)
+    _lock_address(session, client_addr)
     resident = session.get(Resident, resident_id)
     if resident is None or not resident.email_verified:
         _audit(session, resident_id if resident else None, account, FAILED_UNVERIFIED, client_addr, now)
@@ -208,6 +209,19 @@ def _lock_resident(session: Session, resident_id: int) -> None:
     first statement (on SQLite a reader that later tries to write can deadlock instead of waiting).
     """
     session.execute(update(Resident).where(Resident.id == resident_id).values(id=Resident.id))
+
+
+def _lock_address(session: Session, client_addr: str) -> None:
+    """Make simultaneous attempts from one address take turns, so the per-address count and check are one step.
+
+    PostgreSQL: a transaction-scoped advisory lock on the address, taken after the resident's row lock (always
+    in that order, so two attempts never wait on each other in a cycle). SQLite: ``_lock_resident`` already
+    holds the database's single write lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"link-address:{client_addr[:64]}"}
+        )
 
 
 def _bump_links_version(session: Session, resident_id: int) -> None:
