@@ -58,6 +58,9 @@ class RedisCache:
         self.prefix = prefix
         self._retry_after = retry_after
         self._down_until = 0.0
+        #: Prefixes whose forgetting failed: their keys may hold what a change replaced, so they are misses
+        #: until the delete goes through (retried before every read).
+        self._unforgotten: set[str] = set()
 
     def _usable(self) -> bool:
         return time.monotonic() >= self._down_until
@@ -68,7 +71,7 @@ class RedisCache:
         self._down_until = time.monotonic() + self._retry_after
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        if not keys or not self._usable():
+        if not keys or not self._usable() or not self._forget_pending():
             return [None] * len(keys)
         try:
             values = self._redis.mget([self.prefix + key for key in keys])
@@ -76,6 +79,14 @@ class RedisCache:
             self._failed(exc)
             return [None] * len(keys)
         return [value if isinstance(value, bytes) else None for value in values]
+
+    def _forget_pending(self) -> bool:
+        """Retry the deletes that failed; True when none is left (only then may anything be read)."""
+        for prefix in list(self._unforgotten):
+            if not self._delete(prefix):
+                return False
+            self._unforgotten.discard(prefix)
+        return True
 
     def set_many(self, values: Mapping[str, bytes], ttl: int) -> None:
         if not values or not self._usable():
@@ -89,6 +100,15 @@ class RedisCache:
             self._failed(exc)
 
     def delete_prefix(self, prefix: str) -> int:
+        deleted = self._delete(prefix)
+        if deleted is None:
+            self._unforgotten.add(prefix)
+        return deleted or 0
+
+    def _delete(self, prefix: str) -> int | None:
+        """Delete the keys under ``prefix``; how many, or None when Redis failed (or is resting)."""
+        if not self._usable():
+            return None
         deleted = 0
         try:
             batch: list[bytes] = []
@@ -101,6 +121,7 @@ class RedisCache:
                 deleted += int(self._redis.delete(*batch))
         except self._errors as exc:
             self._failed(exc)
+            return None
         return deleted
 
 

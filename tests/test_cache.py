@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -299,3 +302,52 @@ def test_one_time_messages_are_never_cached(app: Flask, client: FlaskClient, log
         session["_flashes"] = [("success", "A one-time message")]
     assert "A one-time message" in client.get("/").get_data(as_text=True)
     assert "A one-time message" not in client.get("/").get_data(as_text=True)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A redis-server of this test's own on a free port, which the test may pause (SIGSTOP: it hangs)."""
+    from tests.browser.conftest import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(50):
+        try:
+            redis.Redis.from_url(url, socket_timeout=0.5).ping()
+            break
+        except (redis.RedisError, OSError):
+            time.sleep(0.1)
+    process.url = url  # type: ignore[attr-defined]
+    yield process
+    process.send_signal(signal.SIGCONT)
+    process.terminate()
+    process.wait(10)
+
+
+def test_bill_delivery_change_during_a_redis_hang_is_never_hidden(
+    make_app: Callable[..., Flask], own_redis: subprocess.Popen[bytes], oidc_server: str
+) -> None:
+    """Redis hangs while the change is saved, so forgetting the cached summary fails; once Redis answers
+    again, the stale summary it still holds must not be served."""
+    app = make_app(REDIS_URL=own_redis.url, CACHE_TIMEOUT=0.3, CACHE_RETRY_SECONDS=0.5)  # type: ignore[attr-defined]
+    load_demo(app)
+    client = app.test_client()
+    sign_in(client, oidc_server, "pat")
+    post_link(client, "100001", "2000001")
+    page = client.get("/accounts/100001/delivery").get_data(as_text=True)  # the summary is cached now
+    choice, shown = ("paper", "<dd>Paper bill by mail") if 'value="email" checked' in page else ("email", "<dd>Email")
+    token = csrf_token(client, "/accounts/100001/delivery")
+    own_redis.send_signal(signal.SIGSTOP)
+    try:
+        response = client.post("/accounts/100001/delivery", data={"csrf_token": token, "delivery": choice})
+        assert response.status_code == 302
+    finally:
+        own_redis.send_signal(signal.SIGCONT)
+    time.sleep(0.6)  # past CACHE_RETRY_SECONDS: the portal uses Redis again, which still holds the old summary
+    for _ in range(3):
+        assert shown in client.get("/accounts/100001").get_data(as_text=True)
