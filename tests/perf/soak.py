@@ -217,7 +217,7 @@ def main() -> None:
     tally, stop = Tally(), threading.Event()
     linkers = [Linker(f"soak-linker-{n}") for n in range(args.linkers)]
     try:
-        migrate({**os.environ, **env})
+        migrate(env)
         subprocess.run([BIN / "flask", "--app", "wsgi", "billing", "demo"], cwd=ROOT, env={**os.environ, **env},
                        check=True, capture_output=True)  # fmt: skip
         provider_server = ExitStack()

@@ -7,7 +7,6 @@ stall it, while through nginx (docs/deploy/nginx/portal-proxy.conf, as shipped) 
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.auth.provider import HostileProvider, running
 from tests.browser.conftest import free_port
 from tests.support.gunicorn import ROOT, gunicorn, migrate, sign_in_over_http
 
@@ -85,26 +83,10 @@ def slow_clients(stack: ExitStack, port: int) -> None:
 
 
 @pytest.fixture
-def provider() -> Iterator[HostileProvider]:
-    with running(HostileProvider()) as p:
-        yield p
-
-
-@pytest.fixture
-def served(database_url: str, provider: HostileProvider, tmp_path: Path) -> Iterator[tuple[int, str]]:
+def served(gunicorn_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, str]]:
     """(gunicorn's port, nginx's base URL): the shipped gunicorn settings with two workers, nginx in front."""
-    env = {
-        "PORTAL_ENV": "development",
-        "SECRET_KEY": "nginx-test-secret-key-0123456789abcdef-xyz",
-        "DATABASE_URL": database_url,
-        "OIDC_ISSUER": provider.issuer,
-        "OIDC_CLIENT_ID": provider.client_id,
-        "OIDC_CLIENT_SECRET": provider.client_secret,
-        "GUNICORN_WORKERS": "2",
-        "GUNICORN_ACCESS_LOG": os.devnull,
-        "PROXY_FIX_HOPS": "1",
-    }
-    migrate({**os.environ, **env})
+    env = {**gunicorn_env, "PROXY_FIX_HOPS": "1"}
+    migrate(env)
     port = free_port()
     with gunicorn(env, port, tmp_path / "gunicorn.log"), nginx(port, tmp_path) as base:
         yield port, base

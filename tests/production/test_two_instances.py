@@ -5,7 +5,6 @@ Needs PostgreSQL (``TEST_POSTGRES_URL``, set up by ``make test``); in CI its abs
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.auth.provider import HostileProvider, running
+from tests.auth.provider import HostileProvider
 from tests.browser.conftest import free_port
 from tests.support.gunicorn import gunicorn, migrate, sign_in_over_http
 
@@ -21,28 +20,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def provider() -> Iterator[HostileProvider]:
-    with running(HostileProvider()) as p:
-        yield p
-
-
-@pytest.fixture
-def instances(database_url: str, provider: HostileProvider, tmp_path: Path) -> Iterator[tuple[str, str]]:
+def instances(gunicorn_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Two gunicorn instances (two workers each) on different ports, one database."""
-    env = {
-        **os.environ,
-        "PORTAL_ENV": "development",
-        "SECRET_KEY": "two-instances-secret-key-0123456789abcdef",
-        "DATABASE_URL": database_url,
-        "OIDC_ISSUER": provider.issuer,
-        "OIDC_CLIENT_ID": provider.client_id,
-        "OIDC_CLIENT_SECRET": provider.client_secret,
-        "GUNICORN_WORKERS": "2",
-        "GUNICORN_ACCESS_LOG": os.devnull,
-    }
-    migrate(env)
+    migrate(gunicorn_env)
     with ExitStack() as stack:
-        bases = [stack.enter_context(gunicorn(env, free_port(), tmp_path / f"gunicorn-{n}.log")) for n in range(2)]
+        bases = [
+            stack.enter_context(gunicorn(gunicorn_env, free_port(), tmp_path / f"gunicorn-{n}.log")) for n in range(2)
+        ]
         yield bases[0], bases[1]
 
 

@@ -17,9 +17,13 @@ BIN = Path(sys.executable).parent
 
 
 def migrate(env: Mapping[str, str]) -> None:
-    """``flask db upgrade`` on the database that ``env`` names."""
+    """``flask db upgrade`` on the database that ``env`` (added to this process's environment) names."""
     subprocess.run(
-        [BIN / "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
+        [BIN / "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
     )
 
 
