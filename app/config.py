@@ -16,6 +16,7 @@ naming every problem, if any is missing or malformed.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import types
@@ -329,6 +330,8 @@ def _declarations() -> tuple[Declared, ...]:
         args = [a for a in getattr(hint, "__args__", ()) if a is not type(None)]
         optional = isinstance(hint, types.UnionType)
         kind = args[0] if optional else getattr(hint, "__origin__", hint)
+        if kind not in (str, int, float, bool, tuple):
+            raise TypeError(f"setting {f.name}: declare it as str, int, float, bool or tuple[str, ...]")
         declared.append(Declared(f.name.upper(), f.name, kind, optional, f.default, spec))
     return tuple(declared)
 
@@ -501,7 +504,7 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> Settings:
 
     The typed settings go to ``app.extensions["settings"]`` and back into ``app.config``, parsed.
     """
-    app.config.from_mapping(FLASK_DEFAULTS)
+    app.config.from_mapping(copy.deepcopy(FLASK_DEFAULTS))
     app.config.from_mapping(DEFAULTS)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
