@@ -4,7 +4,7 @@ Environment parsing, the defaults, the README's configuration table (:mod:`app.c
 start-up check all come from these declarations. A field's upper-case name is its environment
 variable, an interface relied on by deployment docs: keep the names and defaults. The annotation says
 how a value is parsed: ``str``, ``int``, ``float``, ``bool`` or ``tuple[str, ...]`` (comma-separated);
-``| None`` makes it optional.
+``| None`` makes it optional; ``secret=True`` keeps a value out of ``repr``.
 Adding a setting is one line::
 
     smtp_port: int = setting(587, "port of the mail server", check=positive)
@@ -63,9 +63,14 @@ class Setting:
     check: Check | None = None
 
 
-def setting(default: T, doc: str = "", *, shown: str | None = None, check: Check | None = None) -> T:
-    """Declare a setting: a :class:`Settings` field with its default, README text and check."""
-    return field(default=default, metadata={"setting": Setting(doc, shown, check)})
+def setting(
+    default: T, doc: str = "", *, shown: str | None = None, check: Check | None = None, secret: bool = False
+) -> T:
+    """Declare a setting: a :class:`Settings` field with its default, README text and check.
+
+    A ``secret`` is left out of the settings' ``repr``, so logging them never shows it.
+    """
+    return field(default=default, repr=not secret, metadata={"setting": Setting(doc, shown, check)})
 
 
 def split_list(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
@@ -169,7 +174,7 @@ class Settings:
         check=one_of("development", "production", "testing"),
     )
     secret_key: str | None = setting(
-        None, "32+ random characters; required in production", shown="development-only key"
+        None, "32+ random characters; required in production", shown="development-only key", secret=True
     )
     database_url: str = setting(
         f"sqlite:///{INSTANCE / 'portal.sqlite'}",
@@ -185,7 +190,10 @@ class Settings:
     )
     oidc_client_id: str = setting("citizen-portal", "the portal's client in the realm", check=required)
     oidc_client_secret: str | None = setting(
-        None, "required in production with `client_secret_basic`", shown="dev value with the development provider"
+        None,
+        "required in production with `client_secret_basic`",
+        shown="dev value with the development provider",
+        secret=True,
     )
     oidc_client_auth_method: str = setting(
         "client_secret_basic",
@@ -265,6 +273,7 @@ class Settings:
         "fragments",
         shown="unset: no cache",
         check=_redis_url,
+        secret=True,  # may carry a password
     )
     cache_key_prefix: str = setting(
         "portal:", "prefix of every cache key; give each deployment sharing a Redis its own"

@@ -154,3 +154,12 @@ def test_cookies_are_secure_under_an_https_base_url(make_app: Callable[..., Flas
     app = make_app(PORTAL_BASE_URL="https://pay.example.gov")
     assert cookie_policy(app).flags() == {"path": "/", "secure": True, "httponly": True, "samesite": "Lax"}
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_secrets_stay_out_of_the_settings_repr() -> None:
+    settings = build_settings(
+        {**DEFAULTS, "SECRET_KEY": "s3cret-key", "OIDC_CLIENT_SECRET": "hunter2", "REDIS_URL": "redis://:pw@cache/0"}
+    )
+    shown = repr(settings)
+    assert "city_name='City of Springfield'" in shown
+    assert not any(secret in shown for secret in ("s3cret-key", "hunter2", ":pw@"))
