@@ -284,7 +284,7 @@ class Settings:
         check=whole_number(0, 3600, "of seconds from 0 (no caching) to 3600"),
     )
     cache_timeout: float = setting(0.25, "seconds to wait for Redis", check=positive)
-    cache_retry_seconds: int = setting(30, "seconds to leave Redis alone after it failed", check=positive)
+    cache_retry_seconds: float = setting(30.0, "seconds to leave Redis alone after it failed", check=positive)
     babel_supported_locales: tuple[str, ...] = setting(
         ("en", "es"), "languages offered; `en` alone hides the language switch", check=_translated_locales
     )
