@@ -31,7 +31,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/flask db upgrade
 	$(BIN)/flask billing demo --if-empty
-	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/flask dev run --host 127.0.0.1 --port $(PORT)
 
 # Installs and starts what is missing, prints the variables; TEST_POSTGRES_URL / TEST_REDIS_URL point elsewhere.
 services:

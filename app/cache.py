@@ -15,11 +15,16 @@ from typing import Protocol
 
 from flask import Flask, current_app
 
+from app.config import get_settings
+
 log = logging.getLogger(__name__)
 
 
 class Cache(Protocol):
     """Byte values by string key, with a time to live."""
+
+    #: False for the stand-in used without Redis: every read misses, so wrapping a source in it is pointless.
+    enabled: bool
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         """The values of ``keys`` in order; None for each miss."""
@@ -37,6 +42,8 @@ class Cache(Protocol):
 class NullCache:
     """No cache: every read is a miss (``REDIS_URL`` unset)."""
 
+    enabled = False
+
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         return [None] * len(keys)
 
@@ -49,6 +56,8 @@ class NullCache:
 
 class RedisCache:
     """Redis with short timeouts; any Redis error is logged once, counted as a miss, and Redis is rested."""
+
+    enabled = True
 
     def __init__(self, url: str, *, prefix: str, timeout: float, retry_after: float) -> None:
         import redis
@@ -152,16 +161,16 @@ def cached_texts(store: Cache, builders: Mapping[str, Callable[[], str]], ttl: i
 
 def init_app(app: Flask) -> None:
     """Put the configured cache in ``app.extensions["cache"]``."""
-    url = app.config.get("REDIS_URL")
-    if url:
-        app.extensions["cache"] = RedisCache(
-            url,
-            prefix=str(app.config["CACHE_KEY_PREFIX"]),
-            timeout=float(app.config["CACHE_TIMEOUT"]),
-            retry_after=float(app.config["CACHE_RETRY_SECONDS"]),
+    settings = get_settings(app)
+    store: Cache = NullCache()
+    if settings.redis_url:
+        store = RedisCache(
+            settings.redis_url,
+            prefix=settings.cache_key_prefix,
+            timeout=settings.cache_timeout,
+            retry_after=settings.cache_retry_seconds,
         )
-    else:
-        app.extensions["cache"] = NullCache()
+    app.extensions["cache"] = store
 
 
 def cache() -> Cache:

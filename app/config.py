@@ -1,157 +1,76 @@
-"""Configuration: defaults, then ``instance/config.py``, then the environment, then checks.
+"""Settings, each declared once as a field of :class:`Settings`: its default, meaning and check.
 
-The environment variable names here are an interface relied on by deployment docs: keep them.
+Environment parsing, the defaults, the README's configuration table (:mod:`app.config_doc`) and the
+start-up check all come from these declarations. A field's upper-case name is its environment
+variable, an interface relied on by deployment docs: keep the names and defaults. The annotation says
+how a value is parsed: ``str``, ``int``, ``float``, ``bool`` or ``tuple[str, ...]`` (comma-separated);
+``| None`` makes it optional; ``secret=True`` keeps a value out of ``repr``.
+Adding a setting is one line::
+
+    smtp_port: int = setting(587, "port of the mail server", check=positive)
+
+``load_config`` fills ``app.config`` in order: defaults, ``instance/config.py``, the environment (or a
+test's ``test_config`` instead of those two), then builds the typed settings once and refuses to start,
+naming every problem, if any is missing or malformed.
 """
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
-from collections.abc import Mapping
+import types
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, get_type_hints
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask, current_app
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
-
-#: Development defaults. Production must set every secret itself (see ``check_config``).
-DEFAULTS: dict[str, Any] = {
-    "PORTAL_ENV": "development",
-    "SECRET_KEY": None,
-    "DATABASE_URL": f"sqlite:///{INSTANCE / 'portal.sqlite'}",
-    "OIDC_ISSUER": None,
-    "OIDC_CLIENT_ID": "citizen-portal",
-    "OIDC_CLIENT_SECRET": None,
-    "OIDC_CLIENT_AUTH_METHOD": "client_secret_basic",
-    "OIDC_PRIVATE_KEY_FILE": None,
-    "OIDC_SCOPES": "openid profile email",
-    "OIDC_ID_TOKEN_ALGS": "RS256,PS256,ES256",
-    "OIDC_TRUSTED_AUDIENCES": "",
-    "OIDC_ROLES_CLAIM": "realm_access.roles",
-    "OIDC_STAFF_ROLE": "staff",
-    "OIDC_TIMEOUT": 5.0,
-    "OIDC_CLOCK_SKEW": 60,
-    "OIDC_MAX_TOKEN_AGE": 600,
-    "OIDC_ALLOW_HTTP_ISSUER": False,
-    "OIDC_METADATA_TTL": 3600,
-    "OIDC_PROVIDER_RETRY_AFTER": 120,
-    "LOGOUT_TOKEN_MAX_AGE": 300,
-    "DEV_OIDC_PORT": 5001,
-    "PORTAL_BASE_URL": None,
-    "CITY_NAME": "City of Springfield",
-    "CITY_URL": "https://www.example.gov",
-    "UTILITY_PHONE": "(555) 010-0100",
-    "CITY_TIMEZONE": "America/Chicago",
-    "UTILITY_EMAIL": "utilitybilling@example.gov",
-    "SOCIAL_PROVIDERS": "google,apple,microsoft,facebook",
-    "ACCOUNT_NUMBER_LENGTH": 6,
-    "CUSTOMER_ID_LENGTH": 7,
-    "MAX_LINKED_ACCOUNTS": 10,
-    "LINK_FAILURES_PER_RESIDENT": 5,
-    "LINK_FAILURES_PER_ADDRESS": 30,
-    "LINK_FAILURE_WINDOW_MINUTES": 15,
-    "SESSION_IDLE_TIMEOUT": 30 * 60,
-    "SESSION_ABSOLUTE_TIMEOUT": 12 * 60 * 60,
-    "PROXY_FIX_HOPS": 0,
-    "REDIS_URL": None,
-    "CACHE_KEY_PREFIX": "portal:",
-    "CACHE_TIMEOUT": 0.25,
-    "CACHE_RETRY_SECONDS": 30,
-    "BILLING_CACHE_SECONDS": 60,
-    "LOG_FORMAT": "text",
-    "LOG_LEVEL": "INFO",
-    "BABEL_DEFAULT_LOCALE": "en",
-    "BABEL_SUPPORTED_LOCALES": "en,es",
-    "WTF_CSRF_TIME_LIMIT": None,
-}
-
-#: Settings read from the environment, with the type each is parsed to.
-ENV_SETTINGS: dict[str, type] = {
-    "PORTAL_ENV": str,
-    "SECRET_KEY": str,
-    "DATABASE_URL": str,
-    "OIDC_ISSUER": str,
-    "OIDC_CLIENT_ID": str,
-    "OIDC_CLIENT_SECRET": str,
-    "OIDC_CLIENT_AUTH_METHOD": str,
-    "OIDC_PRIVATE_KEY_FILE": str,
-    "OIDC_SCOPES": str,
-    "OIDC_ID_TOKEN_ALGS": str,
-    "OIDC_TRUSTED_AUDIENCES": str,
-    "OIDC_ROLES_CLAIM": str,
-    "OIDC_STAFF_ROLE": str,
-    "OIDC_TIMEOUT": float,
-    "OIDC_CLOCK_SKEW": int,
-    "OIDC_MAX_TOKEN_AGE": int,
-    "OIDC_ALLOW_HTTP_ISSUER": bool,
-    "OIDC_METADATA_TTL": int,
-    "OIDC_PROVIDER_RETRY_AFTER": int,
-    "LOGOUT_TOKEN_MAX_AGE": int,
-    "DEV_OIDC_PORT": int,
-    "PORTAL_BASE_URL": str,
-    "CITY_NAME": str,
-    "CITY_URL": str,
-    "UTILITY_PHONE": str,
-    "CITY_TIMEZONE": str,
-    "UTILITY_EMAIL": str,
-    "SOCIAL_PROVIDERS": str,
-    "ACCOUNT_NUMBER_LENGTH": int,
-    "CUSTOMER_ID_LENGTH": int,
-    "MAX_LINKED_ACCOUNTS": int,
-    "LINK_FAILURES_PER_RESIDENT": int,
-    "LINK_FAILURES_PER_ADDRESS": int,
-    "LINK_FAILURE_WINDOW_MINUTES": int,
-    "SESSION_IDLE_TIMEOUT": int,
-    "SESSION_ABSOLUTE_TIMEOUT": int,
-    "PROXY_FIX_HOPS": int,
-    "REDIS_URL": str,
-    "CACHE_KEY_PREFIX": str,
-    "CACHE_TIMEOUT": float,
-    "CACHE_RETRY_SECONDS": int,
-    "BILLING_CACHE_SECONDS": int,
-    "LOG_FORMAT": str,
-    "LOG_LEVEL": str,
-    "BABEL_SUPPORTED_LOCALES": str,
-}
+TRANSLATIONS = ROOT / "app" / "translations"
 
 KNOWN_SOCIAL_PROVIDERS = ("google", "apple", "microsoft", "facebook")
 DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
+DEV_CLIENT_SECRET = "development-client-secret"
+
+#: Flask and extension keys with the portal's own defaults; not portal settings, not in the environment.
+FLASK_DEFAULTS: dict[str, Any] = {
+    "BABEL_DEFAULT_LOCALE": "en",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+}
+
+T = TypeVar("T")
+#: A check of one setting's parsed value: None when it is fine, else what is wrong ("must be ...").
+Check = Callable[[Any], str | None]
 
 
 class ConfigError(RuntimeError):
     """The configuration is missing or malformed; the message names every problem."""
 
 
-def _parse(name: str, kind: type, raw: str) -> Any:
-    if kind is bool:
-        value = raw.strip().lower()
-        if value in ("1", "true", "yes", "on"):
-            return True
-        if value in ("0", "false", "no", "off", ""):
-            return False
-        raise ConfigError(f"{name} must be true or false, not {raw!r}")
-    try:
-        return kind(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a {kind.__name__}, not {raw!r}") from None
+@dataclass(frozen=True)
+class Setting:
+    """What a declared setting means (its README row) and how it is checked."""
+
+    doc: str
+    #: The README's "Default" cell when the value itself would mislead (e.g. a value filled in later).
+    shown: str | None = None
+    check: Check | None = None
 
 
-def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Read the documented settings that are set (and not empty) in ``environ``."""
-    environ = os.environ if environ is None else environ
-    settings: dict[str, Any] = {}
-    problems: list[str] = []
-    for name, kind in ENV_SETTINGS.items():
-        raw = environ.get(name)
-        if raw is None or raw == "":
-            continue
-        try:
-            settings[name] = _parse(name, kind, raw)
-        except ConfigError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise ConfigError("Invalid configuration: " + "; ".join(problems))
-    return settings
+def setting(
+    default: T, doc: str = "", *, shown: str | None = None, check: Check | None = None, secret: bool = False
+) -> T:
+    """Declare a setting: a :class:`Settings` field with its default, README text and check.
+
+    A ``secret`` is left out of the settings' ``repr``, so logging them never shows it.
+    """
+    return field(default=default, repr=not secret, metadata={"setting": Setting(doc, shown, check)})
 
 
 def split_list(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
@@ -163,6 +82,332 @@ def split_list(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+# Checks, each naming the problem after the setting's name.
+
+
+def positive(value: float) -> str | None:
+    """More than zero."""
+    return None if value > 0 else "must be a positive number"
+
+
+def required(value: str) -> str | None:
+    """Not empty."""
+    return None if value else "is required"
+
+
+def one_of(*choices: str) -> Check:
+    """One of ``choices``."""
+    listed = ", ".join(choices[:-1]) + f" or {choices[-1]}"
+    return lambda value: None if value in choices else f"must be {listed}, not {value!r}"
+
+
+def whole_number(low: int, high: int, meaning: str) -> Check:
+    """An int from ``low`` to ``high``; ``meaning`` says so in the message."""
+    return lambda value: None if low <= value <= high else f"must be a whole number {meaning}"
+
+
+def _issuer_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"must be an http(s) URL, not {value!r}"
+    return "must not contain a query or fragment" if parts.query or parts.fragment else None
+
+
+def _absolute_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        return f"must be an absolute http(s) URL, not {value!r}"
+    return None
+
+
+def _redis_url(value: str) -> str | None:
+    # Never echo the value: it may carry a password.
+    return (
+        None
+        if urlsplit(value).scheme in ("redis", "rediss", "unix")
+        else "must be a redis://, rediss:// or unix:// URL"
+    )
+
+
+def _asymmetric_algorithms(algs: tuple[str, ...]) -> str | None:
+    if algs and not any(a.lower() == "none" or a.startswith("HS") for a in algs):
+        return None
+    return "must list asymmetric algorithms such as RS256 (never none or HS*)"
+
+
+def _social_providers(aliases: tuple[str, ...]) -> str | None:
+    unknown = [a for a in aliases if a not in KNOWN_SOCIAL_PROVIDERS]
+    if not unknown:
+        return None
+    return f"has unknown entries {', '.join(unknown)}; choose from {', '.join(KNOWN_SOCIAL_PROVIDERS)}"
+
+
+def _translated_locales(codes: tuple[str, ...]) -> str | None:
+    missing = [code for code in codes if code != "en" and not (TRANSLATIONS / code).is_dir()]
+    if codes and not missing:
+        return None
+    return "must list languages the portal has translations for (en, es)" + (
+        f"; none for {', '.join(missing)}" if missing else ""
+    )
+
+
+def _time_zone(name: str) -> str | None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"must be a time zone such as America/Chicago, not {name!r}"
+    return None
+
+
+def _log_level(name: str) -> str | None:
+    return None if isinstance(logging.getLevelName(name.upper()), int) else f"must be a logging level, not {name!r}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every portal setting, typed; ``Settings()`` holds the defaults. Built once per app by ``load_config``."""
+
+    portal_env: str = setting(
+        "development",
+        "`production` turns on the production refusals: a strong `SECRET_KEY`, a real `OIDC_ISSUER` over https, "
+        "no development provider",
+        check=one_of("development", "production", "testing"),
+    )
+    secret_key: str | None = setting(
+        None, "32+ random characters; required in production", shown="development-only key", secret=True
+    )
+    database_url: str = setting(
+        f"sqlite:///{INSTANCE / 'portal.sqlite'}",
+        "`postgresql://portal@db.internal/portal` (psycopg 3 is used)",
+        shown="`sqlite:///instance/portal.sqlite`",
+        check=required,
+    )
+    oidc_issuer: str | None = setting(
+        None,
+        "`https://id.city.example/realms/citizens` (exact issuer; discovery must name the same)",
+        shown="unset: the embedded development provider on `http://localhost:5001`",
+        check=_issuer_url,
+    )
+    oidc_client_id: str = setting("citizen-portal", "the portal's client in the realm", check=required)
+    oidc_client_secret: str | None = setting(
+        None,
+        "required in production with `client_secret_basic`",
+        shown="dev value with the development provider",
+        secret=True,
+    )
+    oidc_client_auth_method: str = setting(
+        "client_secret_basic",
+        'or `private_key_jwt` (Keycloak "Signed JWT")',
+        check=one_of("client_secret_basic", "private_key_jwt"),
+    )
+    oidc_private_key_file: str | None = setting(None, "PEM private key for `private_key_jwt`")
+    oidc_scopes: str = setting("openid profile email", "space-separated scopes asked for at sign-in")
+    oidc_id_token_algs: tuple[str, ...] = setting(
+        ("RS256", "PS256", "ES256"),
+        "accepted ID-token algorithms (also must be advertised by the provider; never `none` or `HS*`)",
+        check=_asymmetric_algorithms,
+    )
+    oidc_trusted_audiences: tuple[str, ...] = setting((), "other audiences an ID token may name besides this client")
+    oidc_roles_claim: str = setting("realm_access.roles", "dotted path of the roles list in the ID token")
+    oidc_staff_role: str = setting("staff", "role that opens the staff console")
+    oidc_timeout: float = setting(5.0, "seconds for every call to the provider", check=positive)
+    oidc_clock_skew: int = setting(60, "seconds of clock skew tolerated on `exp`/`iat`")
+    oidc_max_token_age: int = setting(600, "seconds after `iat` an ID token is still accepted")
+    oidc_metadata_ttl: int = setting(3600, "seconds the discovery document is cached")
+    oidc_provider_retry_after: int = setting(120, "`Retry-After` seconds when the provider is down")
+    oidc_allow_http_issuer: bool = setting(
+        False, "allow an `http://` issuer in production (TLS ended in front of a private network)"
+    )
+    oidc_password_reset_url: str | None = setting(
+        None,
+        "the provider's reset-password page, linked from the sign-in page",
+        shown="unset: Keycloak's reset page under `OIDC_ISSUER` (none with the development provider)",
+        check=_absolute_url,
+    )
+    dev_oidc_port: int = setting(5001, "port of the embedded development provider")
+    portal_base_url: str | None = setting(
+        None,
+        "`https://pay.city.example`; redirect URIs are built from it exactly as the realm registers them",
+        shown="unset (from the request)",
+        check=_absolute_url,
+    )
+    city_name: str = setting("City of Springfield", "shown in the header and footer")
+    city_url: str = setting("https://www.example.gov", "the city's home page, linked from the footer")
+    city_timezone: str = setting("America/Chicago", "times are shown in this zone", check=_time_zone)
+    utility_phone: str = setting("(555) 010-0100", "whom residents call, on help and error pages")
+    utility_email: str = setting("utilitybilling@example.gov", "whom residents write to, on help and error pages")
+    social_providers: tuple[str, ...] = setting(
+        KNOWN_SOCIAL_PROVIDERS,
+        'which "Sign in with …" buttons show; values are the realm\'s identity-provider aliases',
+        check=_social_providers,
+    )
+    account_number_length: int = setting(
+        6,
+        "digits of an account number; shorter input is padded with leading zeros (`0`: no fixed length)",
+        check=whole_number(0, 20, "from 0 (no fixed length) to 20"),
+    )
+    customer_id_length: int = setting(
+        7,
+        "digits of a customer ID; shorter input is padded with leading zeros (`0`: no fixed length)",
+        check=whole_number(0, 20, "from 0 (no fixed length) to 20"),
+    )
+    max_linked_accounts: int = setting(10, "accounts one resident may link", check=positive)
+    link_failures_per_resident: int = setting(
+        5, "wrong account/customer pairs allowed per resident per window, counted in the database", check=positive
+    )
+    link_failures_per_address: int = setting(
+        30, "wrong account/customer pairs allowed per client address per window", check=positive
+    )
+    link_failure_window_minutes: int = setting(15, "the window for those limits", check=positive)
+    logout_token_max_age: int = setting(
+        300, "seconds after `iat` a back-channel logout token is accepted", check=positive
+    )
+    session_idle_timeout: int = setting(1800, "seconds without a request before a session ends", check=positive)
+    session_absolute_timeout: int = setting(
+        43200, "seconds after sign-in when a session ends regardless", check=positive
+    )
+    proxy_fix_hops: int = setting(0, "number of trusted proxies setting `X-Forwarded-*`")
+    redis_url: str | None = setting(
+        None,
+        "`redis://cache.internal:6379/0` (or `rediss://`); the shared cache of account summaries and home-page "
+        "fragments",
+        shown="unset: no cache",
+        check=_redis_url,
+        secret=True,  # may carry a password
+    )
+    cache_key_prefix: str = setting(
+        "portal:", "prefix of every cache key; give each deployment sharing a Redis its own"
+    )
+    billing_cache_seconds: int = setting(
+        60,
+        "how long an account summary or home-page fragment may be reused (`0`: never)",
+        check=whole_number(0, 3600, "of seconds from 0 (no caching) to 3600"),
+    )
+    cache_timeout: float = setting(0.25, "seconds to wait for Redis", check=positive)
+    cache_retry_seconds: float = setting(30.0, "seconds to leave Redis alone after it failed", check=positive)
+    babel_supported_locales: tuple[str, ...] = setting(
+        ("en", "es"), "languages offered; `en` alone hides the language switch", check=_translated_locales
+    )
+    log_format: str = setting("text", "`json` for one JSON object per line", check=one_of("text", "json"))
+    log_level: str = setting("INFO", "`DEBUG`, `INFO`, `WARNING` or `ERROR`", check=_log_level)
+
+    #: Derived, not a setting: no ``OIDC_ISSUER`` outside production means the embedded development provider.
+    dev_oidc_enabled: bool = False
+
+    @property
+    def production(self) -> bool:
+        """True when the portal runs as a production deployment."""
+        return self.portal_env == "production"
+
+    @property
+    def database_uri(self) -> str:
+        """``DATABASE_URL`` as SQLAlchemy takes it (psycopg 3 for PostgreSQL)."""
+        return normalise_database_url(self.database_url)
+
+    def as_config(self) -> dict[str, Any]:
+        """Every setting under its variable name, and the keys Flask and its extensions read."""
+        config = {d.name: getattr(self, d.attr) for d in DECLARED}
+        config.update(
+            DEV_OIDC_ENABLED=self.dev_oidc_enabled,
+            SQLALCHEMY_DATABASE_URI=self.database_uri,
+            BABEL_DEFAULT_TIMEZONE=self.city_timezone,
+            BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
+        )
+        return config
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A declared setting with what its annotation says: the parsed type, and whether it may be unset."""
+
+    name: str
+    attr: str
+    kind: type
+    optional: bool
+    default: Any
+    spec: Setting
+
+
+def _declarations() -> tuple[Declared, ...]:
+    hints = get_type_hints(Settings)
+    declared = []
+    for f in fields(Settings):
+        spec = f.metadata.get("setting")
+        if spec is None:
+            continue
+        hint = hints[f.name]
+        args = [a for a in getattr(hint, "__args__", ()) if a is not type(None)]
+        optional = isinstance(hint, types.UnionType)
+        kind = args[0] if optional else getattr(hint, "__origin__", hint)
+        if kind not in (str, int, float, bool, tuple):
+            raise TypeError(f"setting {f.name}: declare it as str, int, float, bool or tuple[str, ...]")
+        declared.append(Declared(f.name.upper(), f.name, kind, optional, f.default, spec))
+    return tuple(declared)
+
+
+DECLARED = _declarations()
+#: Each setting's default under its variable name.
+DEFAULTS: dict[str, Any] = {d.name: d.default for d in DECLARED}
+_KIND_WORDS = {int: "a whole number", float: "a number", bool: "true or false", tuple: "a comma-separated list"}
+
+
+def _parse(d: Declared, raw: str) -> Any:
+    """A value given as text (the environment, or text in the instance file)."""
+    if d.kind is str:
+        return raw if raw or not d.optional else None
+    if d.kind is tuple:
+        return tuple(split_list(raw))
+    if d.kind is bool:
+        value = raw.strip().lower()
+        if value in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+            return value in ("1", "true", "yes", "on")
+    else:
+        try:
+            return d.kind(raw)
+        except ValueError:
+            pass
+    raise ConfigError(f"{d.name} must be {_KIND_WORDS[d.kind]}, not {raw!r}")
+
+
+def _coerce(d: Declared, value: Any) -> Any:
+    """A configured value as its declared type; ConfigError names the setting when it is not one."""
+    if value is None:
+        if d.optional:
+            return None
+        raise ConfigError(f"{d.name} is required")
+    if isinstance(value, str):
+        return _parse(d, value)
+    if d.kind is str:
+        return str(value)
+    if d.kind is tuple and isinstance(value, (list, tuple)):
+        return tuple(split_list(value))
+    if d.kind is bool and isinstance(value, bool):
+        return value
+    # An int where a float is declared is fine; a float (or a bool) where an int is declared is not.
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and (d.kind is float or (d.kind is int and isinstance(value, int))):
+        return d.kind(value)
+    raise ConfigError(f"{d.name} must be {_KIND_WORDS[d.kind]}, not {value!r}")
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Parse the declared settings that are set (and not empty) in ``environ``."""
+    environ = os.environ if environ is None else environ
+    settings: dict[str, Any] = {}
+    problems: list[str] = []
+    for d in DECLARED:
+        raw = environ.get(d.name)
+        if raw is None or raw == "":
+            continue
+        try:
+            settings[d.name] = _parse(d, raw)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("Invalid configuration: " + "; ".join(problems))
+    return settings
+
+
 def normalise_database_url(url: str) -> str:
     """Use the psycopg 3 driver for plain ``postgres://`` and ``postgresql://`` URLs."""
     for prefix in ("postgres://", "postgresql://"):
@@ -171,145 +416,117 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def is_production(config: Mapping[str, Any]) -> bool:
-    """True when the portal runs as a production deployment."""
-    return config.get("PORTAL_ENV") == "production"
+# Checks that need more than one setting.
 
 
-def check_config(config: dict[str, Any]) -> list[str]:
-    """Return every problem with ``config``; an empty list means it is usable."""
-    problems: list[str] = []
-    env = config.get("PORTAL_ENV")
-    if env not in ("development", "production", "testing"):
-        problems.append(f"PORTAL_ENV must be development, production or testing, not {env!r}")
-    production = env == "production"
+def _production_secret_key(s: Settings) -> Iterator[str]:
+    if not s.production:
+        return
+    if not s.secret_key:
+        yield "SECRET_KEY is required in production (at least 32 random characters)"
+    elif len(s.secret_key) < 32 or s.secret_key == DEV_SECRET_KEY:
+        yield "SECRET_KEY is too weak for production: use at least 32 random characters"
 
-    secret = config.get("SECRET_KEY")
-    if production:
-        if not secret:
-            problems.append("SECRET_KEY is required in production (at least 32 random characters)")
-        elif len(str(secret)) < 32 or secret == DEV_SECRET_KEY:
-            problems.append("SECRET_KEY is too weak for production: use at least 32 random characters")
 
-    issuer = config.get("OIDC_ISSUER")
-    if issuer:
-        parts = urlsplit(issuer)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            problems.append(f"OIDC_ISSUER must be an http(s) URL, not {issuer!r}")
-        elif parts.query or parts.fragment:
-            problems.append("OIDC_ISSUER must not contain a query or fragment")
-        elif production and parts.scheme == "http" and not config.get("OIDC_ALLOW_HTTP_ISSUER"):
-            problems.append(
-                "OIDC_ISSUER uses http:// in production; use https:// "
-                "(or set OIDC_ALLOW_HTTP_ISSUER=true if TLS ends in front of a private network)"
-            )
-    elif production:
-        problems.append("OIDC_ISSUER is required in production: the embedded development provider refuses to run there")
-    if config.get("DEV_OIDC_ENABLED") and production:
-        problems.append("the embedded development provider refuses to run with PORTAL_ENV=production")
-
-    if not config.get("OIDC_CLIENT_ID"):
-        problems.append("OIDC_CLIENT_ID is required")
-    method = config.get("OIDC_CLIENT_AUTH_METHOD")
-    if method == "client_secret_basic":
-        if production and not config.get("OIDC_CLIENT_SECRET"):
-            problems.append("OIDC_CLIENT_SECRET is required in production")
-    elif method == "private_key_jwt":
-        key_file = config.get("OIDC_PRIVATE_KEY_FILE")
-        if not key_file:
-            problems.append("OIDC_PRIVATE_KEY_FILE is required when OIDC_CLIENT_AUTH_METHOD=private_key_jwt")
-        elif not Path(key_file).is_file():
-            problems.append(f"OIDC_PRIVATE_KEY_FILE {key_file!r} does not exist")
-    else:
-        problems.append(f"OIDC_CLIENT_AUTH_METHOD must be client_secret_basic or private_key_jwt, not {method!r}")
-
-    algs = split_list(config.get("OIDC_ID_TOKEN_ALGS"))
-    bad_algs = [a for a in algs if a.lower() == "none" or a.startswith("HS")]
-    if not algs or bad_algs:
-        problems.append("OIDC_ID_TOKEN_ALGS must list asymmetric algorithms such as RS256 (never none or HS*)")
-
-    unknown = [p for p in split_list(config.get("SOCIAL_PROVIDERS")) if p not in KNOWN_SOCIAL_PROVIDERS]
-    if unknown:
-        problems.append(
-            f"SOCIAL_PROVIDERS has unknown entries {', '.join(unknown)}; "
-            f"choose from {', '.join(KNOWN_SOCIAL_PROVIDERS)}"
+def _production_issuer(s: Settings) -> Iterator[str]:
+    if not s.production:
+        return
+    if not s.oidc_issuer:
+        yield "OIDC_ISSUER is required in production: the embedded development provider refuses to run there"
+    elif urlsplit(s.oidc_issuer).scheme == "http" and not s.oidc_allow_http_issuer:
+        yield (
+            "OIDC_ISSUER uses http:// in production; use https:// "
+            "(or set OIDC_ALLOW_HTTP_ISSUER=true if TLS ends in front of a private network)"
         )
 
-    base = config.get("PORTAL_BASE_URL")
-    if base:
-        parts = urlsplit(base)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
-            problems.append(f"PORTAL_BASE_URL must be an absolute http(s) URL, not {base!r}")
-        elif production and parts.scheme != "https":
-            problems.append("PORTAL_BASE_URL must use https:// in production")
 
-    for name in (
-        "SESSION_IDLE_TIMEOUT",
-        "SESSION_ABSOLUTE_TIMEOUT",
-        "OIDC_TIMEOUT",
-        "MAX_LINKED_ACCOUNTS",
-        "LINK_FAILURES_PER_RESIDENT",
-        "LINK_FAILURES_PER_ADDRESS",
-        "LINK_FAILURE_WINDOW_MINUTES",
-        "LOGOUT_TOKEN_MAX_AGE",
-        "CACHE_TIMEOUT",
-        "CACHE_RETRY_SECONDS",
-    ):
-        value = config.get(name)
-        if not isinstance(value, (int, float)) or value <= 0:
-            problems.append(f"{name} must be a positive number")
-    for name in ("ACCOUNT_NUMBER_LENGTH", "CUSTOMER_ID_LENGTH"):
-        value = config.get(name)
-        if not isinstance(value, int) or not 0 <= value <= 20:
-            problems.append(f"{name} must be a whole number from 0 (no fixed length) to 20")
-    redis_url = config.get("REDIS_URL")
-    if redis_url and urlsplit(str(redis_url)).scheme not in ("redis", "rediss", "unix"):
-        problems.append("REDIS_URL must be a redis://, rediss:// or unix:// URL")
-    ttl = config.get("BILLING_CACHE_SECONDS")
-    if not isinstance(ttl, int) or not 0 <= ttl <= 3600:
-        problems.append("BILLING_CACHE_SECONDS must be a whole number of seconds from 0 (no caching) to 3600")
-    locales = split_list(config.get("BABEL_SUPPORTED_LOCALES"))
-    missing = [code for code in locales if code != "en" and not (ROOT / "app" / "translations" / code).is_dir()]
-    if not locales or missing:
-        problems.append(
-            "BABEL_SUPPORTED_LOCALES must list languages the portal has translations for (en, es)"
-            + (f"; none for {', '.join(missing)}" if missing else "")
-        )
-    if config.get("LOG_FORMAT") not in ("text", "json"):
-        problems.append("LOG_FORMAT must be text or json")
-    if not config.get("SQLALCHEMY_DATABASE_URI"):
-        problems.append("DATABASE_URL is required")
+def _client_authentication(s: Settings) -> Iterator[str]:
+    if s.oidc_client_auth_method == "client_secret_basic" and s.production and not s.oidc_client_secret:
+        yield "OIDC_CLIENT_SECRET is required in production"
+    if s.oidc_client_auth_method == "private_key_jwt":
+        if not s.oidc_private_key_file:
+            yield "OIDC_PRIVATE_KEY_FILE is required when OIDC_CLIENT_AUTH_METHOD=private_key_jwt"
+        elif not Path(s.oidc_private_key_file).is_file():
+            yield f"OIDC_PRIVATE_KEY_FILE {s.oidc_private_key_file!r} does not exist"
+
+
+def _production_base_url(s: Settings) -> Iterator[str]:
+    if s.production and s.portal_base_url and urlsplit(s.portal_base_url).scheme == "http":
+        yield "PORTAL_BASE_URL must use https:// in production"
+
+
+RULES: tuple[Callable[[Settings], Iterator[str]], ...] = (
+    _production_secret_key,
+    _production_issuer,
+    _client_authentication,
+    _production_base_url,
+)
+
+
+def check_settings(settings: Settings, *, skip: frozenset[str] = frozenset()) -> list[str]:
+    """Every problem with ``settings`` (each declared check, then the rules across settings); [] if usable."""
+    problems = []
+    for d in DECLARED:
+        value = getattr(settings, d.attr)
+        if d.name not in skip and d.spec.check is not None and value is not None:
+            problem = d.spec.check(value)
+            if problem:
+                problems.append(f"{d.name} {problem}")
+    for rule in RULES:
+        problems.extend(rule(settings))
     return problems
 
 
-def load_config(config: dict[str, Any], test_config: Mapping[str, Any] | None) -> None:
-    """Fill ``config`` in order: defaults, instance file, environment or ``test_config``; then check it."""
-    config.update(DEFAULTS)
-    if test_config is None:
-        instance_file = INSTANCE / "config.py"
-        if instance_file.is_file():
-            values: dict[str, Any] = {}
-            exec(compile(instance_file.read_text(), str(instance_file), "exec"), values)
-            config.update({k: v for k, v in values.items() if k.isupper()})
-        config.update(settings_from_env())
-    else:
-        config.update(test_config)
+def _with_development_defaults(settings: Settings) -> Settings:
+    """Outside production: a development secret key, and the embedded provider when no issuer is set."""
+    if settings.production:
+        return settings
+    changes: dict[str, Any] = {"secret_key": settings.secret_key or DEV_SECRET_KEY}
+    if not settings.oidc_issuer:
+        changes.update(
+            dev_oidc_enabled=True,
+            oidc_issuer=f"http://localhost:{settings.dev_oidc_port}",
+            oidc_client_secret=settings.oidc_client_secret or DEV_CLIENT_SECRET,
+        )
+    return replace(settings, **changes)
 
-    if not config.get("SECRET_KEY") and not is_production(config):
-        config["SECRET_KEY"] = DEV_SECRET_KEY
-    if not config.get("OIDC_ISSUER") and not is_production(config) and config.get("DEV_OIDC_ENABLED", True):
-        config["DEV_OIDC_ENABLED"] = True
-        config["OIDC_ISSUER"] = f"http://localhost:{config['DEV_OIDC_PORT']}"
-        if not config.get("OIDC_CLIENT_SECRET"):
-            config["OIDC_CLIENT_SECRET"] = "development-client-secret"
-    config.setdefault("DEV_OIDC_ENABLED", False)
-    if config.get("OIDC_ISSUER"):
-        config["OIDC_ISSUER"] = str(config["OIDC_ISSUER"])
-    config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(str(config.get("DATABASE_URL") or ""))
-    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
-    config["BABEL_DEFAULT_TIMEZONE"] = config["CITY_TIMEZONE"]
-    config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "app" / "translations")
 
-    problems = check_config(config)
+def build_settings(config: Mapping[str, Any]) -> Settings:
+    """The typed settings of a flat configuration; ConfigError names every problem at once."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for d in DECLARED:
+        try:
+            values[d.attr] = _coerce(d, config.get(d.name, d.default))
+        except ConfigError as exc:
+            problems.append(str(exc))
+    settings = _with_development_defaults(Settings(**values))
+    malformed = frozenset(d.name for d in DECLARED if d.attr not in values)
+    problems.extend(check_settings(settings, skip=malformed))
     if problems:
         raise ConfigError("The portal cannot start:\n  - " + "\n  - ".join(problems))
+    return settings
+
+
+def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> Settings:
+    """Fill ``app.config`` (defaults, instance file, environment or ``test_config``) and keep its settings.
+
+    The typed settings go to ``app.extensions["settings"]`` and back into ``app.config``, parsed.
+    """
+    app.config.from_mapping(copy.deepcopy(FLASK_DEFAULTS))
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.update(settings_from_env())
+    else:
+        app.config.update(test_config)
+    settings = build_settings(app.config)
+    app.config.update(settings.as_config())
+    app.extensions["settings"] = settings
+    return settings
+
+
+def get_settings(app: Flask | None = None) -> Settings:
+    """The settings of ``app`` (by default the current one)."""
+    found: Settings = (app or current_app).extensions["settings"]
+    return found

@@ -1,7 +1,10 @@
 """The embedded development OpenID provider (oidc-provider-mock), for a newcomer with no Keycloak.
 
-It starts on first use, in a daemon thread of the portal process, and refuses production: ``check_config``
-rejects ``PORTAL_ENV=production`` without a real ``OIDC_ISSUER``, and ``ensure_running`` checks again.
+Nothing starts it as a side effect: ``flask dev run`` (what ``make run`` calls) starts it in a thread of
+the portal process before serving, and the browser tests' fixture starts one of its own. It refuses
+production: the start-up check rejects ``PORTAL_ENV=production`` without a real ``OIDC_ISSUER``, and
+``start`` checks again. oidc-provider-mock is in the ``dev`` extra (``pip install -e '.[dev]'``), not a
+runtime dependency.
 """
 
 from __future__ import annotations
@@ -14,9 +17,6 @@ import requests
 import werkzeug.serving
 
 log = logging.getLogger(__name__)
-
-_lock = threading.Lock()
-_servers: dict[int, Any] = {}
 
 #: One-click users on the development sign-in form.
 DEMO_USERS: list[dict[str, Any]] = [
@@ -53,6 +53,10 @@ DEMO_USERS: list[dict[str, Any]] = [
 ]
 
 
+class DevProviderUnavailable(RuntimeError):
+    """The development provider was asked for but cannot run here."""
+
+
 def _answering(issuer: str) -> bool:
     try:
         response = requests.get(issuer + "/.well-known/openid-configuration", timeout=1)
@@ -61,22 +65,35 @@ def _answering(issuer: str) -> bool:
         return False
 
 
-def ensure_running(port: int, *, production: bool) -> None:
-    """Start the development provider on ``localhost:port`` unless it already answers there."""
-    if production:
-        raise RuntimeError("the embedded development provider refuses to run with PORTAL_ENV=production")
-    with _lock:
-        if port in _servers:
-            return
-        issuer = f"http://localhost:{port}"
-        if _answering(issuer):  # another portal process on this machine already started it
-            _servers[port] = None
-            return
-        import oidc_provider_mock
+def start(port: int, *, production: bool) -> werkzeug.serving.BaseWSGIServer:
+    """Serve the development provider with the demo users on ``localhost:port`` in a daemon thread.
 
-        users = [oidc_provider_mock.User(sub=u["sub"], claims=u["claims"]) for u in DEMO_USERS]
-        provider = oidc_provider_mock.app(require_nonce=True, user_claims=users)
+    The caller may ``shutdown()`` the returned server.
+    """
+    if production:
+        raise DevProviderUnavailable("the embedded development provider refuses to run with PORTAL_ENV=production")
+    try:
+        import oidc_provider_mock
+    except ImportError:
+        raise DevProviderUnavailable(
+            "the embedded development provider needs the oidc-provider-mock package, which is in the "
+            "development extra: pip install -e '.[dev]' (or set OIDC_ISSUER to a real provider)"
+        ) from None
+    users = [oidc_provider_mock.User(sub=u["sub"], claims=u["claims"]) for u in DEMO_USERS]
+    provider = oidc_provider_mock.app(require_nonce=True, user_claims=users)
+    try:
         server = werkzeug.serving.make_server("localhost", port, provider, threaded=True)
-        threading.Thread(target=server.serve_forever, name="dev-oidc-provider", daemon=True).start()
-        _servers[port] = server
-        log.warning("development OpenID provider started at %s (never use it in production)", issuer)
+    except OSError as exc:
+        message = f"port {port} is taken ({exc.strerror}): set DEV_OIDC_PORT to a free port"
+        raise DevProviderUnavailable(message) from None
+    threading.Thread(target=server.serve_forever, name="dev-oidc-provider", daemon=True).start()
+    log.warning("development OpenID provider started at http://localhost:%s (never use it in production)", port)
+    return server
+
+
+def ensure_running(port: int, *, production: bool) -> None:
+    """Start the development provider on ``localhost:port`` unless one already answers there."""
+    issuer = f"http://localhost:{port}"
+    if _answering(issuer):  # another portal process on this machine (e.g. the reloader's parent) started it
+        return
+    start(port, production=production)

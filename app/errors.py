@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.auth.oidc import ProviderUnavailable, SignInError
+from app.config import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def sign_in_failed(exc: SignInError, message: str | None = None) -> ResponseRetu
         message = _("We couldn't complete your sign-in. Please try again.")
     response = current_app.make_response(render_error(exc.status, message=message, retry_url=url_for("auth.sign_in")))
     if isinstance(exc, ProviderUnavailable):
-        response.headers["Retry-After"] = str(current_app.config["OIDC_PROVIDER_RETRY_AFTER"])
+        response.headers["Retry-After"] = str(get_settings().oidc_provider_retry_after)
     return response
 
 

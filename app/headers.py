@@ -7,10 +7,12 @@ from urllib.parse import urlsplit
 from flask import Flask, g, request
 from werkzeug.wrappers import Response
 
+from app.config import get_settings
+
 
 def init_headers(app: Flask) -> None:
     """Set CSP (no inline script or style), framing, sniffing, referrer and HSTS headers."""
-    issuer = urlsplit(app.config["OIDC_ISSUER"])
+    issuer = urlsplit(get_settings(app).oidc_issuer or "")
     provider_origin = f"{issuer.scheme}://{issuer.netloc}"
     # Chrome applies form-action to the redirects after a POST: sign-out redirects to the provider.
     csp = "; ".join(

@@ -13,6 +13,7 @@ from flask import Flask, g, has_request_context, request
 from werkzeug.wrappers import Response
 
 from app.accesslog import escape_controls
+from app.config import get_settings
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -53,13 +54,14 @@ def configure_logging(app: Flask) -> None:
     """Send the app's logs to stderr in the configured format, and give every request an id."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
-    if app.config["LOG_FORMAT"] == "json":
+    settings = get_settings(app)
+    if settings.log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
     root = logging.getLogger("app")
     root.handlers[:] = [handler]
-    root.setLevel(app.config["LOG_LEVEL"].upper())
+    root.setLevel(settings.log_level.upper())
     root.propagate = False
 
     @app.before_request

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
 from app.auth.models import Resident
+from app.config import get_settings
 from app.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -98,9 +99,7 @@ def staff_required(view: F) -> F:
     @wraps(view)
     @login_required
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        from flask import current_app
-
-        if not has_role(current_app.config["OIDC_STAFF_ROLE"]):
+        if not has_role(get_settings().oidc_staff_role):
             abort(403)
         return view(*args, **kwargs)
 

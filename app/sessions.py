@@ -13,13 +13,14 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask, Request, Response, has_request_context, request
+from flask import Flask, Request, Response
 from flask import session as flask_session
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import bindparam, delete, insert, select, update
 from werkzeug.datastructures import CallbackDict
 
 from app.auth.models import PortalSession, Resident
+from app.cookies import CookiePolicy
 from app.extensions import db
 from app.reads import read_engine, with_retry
 from app.timeutil import as_utc, utcnow
@@ -84,13 +85,14 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
 class DatabaseSessionInterface(SessionInterface):
     """Flask session interface storing :class:`ServerSession` rows in ``portal_session``."""
 
-    def secure(self, app: Flask) -> bool:
-        """Secure cookies when configured (production, an https base URL) or when the request came over https."""
-        return bool(app.config["SESSION_COOKIE_SECURE"] or (has_request_context() and request.is_secure))
+    def __init__(self, *, cookies: CookiePolicy, idle_timeout: timedelta, absolute_timeout: timedelta) -> None:
+        self.cookies = cookies
+        self.idle_timeout = idle_timeout
+        self.absolute_timeout = absolute_timeout
 
     def cookie_name(self, app: Flask) -> str:
         """``__Host-`` prefixed under https, as the prefix requires Secure, Path=/ and no Domain."""
-        return "__Host-session" if self.secure(app) else "session"
+        return "__Host-session" if self.cookies.secure() else "session"
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         """Load the session named by the cookie, ending it if it is past its idle or absolute limit."""
@@ -106,9 +108,7 @@ class DatabaseSessionInterface(SessionInterface):
             return session
         now = utcnow()
         created, seen = as_utc(found.session_created_at), as_utc(found.session_last_seen_at)
-        idle = timedelta(seconds=app.config["SESSION_IDLE_TIMEOUT"])
-        absolute = timedelta(seconds=app.config["SESSION_ABSOLUTE_TIMEOUT"])
-        if now - seen > idle or now - created > absolute:
+        if now - seen > self.idle_timeout or now - created > self.absolute_timeout:
             with db.engine.begin() as conn:
                 conn.execute(delete(TABLE).where(TABLE.c.id_hash == id_hash))
             session = ServerSession()
@@ -128,12 +128,7 @@ class DatabaseSessionInterface(SessionInterface):
         if db.session.registry.has() and db.session().in_transaction():
             db.session.rollback()
         name = self.cookie_name(app)
-        cookie_args: dict[str, Any] = {
-            "path": "/",
-            "secure": self.secure(app),
-            "httponly": True,
-            "samesite": "Lax",
-        }
+        cookie_args = self.cookies.flags()
         now = utcnow()
         if not session:
             if session.token is not None:
@@ -143,7 +138,7 @@ class DatabaseSessionInterface(SessionInterface):
                 response.delete_cookie(name, **cookie_args)
             return
 
-        expires = now + timedelta(seconds=app.config["SESSION_IDLE_TIMEOUT"])
+        expires = now + self.idle_timeout
         values = {
             "data": dict(session),
             "resident_id": session.get("resident_id"),

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
+from app.config import get_settings
+
 bp = Blueprint("accounts", __name__)
 
 
 def init_app(app: Flask) -> None:
-    """Register the home page, Account Settings and the linking pages."""
+    """Keep the linking rules in ``app.extensions["link_rules"]``; register the home and linking pages."""
     from app.accounts import views  # noqa: F401  (registers routes on bp)
+    from app.accounts.service import LinkRules
+
+    app.extensions["link_rules"] = LinkRules.from_settings(get_settings(app))
 
     app.register_blueprint(bp)

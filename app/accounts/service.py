@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import AccountLink, LinkEvent
 from app.auth.models import Resident
 from app.billing.client import BillingSource
+from app.config import Settings
 from app.timeutil import as_utc
 
 LINKED = "linked"
@@ -81,14 +82,26 @@ class InvalidNumber(ValueError):
 
 @dataclass(frozen=True)
 class LinkRules:
-    """Format rules and limits, from configuration (``length`` 0 means "no fixed length, no padding")."""
+    """Format rules and limits (``length`` 0 means "no fixed length, no padding")."""
 
-    account_length: int = 6
-    customer_length: int = 7
-    max_links: int = 10
-    failures_per_resident: int = 5
-    failures_per_address: int = 30
-    window: timedelta = timedelta(minutes=15)
+    account_length: int
+    customer_length: int
+    max_links: int
+    failures_per_resident: int
+    failures_per_address: int
+    window: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LinkRules:
+        """The rules the portal's settings declare."""
+        return cls(
+            account_length=settings.account_number_length,
+            customer_length=settings.customer_id_length,
+            max_links=settings.max_linked_accounts,
+            failures_per_resident=settings.link_failures_per_resident,
+            failures_per_address=settings.link_failures_per_address,
+            window=timedelta(minutes=settings.link_failure_window_minutes),
+        )
 
 
 def normalise_number(raw: str | None, length: int = 0) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -20,6 +20,7 @@ from app.billing.cache import home_fragment_key
 from app.billing.service import account_summaries, current_announcements
 from app.billing.types import AccountSummary
 from app.cache import cache, cached_texts
+from app.config import get_settings
 from app.errors import render_error
 from app.extensions import db
 from app.reads import read_session
@@ -29,16 +30,9 @@ from app.timeutil import utcnow
 
 
 def link_rules() -> LinkRules:
-    """Format rules and attempt limits from configuration."""
-    config = current_app.config
-    return LinkRules(
-        account_length=int(config.get("ACCOUNT_NUMBER_LENGTH", 6)),
-        customer_length=int(config.get("CUSTOMER_ID_LENGTH", 7)),
-        max_links=int(config.get("MAX_LINKED_ACCOUNTS", 10)),
-        failures_per_resident=int(config.get("LINK_FAILURES_PER_RESIDENT", 5)),
-        failures_per_address=int(config.get("LINK_FAILURES_PER_ADDRESS", 30)),
-        window=timedelta(minutes=int(config.get("LINK_FAILURE_WINDOW_MINUTES", 15))),
-    )
+    """This app's format rules and attempt limits (built once, in ``app.accounts.init_app``)."""
+    rules: LinkRules = current_app.extensions["link_rules"]
+    return rules
 
 
 def _client_addr() -> str:
@@ -68,7 +62,7 @@ def home() -> ResponseReturnValue:
         return redirect(url_for("auth.sign_in"))
     resident, today = g.resident, city_today()
     context = (get_locale() or "en", today.isoformat(), request.script_root)
-    ttl = int(current_app.config["BILLING_CACHE_SECONDS"])
+    ttl = get_settings().billing_cache_seconds
     page_id = session_cache_id()
     if page_id is None or "_flashes" in session:
         return _render_home(resident, today, context, ttl)
@@ -168,7 +162,7 @@ def _link_error_message(exc: service.LinkError, rules: LinkRules, account_no: st
     return _(
         "We couldn't find an account with that account number and customer ID. Check both numbers on your bill, "
         "or contact Utility Billing at %(phone)s.",
-        phone=current_app.config["UTILITY_PHONE"],
+        phone=get_settings().utility_phone,
     )
 
 

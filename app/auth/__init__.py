@@ -7,42 +7,42 @@ from pathlib import Path
 from flask import Blueprint, Flask, current_app
 
 from app.auth.oidc import OidcClient, OidcSettings
-from app.config import is_production, split_list
+from app.config import Settings, get_settings
 
 bp = Blueprint("auth", __name__)
 
 
-def init_app(app: Flask) -> None:
-    """Build this app's OpenID client from its config and register the sign-in routes."""
-    config = app.config
+def oidc_settings(settings: Settings) -> OidcSettings:
+    """The relying party's settings (reads the private key file for ``private_key_jwt``)."""
     private_key = None
-    if config["OIDC_CLIENT_AUTH_METHOD"] == "private_key_jwt":
-        private_key = Path(config["OIDC_PRIVATE_KEY_FILE"]).read_text()
-    settings = OidcSettings(
-        issuer=config["OIDC_ISSUER"],
-        client_id=config["OIDC_CLIENT_ID"],
-        client_secret=config.get("OIDC_CLIENT_SECRET"),
-        auth_method=config["OIDC_CLIENT_AUTH_METHOD"],
+    if settings.oidc_client_auth_method == "private_key_jwt" and settings.oidc_private_key_file:
+        private_key = Path(settings.oidc_private_key_file).read_text()
+    assert settings.oidc_issuer is not None  # the development provider's when none is configured
+    return OidcSettings(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        auth_method=settings.oidc_client_auth_method,
         private_key_pem=private_key,
-        scopes=config["OIDC_SCOPES"],
-        algorithms=tuple(split_list(config["OIDC_ID_TOKEN_ALGS"])),
-        trusted_audiences=tuple(split_list(config["OIDC_TRUSTED_AUDIENCES"])),
-        timeout=float(config["OIDC_TIMEOUT"]),
-        clock_skew=int(config["OIDC_CLOCK_SKEW"]),
-        max_token_age=int(config["OIDC_MAX_TOKEN_AGE"]),
-        metadata_ttl=int(config["OIDC_METADATA_TTL"]),
+        scopes=settings.oidc_scopes,
+        algorithms=settings.oidc_id_token_algs,
+        trusted_audiences=settings.oidc_trusted_audiences,
+        timeout=settings.oidc_timeout,
+        clock_skew=settings.oidc_clock_skew,
+        max_token_age=settings.oidc_max_token_age,
+        metadata_ttl=settings.oidc_metadata_ttl,
     )
-    app.extensions["oidc"] = OidcClient(settings)
+
+
+def init_app(app: Flask) -> None:
+    """Build this app's OpenID client from its settings and register the sign-in routes."""
+    app.extensions["oidc"] = OidcClient(oidc_settings(get_settings(app)))
     from app.auth import backchannel, views  # noqa: F401  (register routes on bp)
 
     app.register_blueprint(bp)
 
 
 def oidc_client() -> OidcClient:
-    """This app's OpenID client; starts the development provider first when that is configured."""
-    if current_app.config.get("DEV_OIDC_ENABLED"):
-        from app.devprovider import ensure_running
-
-        ensure_running(int(current_app.config["DEV_OIDC_PORT"]), production=is_production(current_app.config))
+    """This app's OpenID client."""
     client: OidcClient = current_app.extensions["oidc"]
     return client

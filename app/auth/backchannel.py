@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from app.auth import bp, oidc_client
 from app.auth.models import Resident, SeenLogoutToken
 from app.auth.oidc import OidcClient, SignInError, TokenRejected, unverified_header
+from app.config import get_settings
 from app.extensions import csrf, db
 from app.sessions import end_sessions
 from app.timeutil import utcnow
@@ -92,7 +93,7 @@ def backchannel_logout() -> ResponseReturnValue:
     if not token or len(token) > 16384:
         return _error("logout_token is missing")
     client = oidc_client()
-    max_age = int(current_app.config["LOGOUT_TOKEN_MAX_AGE"])
+    max_age = get_settings().logout_token_max_age
     try:
         claims = validate_logout_token(client, token, max_age=max_age)
     except SignInError as exc:

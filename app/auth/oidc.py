@@ -62,20 +62,20 @@ class TokenRejected(SignInError):
 
 @dataclass(frozen=True)
 class OidcSettings:
-    """Plain settings for the relying party, taken from the app config."""
+    """Plain settings for the relying party, built from the app's settings (``app.auth.oidc_settings``)."""
 
     issuer: str
     client_id: str
-    client_secret: str | None = None
-    auth_method: str = "client_secret_basic"
-    private_key_pem: str | None = None
-    scopes: str = "openid profile email"
-    algorithms: tuple[str, ...] = ("RS256",)
-    trusted_audiences: tuple[str, ...] = ()
-    timeout: float = 5.0
-    clock_skew: int = 60
-    max_token_age: int = 600
-    metadata_ttl: int = 3600
+    client_secret: str | None
+    auth_method: str
+    private_key_pem: str | None
+    scopes: str
+    algorithms: tuple[str, ...]
+    trusted_audiences: tuple[str, ...]
+    timeout: float
+    clock_skew: int
+    max_token_age: int
+    metadata_ttl: int
 
 
 @dataclass(frozen=True)

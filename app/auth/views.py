@@ -8,7 +8,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask import g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from app.auth import bp, oidc_client
 from app.auth.oidc import SignInError
 from app.auth.service import record_sign_in, roles_from_claims
-from app.config import split_list
+from app.config import get_settings
 from app.errors import sign_in_failed
 from app.extensions import db
 from app.forms import EmptyForm
@@ -39,7 +39,7 @@ SOCIAL_LABELS = {
 
 def _external(endpoint: str) -> str:
     """An absolute URL of ours, on ``PORTAL_BASE_URL`` when set (the exact URI the realm registers)."""
-    base = current_app.config.get("PORTAL_BASE_URL")
+    base = get_settings().portal_base_url
     if base:
         return base.rstrip("/") + url_for(endpoint)
     return url_for(endpoint, _external=True)
@@ -56,22 +56,23 @@ def sign_in() -> ResponseReturnValue:
     next_target = _next_target()
     if g.resident is not None:
         return redirect(next_target)
-    providers = [(p, SOCIAL_LABELS[p]) for p in split_list(current_app.config["SOCIAL_PROVIDERS"])]
+    settings = get_settings()
+    providers = [(p, SOCIAL_LABELS[p]) for p in settings.social_providers]
     requested = request.args.get("next")
     next_arg = requested if is_safe_next(requested) else None
-    reset_url = current_app.config.get("OIDC_PASSWORD_RESET_URL")
-    if reset_url is None and not current_app.config.get("DEV_OIDC_ENABLED"):
+    reset_url = settings.oidc_password_reset_url
+    if reset_url is None and not settings.dev_oidc_enabled and settings.oidc_issuer:
         reset_url = (
-            current_app.config["OIDC_ISSUER"].rstrip("/")
+            settings.oidc_issuer.rstrip("/")
             + "/login-actions/reset-credentials?"
-            + urlencode({"client_id": current_app.config["OIDC_CLIENT_ID"]})
+            + urlencode({"client_id": settings.oidc_client_id})
         )
     return render_template(
         "auth/sign_in.html",
         providers=providers,
         next_arg=next_arg,
         reset_url=reset_url,
-        dev_provider=current_app.config.get("DEV_OIDC_ENABLED"),
+        dev_provider=settings.dev_oidc_enabled,
     )
 
 
@@ -81,7 +82,7 @@ def login() -> ResponseReturnValue:
     extra: dict[str, str] = {}
     idp = request.args.get("idp")
     if idp:
-        if idp not in split_list(current_app.config["SOCIAL_PROVIDERS"]):
+        if idp not in get_settings().social_providers:
             return sign_in_failed(SignInError(f"unknown idp {idp[:40]!r}"), _("That sign-in option is not available."))
         extra["kc_idp_hint"] = idp
     action = request.args.get("action")
@@ -149,7 +150,7 @@ def callback() -> ResponseReturnValue:
     session["provider_sid"] = result.claims.get("sid") if isinstance(result.claims.get("sid"), str) else None
     session["id_token"] = result.id_token
     session["login_at"] = int(time.time())
-    session["roles"] = roles_from_claims(result.claims, current_app.config["OIDC_ROLES_CLAIM"])
+    session["roles"] = roles_from_claims(result.claims, get_settings().oidc_roles_claim)
     log.info("resident %s signed in", resident.id)
     return redirect(entry["next"] if is_safe_next(entry.get("next")) else url_for("accounts.home"))
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Flask, current_app
 
 from app.billing.client import BillingSource, SqlBillingSource
+from app.config import get_settings
 
 bp = Blueprint("billing", __name__)
 
@@ -16,14 +17,15 @@ def init_app(app: Flask) -> None:
     """Put the billing source in ``app.extensions["billing"]`` and register the bill pages."""
     from app.billing import views  # noqa: F401  (registers routes on bp)
     from app.billing.cache import CachedBillingSource
-    from app.cache import NullCache
+    from app.cache import Cache
     from app.extensions import db
     from app.reads import read_session
 
     source: BillingSource = SqlBillingSource(read_session, writer=lambda: db.session())
-    ttl = int(app.config["BILLING_CACHE_SECONDS"])
-    if ttl > 0 and not isinstance(app.extensions["cache"], NullCache):
-        source = CachedBillingSource(source, app.extensions["cache"], ttl)
+    ttl = get_settings(app).billing_cache_seconds
+    store: Cache = app.extensions["cache"]
+    if ttl > 0 and store.enabled:
+        source = CachedBillingSource(source, store, ttl)
     app.extensions["billing"] = source
     app.register_blueprint(bp)
 
@@ -36,4 +38,4 @@ def billing_source() -> BillingSource:
 
 def city_today() -> date:
     """Today's date where the utility is (``CITY_TIMEZONE``): due dates and months are local dates."""
-    return datetime.now(ZoneInfo(current_app.config.get("CITY_TIMEZONE", "America/Chicago"))).date()
+    return datetime.now(ZoneInfo(get_settings().city_timezone)).date()

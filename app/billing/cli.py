@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from app.billing import city_today, demo
 from app.billing.cache import clear_billing_cache
 from app.cache import cache
-from app.config import is_production
+from app.config import get_settings
 from app.extensions import db
 
 billing_cli = AppGroup("billing", help="Load and inspect utility-billing data.")
@@ -22,7 +21,7 @@ billing_cli = AppGroup("billing", help="Load and inspect utility-billing data.")
 )
 def demo_command(if_empty: bool, accounts: int) -> None:
     """Load the deterministic demo dataset, replacing the billing read model (resident links stay)."""
-    if is_production(current_app.config):
+    if get_settings().production:
         if if_empty:  # a shared start command may call this: skipping is not a failure
             click.echo("PORTAL_ENV=production: demo data is never loaded; nothing to do.")
             return

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import abort, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 from app.auth import oidc_client
 from app.auth.oidc import SignInError
-from app.config import split_list
+from app.config import get_settings
+from app.cookies import cookie_policy
 from app.extensions import db
 from app.languages import LANGUAGE_COOKIE
 from app.main import bp
@@ -28,19 +29,11 @@ def help_page() -> ResponseReturnValue:
 @bp.get("/language/<code>")
 def choose_language(code: str) -> ResponseReturnValue:
     """Remember a language choice in a cookie and go back to the page the visitor was on."""
-    if code not in split_list(current_app.config["BABEL_SUPPORTED_LOCALES"]):
+    if code not in get_settings().babel_supported_locales:
         abort(404)
     target = request.args.get("next")
     response = redirect(target if target and is_safe_next(target) else url_for("accounts.home"))
-    response.set_cookie(
-        LANGUAGE_COOKIE,
-        code,
-        max_age=365 * 24 * 3600,
-        path="/",
-        secure=bool(current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure),
-        httponly=True,
-        samesite="Lax",
-    )
+    response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, **cookie_policy().flags())
     return response
 
 
@@ -75,5 +68,5 @@ def readyz() -> ResponseReturnValue:
     response.status_code = 200 if ready else 503
     response.headers["Cache-Control"] = "no-store"
     if not ready:
-        response.headers["Retry-After"] = str(current_app.config["OIDC_PROVIDER_RETRY_AFTER"])
+        response.headers["Retry-After"] = str(get_settings().oidc_provider_retry_after)
     return response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from flask import Flask
 from sqlalchemy import func, select
@@ -11,15 +12,15 @@ from sqlalchemy.orm import Session
 
 from app.accounts import service
 from app.accounts.models import LinkEvent
-from app.accounts.service import COUNTED_OUTCOMES, LinkError, LinkRules
+from app.accounts.service import COUNTED_OUTCOMES, LinkError
 from app.billing.client import SqlBillingSource
 from app.extensions import db
-from tests.accounts.test_service import ADDR, NOW, make_resident
+from tests.accounts.test_service import ADDR, NOW, RULES, make_resident
 
 
 def test_simultaneous_guesses_from_one_address_stop_at_the_limit(make_app: Callable[..., Flask]) -> None:
     app = make_app()
-    rules = LinkRules(failures_per_resident=5, failures_per_address=30)
+    rules = replace(RULES, failures_per_resident=5, failures_per_address=30)
     with app.app_context():
         residents = [make_resident(db.session, f"guesser-{n}") for n in range(40)]
         db.session.commit()

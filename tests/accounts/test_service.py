@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,9 +15,10 @@ from app.accounts.service import LinkRules
 from app.auth.models import Resident
 from app.billing import demo
 from app.billing.client import SqlBillingSource
+from app.config import Settings
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
-RULES = LinkRules()
+RULES = LinkRules.from_settings(Settings())  # the declared defaults
 ADDR = "203.0.113.7"
 
 
@@ -138,7 +140,7 @@ def test_already_linked_and_households(
 
 def test_link_limit(db_session: Session, demo_data: demo.DemoCounts, billing: SqlBillingSource) -> None:
     rid = make_resident(db_session, "pat")
-    rules = LinkRules(max_links=2)
+    rules = replace(RULES, max_links=2)
     link(db_session, billing, rid, "100001", "2000001", rules=rules)
     link(db_session, billing, rid, "100002", "2000001", rules=rules)
     with pytest.raises(service.TooManyLinks) as info:
@@ -169,7 +171,7 @@ def test_failures_per_resident_are_limited(
 def test_failures_per_address_are_limited(
     db_session: Session, demo_data: demo.DemoCounts, billing: SqlBillingSource
 ) -> None:
-    rules = LinkRules(failures_per_address=3)
+    rules = replace(RULES, failures_per_address=3)
     for n in range(3):
         rid = make_resident(db_session, f"guesser{n}")
         with pytest.raises(service.AccountNotFound):

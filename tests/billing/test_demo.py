@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from flask import Flask
@@ -101,8 +102,8 @@ def test_cli_demo_if_empty_loads_once(app: Flask) -> None:
         assert db.session.scalar(select(func.count()).select_from(BillingAccount)) == 8
 
 
-def test_cli_demo_refuses_production(app: Flask) -> None:
-    app.config["PORTAL_ENV"] = "production"  # read by the command at run time, not by any extension
+def test_cli_demo_refuses_production(make_app: Callable[..., Flask]) -> None:
+    app = make_app(PORTAL_ENV="production", OIDC_ALLOW_HTTP_ISSUER=True)  # the test provider is http://localhost
     runner = app.test_cli_runner()
     result = runner.invoke(args=["billing", "demo"])
     assert result.exit_code == 1

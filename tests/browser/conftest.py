@@ -16,6 +16,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 
+from app import devprovider
 from tests.support.threads import serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -31,11 +32,18 @@ def free_port() -> int:
 
 @pytest.fixture
 def live_portal(make_app: Callable[..., Flask]) -> Iterator[str]:
-    """The portal on a free port, using the embedded development provider (no OIDC_ISSUER)."""
-    app = make_app(OIDC_ISSUER=None, OIDC_CLIENT_SECRET=None, DEV_OIDC_PORT=free_port())
+    """The portal on a free port with the embedded development provider (no OIDC_ISSUER), started as
+    ``flask dev run`` starts it."""
+    port = free_port()
+    app = make_app(OIDC_ISSUER=None, OIDC_CLIENT_SECRET=None, DEV_OIDC_PORT=port)
     assert app.config["DEV_OIDC_ENABLED"]
-    with serve(app) as url:
-        yield url
+    provider = devprovider.start(port, production=False)
+    try:
+        with serve(app) as url:
+            yield url
+    finally:
+        provider.shutdown()
+        provider.server_close()
 
 
 @pytest.fixture(scope="session")

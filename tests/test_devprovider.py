@@ -1,0 +1,82 @@
+"""The embedded development provider starts only when asked: by ``flask dev run`` or a fixture, never by the app."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+
+from app import devprovider
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+def test_building_the_app_and_signing_in_start_no_provider(make_app: Callable[..., Flask]) -> None:
+    port = free_port()
+    app = make_app(OIDC_ISSUER=None, OIDC_CLIENT_SECRET=None, DEV_OIDC_PORT=port)
+    assert app.config["DEV_OIDC_ENABLED"]
+    response = app.test_client().get("/login")
+    assert response.status_code == 503
+    assert not answers(f"http://localhost:{port}/.well-known/openid-configuration")
+
+
+def test_start_serves_the_demo_users_and_refuses_production() -> None:
+    port = free_port()
+    server = devprovider.start(port, production=False)
+    try:
+        metadata = requests.get(f"http://localhost:{port}/.well-known/openid-configuration", timeout=5).json()
+        assert metadata["issuer"] == f"http://localhost:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(devprovider.DevProviderUnavailable, match="PORTAL_ENV=production"):
+        devprovider.start(free_port(), production=True)
+
+
+def test_a_missing_package_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "oidc_provider_mock", None)  # what an install without the dev extra sees
+    with pytest.raises(devprovider.DevProviderUnavailable, match=r"oidc-provider-mock .*pip install -e '\.\[dev\]'"):
+        devprovider.start(free_port(), production=False)
+
+
+@pytest.mark.slow
+def test_flask_dev_run_starts_the_provider_with_the_portal(tmp_path: Path) -> None:
+    provider_port, portal_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k != "OIDC_ISSUER"}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'portal.sqlite'}", DEV_OIDC_PORT=str(provider_port))
+    flask = Path(sys.executable).parent / "flask"
+    command = [str(flask), "--app", "app", "dev", "run", "--port", str(portal_port)]
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not answers(f"http://127.0.0.1:{portal_port}/healthz"):
+            assert process.poll() is None, process.communicate()[0].decode()
+            assert time.monotonic() < deadline, "the portal did not start"
+            time.sleep(0.2)
+        # Up before anyone signs in: the README promises the provider on its port from the start.
+        assert answers(f"http://localhost:{provider_port}/.well-known/openid-configuration")
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0].decode()
+    assert f"Development OpenID provider: http://localhost:{provider_port}" in output
