@@ -227,7 +227,8 @@ class Settings:
     dev_oidc_port: int = setting(5001, "port of the embedded development provider")
     portal_base_url: str | None = setting(
         None,
-        "`https://pay.city.example`; redirect URIs are built from it exactly as the realm registers them",
+        "`https://pay.city.example`; redirect URIs are built from it exactly as the realm registers them; "
+        "required in production",
         shown="unset (from the request)",
         check=_absolute_url,
     )
@@ -451,7 +452,11 @@ def _client_authentication(s: Settings) -> Iterator[str]:
 
 
 def _production_base_url(s: Settings) -> Iterator[str]:
-    if s.production and s.portal_base_url and urlsplit(s.portal_base_url).scheme == "http":
+    # Without it, redirect URIs would follow the request's (forwarded) host, which whoever reaches the
+    # portal directly may choose.
+    if s.production and not s.portal_base_url:
+        yield "PORTAL_BASE_URL is required in production (the public https:// URL registered in the realm)"
+    elif s.production and s.portal_base_url and urlsplit(s.portal_base_url).scheme == "http":
         yield "PORTAL_BASE_URL must use https:// in production"
 
 

@@ -90,6 +90,22 @@ def test_production_names_every_problem_at_once() -> None:
     assert "SECRET_KEY" in message and "http://" in message and "OIDC_CLIENT_SECRET" in message
 
 
+def test_production_requires_the_public_base_url() -> None:
+    """Behind a proxy, the forwarded host of whoever reaches gunicorn must not choose the redirect URIs."""
+    config = {
+        "PORTAL_ENV": "production",
+        "SECRET_KEY": "k" * 40,
+        "DATABASE_URL": "sqlite://",
+        "OIDC_ISSUER": "https://id.city.example/realms/citizens",
+        "OIDC_CLIENT_SECRET": "s" * 32,
+        "PROXY_FIX_HOPS": 1,
+    }
+    with pytest.raises(ConfigError) as error:
+        create_app(config)
+    assert "PORTAL_BASE_URL is required in production" in str(error.value)
+    assert create_app({**config, "PORTAL_BASE_URL": "https://pay.city.example"}).config["PORTAL_BASE_URL"]
+
+
 def test_postgres_urls_use_psycopg3() -> None:
     assert normalise_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"

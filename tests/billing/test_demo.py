@@ -103,7 +103,8 @@ def test_cli_demo_if_empty_loads_once(app: Flask) -> None:
 
 
 def test_cli_demo_refuses_production(make_app: Callable[..., Flask]) -> None:
-    app = make_app(PORTAL_ENV="production", OIDC_ALLOW_HTTP_ISSUER=True)  # the test provider is http://localhost
+    # The test provider is http://localhost, hence OIDC_ALLOW_HTTP_ISSUER.
+    app = make_app(PORTAL_ENV="production", OIDC_ALLOW_HTTP_ISSUER=True, PORTAL_BASE_URL="https://pay.example.gov")
     runner = app.test_cli_runner()
     result = runner.invoke(args=["billing", "demo"])
     assert result.exit_code == 1
