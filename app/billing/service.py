@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.billing.client import BillingSource, Pair
 from app.billing.models import Announcement
-from app.billing.types import AccountSummary, Bill, Customer, Payment, Reading, Service
+from app.billing.types import AccountSummary, Bill, Customer, Payment, Reading, Service, Tenure
 
 #: How many months the consumption history shows.
 CONSUMPTION_MONTHS = 24
@@ -53,6 +53,7 @@ class Bar:
     height: float
     label_x: float
     show_label: bool
+    major_label: bool  #: still labelled on a narrow screen, where only every sixth month is
 
 
 @dataclass(frozen=True)
@@ -124,27 +125,31 @@ def get_statement(billing: BillingSource, account_no: str, customer_id: str, *, 
     )
 
 
-def _nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 2.5, 5 x 10^n that is at least ``value`` (a readable chart maximum)."""
-    if value <= 0:
-        return 10
-    step = 1
+def nice_scale(value: int, most_steps: int = 5) -> tuple[int, int]:
+    """A readable axis for values up to ``value``: ``(maximum, step)``.
+
+    The step is the smallest of 1, 2, 2.5 and 5 x 10^n (whole numbers) that reaches ``value`` in at most
+    ``most_steps`` steps, so the top of the axis stays close to the data: 10,190 gives 12,500 in steps of 2,500.
+    """
+    value = max(value, 1)
+    magnitude = 1
     while True:
         for factor in (10, 20, 25, 50):
-            candidate = factor * step // 10
-            if candidate >= value:
-                return max(candidate, 1)
-        step *= 10
+            step = factor * magnitude // 10
+            if step and -(-value // step) <= most_steps:
+                return -(-value // step) * step, step
+        magnitude *= 10
 
 
 def build_chart(months: Sequence[date], readings: Sequence[Reading]) -> Chart:
     """Bar geometry for one value per month; months without a read get no bar."""
-    width, height, left, top, right_margin, bottom_margin = 720, 300, 64, 12, 8, 40
+    # The left margin fits the longest axis label at the larger font used on phones (portal.css).
+    width, height, left, top, right_margin, bottom_margin = 720, 300, 96, 16, 8, 40
     plot_width, plot_height = width - left - right_margin, height - top - bottom_margin
     by_month: dict[date, int] = {}
     for reading in readings:
         by_month[reading.period_start] = by_month.get(reading.period_start, 0) + reading.consumption
-    maximum = _nice_ceiling(max(by_month.values(), default=0))
+    maximum, step = nice_scale(max(by_month.values(), default=0) or 10)
     slot = plot_width / max(len(months), 1)
     bars: list[Bar] = []
     for i, month in enumerate(months):
@@ -161,22 +166,33 @@ def build_chart(months: Sequence[date], readings: Sequence[Reading]) -> Chart:
                 height=bar_height,
                 label_x=round(left + i * slot + slot / 2, 2),
                 show_label=(len(months) - 1 - i) % 3 == 0,
+                major_label=(len(months) - 1 - i) % 6 == 0,
             )
         )
-    ticks = [Tick(maximum * k // 4, round(top + plot_height - plot_height * k / 4, 2)) for k in range(5)]
+    ticks = [Tick(v, round(top + plot_height - plot_height * v / maximum, 2)) for v in range(0, maximum + 1, step)]
     return Chart(width, height, left, top + plot_height, width - right_margin, bars, ticks)
 
 
 def consumption_history(
-    billing: BillingSource, account_no: str, customer_id: str, *, today: date, months: int = CONSUMPTION_MONTHS
+    billing: BillingSource,
+    account_no: str,
+    customer_id: str,
+    *,
+    today: date,
+    months: int = CONSUMPTION_MONTHS,
+    tenure: Tenure | None = None,
 ) -> ConsumptionHistory:
     """Monthly use over the last ``months`` whole months, within the customer's own time on the account.
 
-    The current month is left out: its read is not taken yet.
+    The current month is left out: its read is not taken yet. With the customer's ``tenure``, months before
+    they moved in and after they moved out are left out too, rather than shown without a read.
     """
-    first = month_start(today, months)
     month_list = [month_start(today, back) for back in range(months, 0, -1)]
-    readings = billing.readings(account_no, customer_id, since=first)
+    if tenure is not None:
+        first_own, last_own = month_start(tenure.start), month_start(tenure.end) if tenure.end else None
+        month_list = [m for m in month_list if m >= first_own and (last_own is None or m <= last_own)]
+    first = month_list[0] if month_list else month_start(today)
+    readings = billing.readings(account_no, customer_id, since=first) if month_list else []
     values = [r.consumption for r in readings]
     return ConsumptionHistory(
         service=readings[0].service if readings else None,

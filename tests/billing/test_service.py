@@ -65,9 +65,32 @@ def test_chart_geometry_scales_to_a_round_maximum() -> None:
     months = [date(2026, m, 1) for m in (1, 2, 3)]
     readings = [Reading("WATER", date(2026, 1, 1), date(2026, 1, 31), 4300, "gal")]
     chart = service.build_chart(months, readings)
-    assert [t.value for t in chart.ticks] == [0, 1250, 2500, 3750, 5000]
+    assert [t.value for t in chart.ticks] == [0, 1000, 2000, 3000, 4000, 5000]
     bar = chart.bars[0]
     assert bar.consumption == 4300
     assert bar.y + bar.height == chart.bottom
     assert chart.bars[1].consumption is None and chart.bars[1].height == 0
     assert service.build_chart(months, []).ticks[-1].value == 10
+
+
+def test_chart_maximum_stays_close_to_the_data() -> None:
+    assert service.nice_scale(10190) == (12500, 2500)  # not 20,000
+    assert service.nice_scale(6840) == (8000, 2000)
+    assert service.nice_scale(5000) == (5000, 1000)
+    assert service.nice_scale(7) == (8, 2)
+    for value in (1, 9, 99, 101, 4300, 10190, 123456):
+        maximum, step = service.nice_scale(value)
+        assert value <= maximum < value + step and maximum // step <= 5
+
+
+def test_consumption_history_within_tenure_has_no_months_before_move_in(
+    demo_data: demo.DemoCounts, billing: SqlBillingSource
+) -> None:
+    tenure = billing.summaries([("100004", "2000400")], today=TODAY)[("100004", "2000400")].tenure
+    history = service.consumption_history(billing, "100004", "2000400", today=TODAY, tenure=tenure)
+    assert history.months[0] >= service.month_start(tenure.start)
+    assert len(history.readings) == 12 and all(bar.consumption is not None for bar in history.chart.bars)
+    previous = billing.summaries([("100004", "2000004")], today=TODAY)[("100004", "2000004")].tenure
+    assert previous.end is not None
+    before = service.consumption_history(billing, "100004", "2000004", today=TODAY, tenure=previous)
+    assert before.months and before.months[-1] <= previous.end
