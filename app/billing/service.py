@@ -143,8 +143,8 @@ def nice_scale(value: int, most_steps: int = 5) -> tuple[int, int]:
 
 def build_chart(months: Sequence[date], readings: Sequence[Reading]) -> Chart:
     """Bar geometry for one value per month; months without a read get no bar."""
-    # The left margin fits the longest axis label at the larger font used on phones (portal.css).
-    width, height, left, top, right_margin, bottom_margin = 720, 300, 96, 16, 8, 40
+    # The margins fit the longest axis labels at the larger font used on phones (portal.css).
+    width, height, left, top, right_margin, bottom_margin = 720, 300, 96, 16, 40, 40
     plot_width, plot_height = width - left - right_margin, height - top - bottom_margin
     by_month: dict[date, int] = {}
     for reading in readings:
