@@ -122,3 +122,17 @@ def test_pages_query_count_is_constant(make_app: Callable[..., Flask], oidc_serv
                 assert client.get(path).status_code == 200
             counts.append(queries())
     assert counts[0] == counts[1]
+
+
+def test_sign_out_everywhere_asks_first(client: FlaskClient, oidc_server: str, app: Flask) -> None:
+    other = app.test_client()
+    sign_in(other, oidc_server, "lostphone2", email="lost2@example.org", given_name="Lee")
+    sign_in(client, oidc_server, "clerk", **STAFF)
+    resident_id = _resident_id(app, "lostphone2")
+    page = client.get(f"/staff/residents/{resident_id}").get_data(as_text=True)
+    assert f'href="/staff/residents/{resident_id}/sign-out"' in page and 'method="post"' not in page.split("<main")[1]
+    confirm = client.get(f"/staff/residents/{resident_id}/sign-out")
+    html = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and "out everywhere?</h1>" in html and "This ends all 1 of" in html
+    assert f'action="/staff/residents/{resident_id}/sign-out"' in html
+    assert other.get("/account").status_code == 200  # asking ends nothing
