@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.billing.client import BillingSource, Pair
 from app.billing.models import Announcement
-from app.billing.types import AccountSummary, Bill, Customer, Payment, Reading, Service, Tenure
+from app.billing.types import AccountSummary, Bill, Customer, Payment, Reading, Service
 
 #: How many months the consumption history shows.
 CONSUMPTION_MONTHS = 24
@@ -174,25 +174,20 @@ def build_chart(months: Sequence[date], readings: Sequence[Reading]) -> Chart:
 
 
 def consumption_history(
-    billing: BillingSource,
-    account_no: str,
-    customer_id: str,
-    *,
-    today: date,
-    months: int = CONSUMPTION_MONTHS,
-    tenure: Tenure | None = None,
+    billing: BillingSource, account_no: str, customer_id: str, *, today: date, months: int = CONSUMPTION_MONTHS
 ) -> ConsumptionHistory:
     """Monthly use over the last ``months`` whole months, within the customer's own time on the account.
 
-    The current month is left out: its read is not taken yet. With the customer's ``tenure``, months before
-    they moved in and after they moved out are left out too, rather than shown without a read.
+    The current month is left out: its read is not taken yet; so are the months before the customer moved in
+    and after they moved out, which are not theirs to see (rather than shown as months without a read).
     """
     month_list = [month_start(today, back) for back in range(months, 0, -1)]
-    if tenure is not None:
-        first_own, last_own = month_start(tenure.start), month_start(tenure.end) if tenure.end else None
-        month_list = [m for m in month_list if m >= first_own and (last_own is None or m <= last_own)]
-    first = month_list[0] if month_list else month_start(today)
-    readings = billing.readings(account_no, customer_id, since=first) if month_list else []
+    summary = billing.summaries([(account_no, customer_id)], today=today).get((account_no, customer_id))
+    if summary is not None:
+        tenure = summary.tenure
+        moved_out = month_start(tenure.end) if tenure.end else None
+        month_list = [m for m in month_list if m >= month_start(tenure.start) and (moved_out is None or m <= moved_out)]
+    readings = billing.readings(account_no, customer_id, since=month_list[0]) if month_list else []
     values = [r.consumption for r in readings]
     return ConsumptionHistory(
         service=readings[0].service if readings else None,

@@ -71,12 +71,7 @@ def show_bill(account_no: str, bill_no: str) -> ResponseReturnValue:
 def show_consumption(account_no: str) -> ResponseReturnValue:
     """Consumption history: a chart with a text alternative and a table of the last 24 months."""
     link = _own_link(account_no)
-    billing, today = billing_source(), city_today()
-    summary = billing.summaries([(link.account_no, link.customer_id)], today=today).get(
-        (link.account_no, link.customer_id)
-    )
-    tenure = summary.tenure if summary else None
-    history = consumption_history(billing, link.account_no, link.customer_id, today=today, tenure=tenure)
+    history = consumption_history(billing_source(), link.account_no, link.customer_id, today=city_today())
     return render_template("billing/consumption.html", link=link, history=history)
 
 
