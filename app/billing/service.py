@@ -53,6 +53,7 @@ class Bar:
     height: float
     label_x: float
     show_label: bool
+    major_label: bool  #: still labelled on a narrow screen, where only every sixth month is
 
 
 @dataclass(frozen=True)
@@ -124,27 +125,31 @@ def get_statement(billing: BillingSource, account_no: str, customer_id: str, *, 
     )
 
 
-def _nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 2.5, 5 x 10^n that is at least ``value`` (a readable chart maximum)."""
-    if value <= 0:
-        return 10
-    step = 1
+def nice_scale(value: int, most_steps: int = 5) -> tuple[int, int]:
+    """A readable axis for values up to ``value``: ``(maximum, step)``.
+
+    The step is the smallest of 1, 2, 2.5 and 5 x 10^n (whole numbers) that reaches ``value`` in at most
+    ``most_steps`` steps, so the top of the axis stays close to the data: 10,190 gives 12,500 in steps of 2,500.
+    """
+    value = max(value, 1)
+    magnitude = 1
     while True:
         for factor in (10, 20, 25, 50):
-            candidate = factor * step // 10
-            if candidate >= value:
-                return max(candidate, 1)
-        step *= 10
+            step = factor * magnitude // 10
+            if step and -(-value // step) <= most_steps:
+                return -(-value // step) * step, step
+        magnitude *= 10
 
 
 def build_chart(months: Sequence[date], readings: Sequence[Reading]) -> Chart:
     """Bar geometry for one value per month; months without a read get no bar."""
-    width, height, left, top, right_margin, bottom_margin = 720, 300, 64, 12, 8, 40
+    # The margins fit the longest axis labels at the larger font used on phones (portal.css).
+    width, height, left, top, right_margin, bottom_margin = 720, 300, 96, 16, 40, 40
     plot_width, plot_height = width - left - right_margin, height - top - bottom_margin
     by_month: dict[date, int] = {}
     for reading in readings:
         by_month[reading.period_start] = by_month.get(reading.period_start, 0) + reading.consumption
-    maximum = _nice_ceiling(max(by_month.values(), default=0))
+    maximum, step = nice_scale(max(by_month.values(), default=0) or 10)
     slot = plot_width / max(len(months), 1)
     bars: list[Bar] = []
     for i, month in enumerate(months):
@@ -161,9 +166,10 @@ def build_chart(months: Sequence[date], readings: Sequence[Reading]) -> Chart:
                 height=bar_height,
                 label_x=round(left + i * slot + slot / 2, 2),
                 show_label=(len(months) - 1 - i) % 3 == 0,
+                major_label=(len(months) - 1 - i) % 6 == 0,
             )
         )
-    ticks = [Tick(maximum * k // 4, round(top + plot_height - plot_height * k / 4, 2)) for k in range(5)]
+    ticks = [Tick(v, round(top + plot_height - plot_height * v / maximum, 2)) for v in range(0, maximum + 1, step)]
     return Chart(width, height, left, top + plot_height, width - right_margin, bars, ticks)
 
 
@@ -172,11 +178,16 @@ def consumption_history(
 ) -> ConsumptionHistory:
     """Monthly use over the last ``months`` whole months, within the customer's own time on the account.
 
-    The current month is left out: its read is not taken yet.
+    The current month is left out: its read is not taken yet; so are the months before the customer moved in
+    and after they moved out, which are not theirs to see (rather than shown as months without a read).
     """
-    first = month_start(today, months)
     month_list = [month_start(today, back) for back in range(months, 0, -1)]
-    readings = billing.readings(account_no, customer_id, since=first)
+    summary = billing.summaries([(account_no, customer_id)], today=today).get((account_no, customer_id))
+    if summary is not None:
+        tenure = summary.tenure
+        moved_out = month_start(tenure.end) if tenure.end else None
+        month_list = [m for m in month_list if m >= month_start(tenure.start) and (moved_out is None or m <= moved_out)]
+    readings = billing.readings(account_no, customer_id, since=month_list[0]) if month_list else []
     values = [r.consumption for r in readings]
     return ConsumptionHistory(
         service=readings[0].service if readings else None,

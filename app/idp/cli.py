@@ -13,7 +13,8 @@ from flask.cli import AppGroup
 from app.config import ROOT
 from app.idp.admin import AdminError, AdminSettings, KeycloakAdmin
 from app.idp.placeholders import BadValues, MissingValues, render
-from app.idp.plan import apply, ensure_users, plan, unlock
+from app.idp.plan import apply, plan
+from app.idp.users import ensure_users, unlock
 from app.idp.validate import validate
 
 idp_cli = AppGroup("idp", help="Render, validate, plan and apply the Keycloak realm in idp_config/.")

@@ -183,20 +183,7 @@ def _role_changes(admin: KeycloakAdmin, realm: dict[str, Any]) -> list[Change]:
         if role["name"] == default_name:
             continue  # Keycloak's own role: only its composites are managed, below
         live = admin.call("GET", f"/roles/{quote(role['name'])}", ok404=True)
-        if live is None:
-            changes.append(
-                Change("create", f"realm role {role['name']}", [], partial(admin.call, "POST", "/roles", json=role))
-            )
-            continue
-        diff = differences(role, live)
-        changes.append(
-            Change(
-                "update" if diff else "unchanged",
-                f"realm role {role['name']}",
-                diff,
-                partial(admin.call, "PUT", f"/roles/{quote(role['name'])}", json=role),
-            )
-        )
+        changes.append(_create_or_update(admin, f"realm role {role['name']}", role, live, "/roles", key="name"))
     wanted = default_role_composites(realm)
     composites = admin.call("GET", f"/roles/{quote(default_name)}/composites/realm", ok404=True) or []
     missing = [r for r in wanted if r not in {c.get("name") for c in composites}]
@@ -247,34 +234,8 @@ def _client_changes(admin: KeycloakAdmin, client: dict[str, Any], rotate: bool) 
         )
     ]
     changes += _client_scope_changes(admin, client, uuid)
-    live_mappers = {m.get("name"): m for m in admin.call("GET", f"/clients/{uuid}/protocol-mappers/models") or []}
-    for mapper in mappers:
-        current = live_mappers.get(mapper["name"])
-        label = f"client {client_id} mapper {mapper['name']!r}"
-        if current is None:
-            changes.append(
-                Change(
-                    "create",
-                    label,
-                    [],
-                    partial(admin.call, "POST", f"/clients/{uuid}/protocol-mappers/models", json=mapper),
-                )
-            )
-            continue
-        diff = differences(mapper, current)
-        changes.append(
-            Change(
-                "update" if diff else "unchanged",
-                label,
-                diff,
-                partial(
-                    admin.call,
-                    "PUT",
-                    f"/clients/{uuid}/protocol-mappers/models/{current['id']}",
-                    json={**mapper, "id": current["id"]},
-                ),
-            )
-        )
+    base = f"/clients/{uuid}/protocol-mappers/models"
+    changes += _mapper_changes(admin, f"client {client_id}", mappers, admin.call("GET", base) or [], base)
     return changes
 
 
@@ -357,25 +318,40 @@ def _idp_mapper_changes(
 ) -> list[Change]:
     """The file's mappers of one identity provider, matched by name."""
     base = f"/identity-provider/instances/{quote(alias)}/mappers"
-    live = {m.get("name"): m for m in (admin.call("GET", base) or [])} if exists and mappers else {}
-    changes = []
-    for mapper in mappers:
-        label = f"identity provider {alias} mapper {mapper['name']!r}"
-        current = live.get(mapper["name"])
-        if current is None:
-            changes.append(Change("create", label, [], partial(admin.call, "POST", base, json=mapper)))
-            continue
-        diff = differences(mapper, current)
-        body = {**mapper, "id": current["id"]}
-        changes.append(
-            Change(
-                "update" if diff else "unchanged",
-                label,
-                diff,
-                partial(admin.call, "PUT", f"{base}/{current['id']}", json=body),
-            )
+    live = (admin.call("GET", base) or []) if exists and mappers else []
+    return _mapper_changes(admin, f"identity provider {alias}", mappers, live, base)
+
+
+def _mapper_changes(
+    admin: KeycloakAdmin, owner: str, mappers: list[dict[str, Any]], live: list[dict[str, Any]], base: str
+) -> list[Change]:
+    """The file's mappers of a client or an identity provider, matched by name with the ``live`` ones at ``base``."""
+    by_name = {m.get("name"): m for m in live}
+    return [
+        _create_or_update(
+            admin, f"{owner} mapper {mapper['name']!r}", mapper, by_name.get(mapper["name"]), base, key="id"
         )
-    return changes
+        for mapper in mappers
+    ]
+
+
+def _create_or_update(
+    admin: KeycloakAdmin, label: str, desired: dict[str, Any], live: dict[str, Any] | None, base: str, *, key: str
+) -> Change:
+    """Create ``desired`` with ``POST base`` when ``live`` is missing, else update it at ``base/{live[key]}``.
+
+    The update sends the file's representation with the live ``key`` (a mapper's id, a role's name), and
+    is planned only when a key the file sets differs.
+    """
+    if live is None:
+        return Change("create", label, [], partial(admin.call, "POST", base, json=desired))
+    diff = differences(desired, live)
+    return Change(
+        "update" if diff else "unchanged",
+        label,
+        diff,
+        partial(admin.call, "PUT", f"{base}/{quote(str(live[key]))}", json={**desired, key: live[key]}),
+    )
 
 
 def apply(changes: list[Change]) -> list[Change]:
@@ -386,31 +362,3 @@ def apply(changes: list[Change]) -> list[Change]:
             change.apply()
             done.append(change)
     return done
-
-
-def unlock(admin: KeycloakAdmin, email: str) -> str:
-    """Clear the brute-force lockout of the user with ``email``; return the user's id."""
-    users = admin.call("GET", f"/users?email={quote(email)}&exact=true") or []
-    matches = [u for u in users if str(u.get("email", "")).lower() == email.lower()]
-    if not matches:
-        raise AdminError(f"no user with email {email} in realm {admin.settings.realm}")
-    user_id = str(matches[0]["id"])
-    admin.call("DELETE", f"/attack-detection/brute-force/users/{quote(user_id)}")
-    return user_id
-
-
-def ensure_users(admin: KeycloakAdmin, users: list[dict[str, Any]]) -> list[str]:
-    """Create the (development) users that do not exist yet, with their realm roles; return their emails."""
-    created = []
-    for user in users:
-        email = user["email"]
-        if admin.call("GET", f"/users?email={quote(email)}&exact=true"):
-            continue
-        roles = user.get("realmRoles") or []
-        admin.call("POST", "/users", json={k: v for k, v in user.items() if k != "realmRoles"})
-        new_id = admin.call("GET", f"/users?email={quote(email)}&exact=true")[0]["id"]
-        if roles:
-            bodies = [admin.call("GET", f"/roles/{quote(r)}") for r in roles]
-            admin.call("POST", f"/users/{new_id}/role-mappings/realm", json=bodies)
-        created.append(email)
-    return created

@@ -73,11 +73,15 @@ def resident(resident_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.post("/residents/<int:resident_id>/sign-out")
+@bp.route("/residents/<int:resident_id>/sign-out", methods=["GET", "POST"])
 def sign_out_resident(resident_id: int) -> ResponseReturnValue:
-    """End every portal session of a resident (e.g. after they report a lost phone)."""
+    """Confirm, then end every portal session of a resident (e.g. after they report a lost phone)."""
     person = db.get_or_404(Resident, resident_id)
-    if EmptyForm().validate_on_submit():
+    form = EmptyForm()
+    if request.method == "GET":
+        sessions = service.active_session_count(db.session(), resident_id, utcnow())
+        return render_template("staff/sign_out.html", person=person, sessions=sessions, form=form)
+    if form.validate_on_submit():
         ended = end_sessions(resident_id=person.id)
         log.info("staff resident %s ended %s sessions of resident %s", g.resident.id, ended, person.id)
         flash(_("Ended %(count)s portal session(s) for this resident.", count=ended))

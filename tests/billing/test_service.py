@@ -57,17 +57,39 @@ def test_consumption_history_of_new_occupant_starts_at_move_in(
 ) -> None:
     history = service.consumption_history(billing, "100004", "2000400", today=TODAY)
     assert len(history.readings) == 12
-    empty = [bar for bar in history.chart.bars if bar.consumption is None]
-    assert len(empty) == 12 and all(bar.height == 0 for bar in empty)
+    # Issue 15: the months before the move-in are left out, not shown as 12 months without a read.
+    assert len(history.months) == 12 and all(bar.consumption is not None for bar in history.chart.bars)
+    tenure = billing.summaries([("100004", "2000400")], today=TODAY)[("100004", "2000400")].tenure
+    assert history.months[0] == service.month_start(tenure.start)
 
 
 def test_chart_geometry_scales_to_a_round_maximum() -> None:
     months = [date(2026, m, 1) for m in (1, 2, 3)]
     readings = [Reading("WATER", date(2026, 1, 1), date(2026, 1, 31), 4300, "gal")]
     chart = service.build_chart(months, readings)
-    assert [t.value for t in chart.ticks] == [0, 1250, 2500, 3750, 5000]
+    assert [t.value for t in chart.ticks] == [0, 1000, 2000, 3000, 4000, 5000]
     bar = chart.bars[0]
     assert bar.consumption == 4300
     assert bar.y + bar.height == chart.bottom
     assert chart.bars[1].consumption is None and chart.bars[1].height == 0
     assert service.build_chart(months, []).ticks[-1].value == 10
+
+
+def test_chart_maximum_stays_close_to_the_data() -> None:
+    assert service.nice_scale(10190) == (12500, 2500)  # not 20,000
+    assert service.nice_scale(6840) == (8000, 2000)
+    assert service.nice_scale(5000) == (5000, 1000)
+    assert service.nice_scale(7) == (8, 2)
+    for value in (1, 9, 99, 101, 4300, 10190, 123456):
+        maximum, step = service.nice_scale(value)
+        assert value <= maximum < value + step and maximum // step <= 5
+
+
+def test_consumption_history_of_previous_occupant_ends_at_move_out(
+    demo_data: demo.DemoCounts, billing: SqlBillingSource
+) -> None:
+    tenure = billing.summaries([("100004", "2000004")], today=TODAY)[("100004", "2000004")].tenure
+    assert tenure.end is not None
+    history = service.consumption_history(billing, "100004", "2000004", today=TODAY)
+    assert history.months and history.months[-1] == service.month_start(tenure.end)
+    assert all(r.period_end <= tenure.end for r in history.readings)

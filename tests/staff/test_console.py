@@ -65,7 +65,8 @@ def test_staff_sees_overview_and_activity(client: FlaskClient, oidc_server: str,
     _add_activity(app, _resident_id(app, "neighbour"))
     sign_in(client, oidc_server, "clerk", **STAFF)
     html = client.get("/staff/").get_data(as_text=True)
-    assert "Staff console" in html and "failed_not_found" in html and "neighbour@example.org" in html
+    assert "Staff console" in html and "neighbour@example.org" in html
+    assert "Not linked: the numbers didn't match" in html and "failed_not_found" not in html  # words, not codes
     assert "203.0.113.9" in html
 
 
@@ -121,3 +122,17 @@ def test_pages_query_count_is_constant(make_app: Callable[..., Flask], oidc_serv
                 assert client.get(path).status_code == 200
             counts.append(queries())
     assert counts[0] == counts[1]
+
+
+def test_sign_out_everywhere_asks_first(client: FlaskClient, oidc_server: str, app: Flask) -> None:
+    other = app.test_client()
+    sign_in(other, oidc_server, "lostphone2", email="lost2@example.org", given_name="Lee")
+    sign_in(client, oidc_server, "clerk", **STAFF)
+    resident_id = _resident_id(app, "lostphone2")
+    page = client.get(f"/staff/residents/{resident_id}").get_data(as_text=True)
+    assert f'href="/staff/residents/{resident_id}/sign-out"' in page and 'method="post"' not in page.split("<main")[1]
+    confirm = client.get(f"/staff/residents/{resident_id}/sign-out")
+    html = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and "out everywhere?</h1>" in html and "This ends all 1 of" in html
+    assert f'action="/staff/residents/{resident_id}/sign-out"' in html
+    assert other.get("/account").status_code == 200  # asking ends nothing
