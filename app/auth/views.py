@@ -6,7 +6,7 @@ import logging
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -176,7 +176,23 @@ def logout() -> ResponseReturnValue:
     except SignInError as exc:
         log.warning("provider logout skipped: %s", exc.reason)
         url = None
-    return redirect(url or url_for("auth.signed_out"))
+    if url is None:
+        return redirect(url_for("auth.signed_out"))
+    return _post_to_provider(url)
+
+
+def _post_to_provider(url: str) -> ResponseReturnValue:
+    """RP-Initiated Logout by POST (Keycloak accepts both), so the ID token never appears in a URL."""
+    parts = urlsplit(url)
+    response = current_app.make_response(
+        render_template(
+            "auth/provider_logout.html",
+            endpoint=urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
+            fields=parse_qsl(parts.query),
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/signed-out")

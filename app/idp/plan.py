@@ -80,7 +80,8 @@ def differences(desired: Any, live: Any, path: str = "") -> list[str]:
     """Field-level differences for the keys ``desired`` sets, as ``path: live -> desired`` lines.
 
     Lists of scalars compare as sets; lists of objects with a ``name`` (user-profile attributes and groups)
-    compare by name and order, then each object by the keys the file sets.
+    compare by name and order, then each object by the keys the file sets. An empty string in the file
+    matches an absent key, because Keycloak 26.7 stores an empty ``smtpServer.user`` as no key at all.
     """
     if isinstance(desired, dict):
         if not isinstance(live, dict):
@@ -103,6 +104,8 @@ def differences(desired: Any, live: Any, path: str = "") -> list[str]:
         return []
     if desired == MASKED or (live == MASKED and isinstance(desired, str)):
         return []  # stored secrets are masked by Keycloak: not comparable, not drift
+    if desired == "" and live is None:
+        return []  # Keycloak drops empty strings on update (e.g. smtpServer.user): absent is the same
     if desired != live:
         return [f"{path}: {_short(live)} -> {_short(desired)}"]
     return []

@@ -1,0 +1,171 @@
+"""A real Keycloak 26.7.3 (started once per session, realm imported at its start-up) and Mailpit for its emails.
+
+Ports: Keycloak 18080 (management 19000), Mailpit SMTP 11025 and HTTP 18025, each replaced by a free port
+when taken. Without Java or Maven the tests are skipped on a developer machine and fail in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from app.idp.admin import AdminSettings, KeycloakAdmin
+from app.idp.plan import ensure_users
+from tests.browser import conftest as browser_fixtures
+from tests.support import keycloak as kc
+from tests.support.threads import serve
+
+browser = browser_fixtures.browser  # Chromium and a page per test, as in the browser tests
+page = browser_fixtures.page
+
+REALM = "citizens"
+PASSWORDS = {
+    "resident@example.org": "Resident-dev-password-1",
+    "unverified@example.org": "Unverified-dev-password-1",
+    "staff@example.org": "Staff-dev-password-1",
+}
+
+
+@dataclass
+class Stack:
+    """The running Keycloak and Mailpit, and where the portal must listen (the realm's PORTAL_BASE_URL)."""
+
+    keycloak: kc.Keycloak
+    mailpit: kc.Mailpit
+    portal_port: int
+    client_secret: str
+    realm_env: dict[str, str]
+
+    @property
+    def portal_url(self) -> str:
+        return f"http://localhost:{self.portal_port}"
+
+    def admin(self, realm: str = REALM) -> KeycloakAdmin:
+        """An Admin REST client for ``realm`` as the bootstrap admin."""
+        return KeycloakAdmin(
+            AdminSettings(
+                base_url=self.keycloak.url, realm=realm, username=kc.ADMIN_USERNAME, password=kc.ADMIN_PASSWORD
+            )
+        )
+
+    def admin_env(self) -> dict[str, str]:
+        """The environment ``flask idp plan|apply|unlock`` need for this Keycloak and realm."""
+        return {
+            **self.realm_env,
+            "KEYCLOAK_URL": self.keycloak.url,
+            "KEYCLOAK_ADMIN_USERNAME": kc.ADMIN_USERNAME,
+            "KEYCLOAK_ADMIN_PASSWORD": kc.ADMIN_PASSWORD,
+        }
+
+
+def _unavailable(message: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """Keycloak with the realm file imported at start-up (Keycloak resolves its placeholders), plus Mailpit."""
+    for tool in ("java", "mvn"):
+        if shutil.which(tool) is None:
+            _unavailable(f"{tool} is missing: the Keycloak tests need Java 17+ and Maven (make keycloak-deps)")
+    try:
+        distribution, mailpit_binary = kc.fetch_all()
+    except kc.SetupError as exc:
+        _unavailable(f"Keycloak or Mailpit could not be fetched: {exc}")
+    ports = kc.Ports(18080, 19000, 11025, 18025).available()
+    portal_port = 15000 if kc.port_free(15000) else kc.free_port()
+    secret = secrets.token_urlsafe(24)
+    realm_env = kc.realm_environment(ports, f"http://localhost:{portal_port}", secret, REALM)
+    with kc.instance_lock("test") as instance:
+        instance.mkdir(parents=True, exist_ok=True)
+        mailpit = kc.Mailpit(mailpit_binary, ports.smtp, ports.mail_http, instance.parent / f"{instance.name}-mail.log")
+        keycloak = kc.Keycloak(distribution, instance, ports, realm_env, kc.REALM_FILE.read_text(), REALM)
+        try:
+            mailpit.start()
+            keycloak.prepare(fresh=True)
+            keycloak.start()
+        except kc.SetupError as exc:
+            keycloak.stop()
+            mailpit.stop()
+            _unavailable(f"Keycloak did not start: {exc}")
+        try:
+            stack = Stack(keycloak, mailpit, portal_port, secret, realm_env)
+            ensure_users(stack.admin(), kc.dev_users())
+            yield stack
+        finally:
+            keycloak.stop()
+            mailpit.stop()
+
+
+@pytest.fixture
+def make_portal(make_app: Callable[..., Flask], stack: Stack) -> Iterator[Callable[..., str]]:
+    """``make_portal(**config)`` serves a portal pointed at Keycloak on the realm's PORTAL_BASE_URL; returns it."""
+    servers = ExitStack()
+
+    def make(**overrides: Any) -> str:
+        config = {
+            "OIDC_ISSUER": stack.keycloak.issuer,
+            "OIDC_CLIENT_SECRET": stack.client_secret,
+            "PORTAL_BASE_URL": stack.portal_url,
+            "SOCIAL_PROVIDERS": "google,apple,microsoft,facebook",
+            **overrides,
+        }
+        app = make_app(**config)
+        servers.enter_context(serve(app, port=stack.portal_port))
+        return stack.portal_url
+
+    with servers:
+        yield make
+
+
+@pytest.fixture
+def portal(make_portal: Callable[..., str]) -> str:
+    """The portal against Keycloak, with its usual configuration."""
+    return make_portal()
+
+
+def keycloak_sign_in(page: Any, email: str, password: str, *, remember: bool = False) -> None:
+    """Fill Keycloak's own sign-in form (the page must show it)."""
+    page.locator("#username").fill(email)
+    page.locator("#password").fill(password)
+    if remember:
+        page.locator("#rememberMe").check()
+    page.locator("#kc-login").click()
+
+
+LINK = re.compile(r"https?://[^\s\"<>]+/login-actions/action-token\?[^\s\"<>]+")
+
+
+def action_link(message: dict[str, Any]) -> str:
+    """The action-token link in a Keycloak email (activation, reset, account linking)."""
+    match = LINK.search(str(message.get("Text") or "")) or LINK.search(str(message.get("HTML") or ""))
+    assert match, f"no action link in {message.get('Subject')!r}"
+    return match.group(0).replace("&amp;", "&")
+
+
+def unique_email(label: str) -> str:
+    return f"{label}-{secrets.token_hex(4)}@example.org"
+
+
+@pytest.fixture
+def idp_cli(stack: Stack, make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """``idp_cli("plan")`` runs ``flask idp ...`` against this Keycloak and returns click's result."""
+    for name, value in stack.admin_env().items():
+        monkeypatch.setenv(name, value)
+    runner = make_app(OIDC_ISSUER=stack.keycloak.issuer, OIDC_CLIENT_SECRET=stack.client_secret).test_cli_runner()
+
+    def run(*args: str) -> Any:
+        return runner.invoke(args=["idp", *args])
+
+    return run
