@@ -5,6 +5,10 @@
 #   make test   installs the test tools, installs from Debian's packages and starts what the suite needs and is
 #               missing (PostgreSQL with a test role, Redis, Chromium: tests/support/services.py), runs the
 #               linters, then the whole suite on SQLite and again on PostgreSQL
+# The next step up, a real Keycloak 26.7.3 without containers (two terminals):
+#   make keycloak       fetches Keycloak (Maven Central) and Mailpit (Go module proxy) once, imports the realm,
+#                       adds the development users and runs both until Ctrl-C
+#   make run-keycloak   serves the portal against it on http://localhost:$(PORT)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +17,10 @@ TEST_POSTGRES_DB ?= portal_test
 PYTEST_ARGS ?=
 export FLASK_APP := wsgi
 
-.PHONY: run test services test-sqlite test-postgres lint
+.PHONY: run test services test-sqlite test-postgres lint keycloak-deps keycloak run-keycloak
+
+KEYCLOAK_PORT ?= 8080
+KEYCLOAK_CLIENT_SECRET ?= local-portal-secret
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +60,23 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check app tests
 	$(BIN)/ruff format --check app tests
 	$(BIN)/mypy
+
+# Java 17 and Maven from Debian when missing (Go comes with the machine image); then the cached downloads.
+keycloak-deps: $(VENV)/.installed-run
+	@command -v java >/dev/null && command -v mvn >/dev/null || { \
+	  echo "Installing Java 17 and Maven from Debian's packages for Keycloak"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless maven; }
+	@command -v go >/dev/null || { echo "Go is needed to build Mailpit (go install github.com/axllent/mailpit)"; exit 1; }
+	$(BIN)/python -m tests.support.keycloak deps
+
+keycloak: keycloak-deps
+	$(BIN)/python -m tests.support.keycloak up --http-port $(KEYCLOAK_PORT) \
+	  --portal-url http://localhost:$(PORT) --client-secret $(KEYCLOAK_CLIENT_SECRET)
+
+run-keycloak: $(VENV)/.installed-run
+	OIDC_ISSUER=http://localhost:$(KEYCLOAK_PORT)/realms/citizens OIDC_CLIENT_SECRET=$(KEYCLOAK_CLIENT_SECRET) \
+	  PORTAL_BASE_URL=http://localhost:$(PORT) SOCIAL_PROVIDERS=google,microsoft,facebook \
+	  DATABASE_URL=sqlite:///$(CURDIR)/instance/portal-keycloak.sqlite \
+	  sh -c '$(BIN)/flask db upgrade && $(BIN)/flask billing demo --if-empty && \
+	    $(BIN)/flask run --host localhost --port $(PORT)'

@@ -238,8 +238,9 @@ class Settings:
     utility_phone: str = setting("(555) 010-0100", "whom residents call, on help and error pages")
     utility_email: str = setting("utilitybilling@example.gov", "whom residents write to, on help and error pages")
     social_providers: tuple[str, ...] = setting(
-        KNOWN_SOCIAL_PROVIDERS,
-        'which "Sign in with …" buttons show; values are the realm\'s identity-provider aliases',
+        ("google", "microsoft", "facebook"),
+        'which "Sign in with …" buttons show; values are the realm\'s identity-provider aliases '
+        "(`apple` too where Keycloak has the Apple extension, see `idp_config/README.md`)",
         check=_social_providers,
     )
     account_number_length: int = setting(

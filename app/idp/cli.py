@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 from app.config import ROOT
 from app.idp.admin import AdminError, AdminSettings, KeycloakAdmin
+from app.idp.extensions import UnknownExtension, chosen, with_extensions
 from app.idp.placeholders import BadValues, MissingValues, render
 from app.idp.plan import apply, plan
 from app.idp.users import ensure_users, unlock
@@ -27,10 +28,29 @@ realm_file_option = click.option(
     help="The realm definition with ${ENV} placeholders.",
 )
 
+extension_option = click.option(
+    "--extension",
+    "extensions",
+    multiple=True,
+    metavar="NAME",
+    help="Add idp_config/extensions/NAME.json (e.g. apple, where its Keycloak extension is installed); "
+    "default: $KC_REALM_EXTENSIONS (comma-separated).",
+)
 
-def _rendered(realm_file: Path) -> dict[str, Any]:
+
+def _realm_text(realm_file: Path, extensions: tuple[str, ...]) -> str:
+    names = chosen(extensions, os.environ)
     try:
-        return dict(json.loads(render(realm_file.read_text(), os.environ)))
+        return with_extensions(realm_file.read_text(), names)
+    except UnknownExtension as exc:
+        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:
+        raise click.ClickException(f"{realm_file} is not valid JSON: {exc}") from None
+
+
+def _rendered(realm_file: Path, extensions: tuple[str, ...] = ()) -> dict[str, Any]:
+    try:
+        return dict(json.loads(render(_realm_text(realm_file, extensions), os.environ)))
     except (MissingValues, BadValues) as exc:
         raise click.ClickException(str(exc)) from None
     except ValueError as exc:
@@ -56,6 +76,7 @@ def _admin(realm: str) -> KeycloakAdmin:
 
 @idp_cli.command("render")
 @realm_file_option
+@extension_option
 @click.option(
     "--output",
     "-o",
@@ -63,9 +84,9 @@ def _admin(realm: str) -> KeycloakAdmin:
     default=None,
     help="Write here (mode 600: it holds secrets) instead of standard output; - is standard output.",
 )
-def render_command(realm_file: Path, output: Path | None) -> None:
+def render_command(realm_file: Path, extensions: tuple[str, ...], output: Path | None) -> None:
     """Write the realm with placeholders filled from the environment."""
-    text = json.dumps(_rendered(realm_file), indent=2) + "\n"
+    text = json.dumps(_rendered(realm_file, extensions), indent=2) + "\n"
     if output is None or str(output) == "-":
         click.echo(text, nl=False)
     else:
@@ -76,18 +97,21 @@ def render_command(realm_file: Path, output: Path | None) -> None:
 
 @idp_cli.command("validate")
 @realm_file_option
-def validate_command(realm_file: Path) -> None:
+@extension_option
+def validate_command(realm_file: Path, extensions: tuple[str, ...]) -> None:
     """Check the realm without Keycloak: known keys only, and the portal's rules."""
-    problems = validate(realm_file.read_text())
+    names = chosen(extensions, os.environ)
+    problems = validate(_realm_text(realm_file, extensions) if names else realm_file.read_text())
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     if problems:
         raise click.ClickException(f"{len(problems)} problem(s) in {realm_file}")
-    click.echo(f"{realm_file}: valid for Keycloak 26.7")
+    extra = f" with {', '.join(names)}" if names else ""
+    click.echo(f"{realm_file}{extra}: valid for Keycloak 26.7")
 
 
-def _plan(realm_file: Path, rotate: bool) -> tuple[KeycloakAdmin, list[Any]]:
-    realm = _rendered(realm_file)
+def _plan(realm_file: Path, rotate: bool, extensions: tuple[str, ...]) -> tuple[KeycloakAdmin, list[Any]]:
+    realm = _rendered(realm_file, extensions)
     admin = _admin(realm["realm"])
     try:
         return admin, plan(admin, realm, rotate_secrets=rotate)
@@ -102,10 +126,11 @@ rotate_option = click.option(
 
 @idp_cli.command("plan")
 @realm_file_option
+@extension_option
 @rotate_option
-def plan_command(realm_file: Path, rotate_secrets: bool) -> None:
+def plan_command(realm_file: Path, extensions: tuple[str, ...], rotate_secrets: bool) -> None:
     """Show what ``apply`` would change in the live Keycloak (drift shows every time)."""
-    _, changes = _plan(realm_file, rotate_secrets)
+    _, changes = _plan(realm_file, rotate_secrets, extensions)
     for change in changes:
         click.echo(change.render())
     pending = [c for c in changes if c.action != "unchanged"]
@@ -119,6 +144,7 @@ def plan_command(realm_file: Path, rotate_secrets: bool) -> None:
 
 @idp_cli.command("apply")
 @realm_file_option
+@extension_option
 @rotate_option
 @click.option(
     "--dev-users",
@@ -126,9 +152,9 @@ def plan_command(realm_file: Path, rotate_secrets: bool) -> None:
     default=None,
     help="Also create these test users (development only).",
 )
-def apply_command(realm_file: Path, rotate_secrets: bool, dev_users: Path | None) -> None:
+def apply_command(realm_file: Path, extensions: tuple[str, ...], rotate_secrets: bool, dev_users: Path | None) -> None:
     """Make the live realm match the file; never deletes users or sessions."""
-    admin, changes = _plan(realm_file, rotate_secrets)
+    admin, changes = _plan(realm_file, rotate_secrets, extensions)
     try:
         done = apply(changes)
         if dev_users is not None:

@@ -18,6 +18,8 @@ SOCIAL = {
     "facebook": ("clientId", "clientSecret"),
     "apple": ("clientId", "teamId", "keyId", "p8Content"),
 }
+#: Providers every realm must have; ``apple`` needs an extension (idp_config/extensions/apple.json).
+REQUIRED_SOCIAL = ("google", "microsoft", "facebook")
 SECRET_KEYS = re.compile(r"(?i)^(secret|clientSecret|password|p8Content|smtpPassword|credentials?)$")
 WHOLE_PLACEHOLDER = re.compile(r"^\$\{[A-Z][A-Z0-9_]*(:[^}]*)?\}$")
 
@@ -228,7 +230,7 @@ def _identity_provider_rules(realm: dict[str, Any]) -> list[Problem]:
             problems.append(
                 Problem(f"{path}.firstBrokerLoginFlowAlias", "must name a first-login flow defined in the realm")
             )
-    for alias in SOCIAL:
+    for alias in REQUIRED_SOCIAL:
         if alias not in seen:
             problems.append(Problem("$.identityProviders", f"the {alias!r} identity provider is missing"))
     return problems

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from app import create_app
+from app.idp.extensions import with_extensions
 from tests.idp_config.standin import StandIn, serving
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,13 +33,15 @@ ENV = {
     "APPLE_TEAM_ID": "TEAM123",
     "APPLE_KEY_ID": "KEY123",
     "APPLE_P8_CONTENT": "MIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHkwdwIBAQQg",
+    # The stand-in knows the Apple provider, as a Keycloak with the extension does.
+    "KC_REALM_EXTENSIONS": "apple",
 }
 
 
 @pytest.fixture
 def realm() -> dict[str, Any]:
-    """A fresh copy of the realm file, to break in a test."""
-    return dict(json.loads(REALM_FILE.read_text()))
+    """A fresh copy of the realm file with the Apple extension, to break in a test."""
+    return dict(json.loads(with_extensions(REALM_FILE.read_text(), ["apple"])))
 
 
 @pytest.fixture

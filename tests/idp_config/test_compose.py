@@ -11,6 +11,7 @@ import yaml
 from app.idp.placeholders import required_names
 from app.idp.schema import unknown_keys
 from tests.idp_config.conftest import REALM_FILE
+from tests.support.keycloak import KEYCLOAK_VERSION, MAILPIT_VERSION
 
 HERE = REALM_FILE.parent
 
@@ -21,7 +22,7 @@ def _load(name: str) -> dict[str, Any]:
 
 def test_keycloak_service() -> None:
     keycloak = _load("compose.yaml")["services"]["keycloak"]
-    assert keycloak["image"].startswith("quay.io/keycloak/keycloak:26.7.")
+    assert keycloak["image"] == f"quay.io/keycloak/keycloak:{KEYCLOAK_VERSION}"  # what the keycloak tests run
     assert keycloak["command"] == ["start-dev", "--import-realm"]
     env = keycloak["environment"]
     assert {"KC_BOOTSTRAP_ADMIN_USERNAME", "KC_BOOTSTRAP_ADMIN_PASSWORD"} <= env.keys()
@@ -44,7 +45,8 @@ def test_portal_points_at_the_same_issuer_keycloak_issues() -> None:
     assert portal["environment"]["PORTAL_BASE_URL"] == keycloak_env["PORTAL_BASE_URL"]
     assert portal["environment"]["OIDC_CLIENT_SECRET"] == keycloak_env["PORTAL_CLIENT_SECRET"]
     assert portal["depends_on"]["keycloak"]["condition"] == "service_healthy"
-    assert services["keycloak"]["environment"]["SMTP_HOST"] == "mailpit" and "mailpit" in services
+    assert services["keycloak"]["environment"]["SMTP_HOST"] == "mailpit"
+    assert services["mailpit"]["image"] == f"axllent/mailpit:{MAILPIT_VERSION}"
 
 
 def test_postgres_overlay_switches_keycloaks_database() -> None:

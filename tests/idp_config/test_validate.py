@@ -162,7 +162,11 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         lambda r: _idp("google")(r).update(firstBrokerLoginFlowAlias="nope"),
         "firstBrokerLoginFlowAlias",
     ),
-    ("missing-provider", lambda r: r.update(identityProviders=r["identityProviders"][:3]), "'apple' identity provider"),
+    (
+        "missing-provider",
+        lambda r: r.update(identityProviders=[i for i in r["identityProviders"] if i["alias"] != "facebook"]),
+        "'facebook' identity provider",
+    ),
     (
         "optional-last-name",
         lambda r: _set_profile(
@@ -207,3 +211,18 @@ def test_not_json_is_reported(tmp_path: Path, runner: FlaskCliRunner) -> None:
     bad.write_text("{ not json")
     result = runner.invoke(args=["idp", "validate", "--realm-file", str(bad)])
     assert result.exit_code == 1 and "not valid JSON" in result.output
+
+
+def test_default_realm_needs_no_provider_extension(runner: FlaskCliRunner) -> None:
+    """Stock Keycloak refuses the whole file on an unknown provider id, so Apple lives in an extension file."""
+    realm = json.loads(REALM_FILE.read_text())
+    assert {i["providerId"] for i in realm["identityProviders"]} == {"google", "microsoft", "facebook"}
+    assert validate(REALM_FILE.read_text()) == []
+    result = runner.invoke(args=["idp", "validate", "--extension", "apple"])
+    assert result.exit_code == 0 and "with apple: valid" in result.output, result.output
+
+
+def test_unknown_extension_is_named(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["idp", "validate", "--extension", "myspace"])
+    assert result.exit_code == 1 and "no realm extension 'myspace' (available: apple)" in result.output
+    assert "Traceback" not in result.output

@@ -306,7 +306,7 @@ class Keycloak:
         target.write_text(self.realm_text)
         target.chmod(0o600)  # it may hold rendered secrets
 
-    def start(self, *, timeout: float = 240) -> None:
+    def start(self, *, timeout: float = 600) -> None:
         """Start Keycloak (start-dev, import at start-up, health on the management port) and wait until ready."""
         env = {
             **os.environ,
@@ -421,7 +421,8 @@ def up(ports: Ports, portal_base_url: str, client_secret: str) -> None:
                 f"Ctrl-C stops Keycloak and Mailpit (Keycloak's data stays in {instance}).",
                 flush=True,
             )
-            signal.signal(signal.SIGTERM, signal.default_int_handler)
+            for stop_signal in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(stop_signal, signal.default_int_handler)
             try:
                 while True:
                     time.sleep(3600)
