@@ -185,7 +185,9 @@ def test_lockout_after_five_failures_then_unlock(stack: Stack, portal: str, page
     assert not page.url.startswith(portal), "a locked account signed in"
 
     result = idp_cli("unlock", email)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0 and f"unlocked {email}" in result.output, result.output
+    missing = idp_cli("unlock", "nobody@example.org")
+    assert missing.exit_code == 1 and "no user with email nobody@example.org" in missing.output
     page.goto(f"{portal}/login")
     keycloak_sign_in(page, email, password)
     page.wait_for_url(f"{portal}/")

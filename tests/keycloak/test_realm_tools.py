@@ -29,29 +29,58 @@ def test_drift_is_planned_applied_once_and_then_gone(stack: Stack, idp_cli: Call
     realm = admin.call("GET", "")
     admin.call("PUT", "", json={**realm, "failureFactor": 30, "verifyEmail": False})
     client = admin.call("GET", "/clients?clientId=citizen-portal")[0]
-    admin.call("PUT", f"/clients/{client['id']}", json={**client, "redirectUris": ["*"]})
+    attributes = {**client["attributes"], "pkce.code.challenge.method": "plain"}
+    admin.call("PUT", f"/clients/{client['id']}", json={**client, "redirectUris": ["*"], "attributes": attributes})
     google = admin.call("GET", "/identity-provider/instances/google")
     admin.call("PUT", "/identity-provider/instances/google", json={**google, "trustEmail": False})
+    profile = admin.call("GET", "/users/profile")
+    trimmed = [a for a in profile["attributes"] if a["name"] != "mobileNumber"]
+    admin.call("PUT", "/users/profile", json={**profile, "attributes": trimmed})
+    staff = admin.call("GET", "/roles/staff")
+    admin.call("PUT", "/roles/staff", json={**staff, "description": "clicked in the console"})
 
     plan = idp_cli("plan")
     assert plan.exit_code == 0, plan.output
     assert "~ realm settings" in plan.output
     assert "failureFactor: 30 -> 5" in plan.output and "verifyEmail: false -> true" in plan.output
     assert "~ client citizen-portal" in plan.output and "redirectUris" in plan.output
+    assert 'attributes.pkce.code.challenge.method: "plain" -> "S256"' in plan.output
     assert "~ identity provider google" in plan.output and "trustEmail: false -> true" in plan.output
-    assert "Plan: 0 to create, 3 to update." in plan.output
+    assert "~ user profile" in plan.output and "mobileNumber" in plan.output
+    assert "~ realm role staff" in plan.output and "description" in plan.output
+    assert "Plan: 0 to create, 5 to update." in plan.output
 
     applied = idp_cli("apply")
     assert applied.exit_code == 0, applied.output
-    assert "Applied 3 change(s)." in applied.output
+    assert "Applied 5 change(s)." in applied.output
     live = admin.call("GET", "")
     assert live["failureFactor"] == 5 and live["verifyEmail"] is True
     assert admin.call("GET", f"/clients/{client['id']}")["redirectUris"] == [f"{stack.portal_url}/auth/callback"]
     assert admin.call("GET", "/identity-provider/instances/google")["trustEmail"] is True
+    assert admin.call("GET", f"/clients/{client['id']}/client-secret")["value"] == stack.client_secret  # kept
+    assert "mobileNumber" in {a["name"] for a in admin.call("GET", "/users/profile")["attributes"]}
 
     again = idp_cli("apply")
     assert again.exit_code == 0 and again.output.rstrip().endswith("No changes."), again.output
     assert idp_cli("plan").output.rstrip().endswith("No changes.")
+
+
+def test_apply_creates_a_missing_realm_from_the_file(
+    stack: Stack, idp_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole file through ``POST /admin/realms``: Keycloak accepts it, and ``plan`` then finds nothing."""
+    monkeypatch.setenv("KC_REALM", "springfield-copy")
+    plan = idp_cli("plan")
+    assert "+ realm springfield-copy" in plan.output and "1 to create" in plan.output, plan.output
+    try:
+        applied = idp_cli("apply")
+        assert applied.exit_code == 0, applied.output
+        assert idp_cli("plan").output.rstrip().endswith("No changes.")
+        copy = stack.admin("springfield-copy")
+        composites = {r["name"] for r in copy.call("GET", "/roles/default-roles-springfield-copy/composites/realm")}
+        assert {"resident", "offline_access"} <= composites
+    finally:
+        stack.admin().call_absolute("DELETE", "/admin/realms/springfield-copy")
 
 
 def test_secret_rotation_writes_the_new_client_secret(
@@ -66,8 +95,10 @@ def test_secret_rotation_writes_the_new_client_secret(
         assert "secret: (secret rotated)" in plan.output, plan.output
         assert idp_cli("apply", "--rotate-secrets").exit_code == 0
         assert admin.call("GET", f"/clients/{uuid}/client-secret")["value"] == "rotated-" + stack.client_secret
-        # Without --rotate-secrets the stored secret is neither compared nor changed.
+        # Without --rotate-secrets the stored secrets are neither compared nor changed.
         monkeypatch.setenv("PORTAL_CLIENT_SECRET", "something-else")
+        monkeypatch.setenv("GOOGLE_CLIENT_SECRET", "a-new-google-secret")
+        assert idp_cli("plan").output.rstrip().endswith("No changes.")  # Keycloak masks it: not drift
         assert idp_cli("apply").output.rstrip().endswith("No changes.")
         assert admin.call("GET", f"/clients/{uuid}/client-secret")["value"] == "rotated-" + stack.client_secret
     finally:
