@@ -261,7 +261,7 @@ def test_csrf_token_is_signed_once_per_session_and_still_accepted(
     assert after != before
     response = client.post("/logout", data={"csrf_token": before})
     assert response.status_code == 400  # the old session's token is refused
-    assert client.post("/logout", data={"csrf_token": after}).status_code == 302
+    assert client.post("/logout", data={"csrf_token": after}).status_code == 200  # the form that posts to the provider
 
 
 def test_bill_delivery_change_shows_at_once(app: Flask, client: FlaskClient, login_as: Callable[..., Any]) -> None:
@@ -291,7 +291,7 @@ def test_cached_page_belongs_to_one_session_and_ends_with_it(
     assert card("100001") in first
     assert card("100001") not in client.get("/").get_data(as_text=True)  # the links changed: not from cache
     token = csrf_token_from(client.get("/").get_data(as_text=True))
-    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 200  # the form that posts to the provider
     assert client.get("/").status_code == 302  # signed out: the cached page is never served
 
 

@@ -106,7 +106,7 @@ def fetch_mailpit(cache: Path | None = None) -> Path:
     if binary.exists():
         return binary
     bindir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "GOBIN": str(bindir), "GOFLAGS": "-mod=mod"}
+    env = {**os.environ, "GOBIN": str(bindir)}
     _run(["go", "install", f"{MAILPIT_MODULE}@{MAILPIT_VERSION}"], "go install mailpit", env=env, cwd=cache)
     return binary
 

@@ -20,14 +20,12 @@ from flask import Flask
 
 from app.idp.admin import AdminSettings, KeycloakAdmin
 from app.idp.plan import ensure_users
-from tests.browser import conftest as browser_fixtures
 from tests.support import keycloak as kc
 from tests.support.threads import serve
 
-browser = browser_fixtures.browser  # Chromium and a page per test, as in the browser tests
-page = browser_fixtures.page
-
 REALM = "citizens"
+#: Seconds per Admin REST call: deleting a realm takes over 10 s on a busy two-core machine.
+ADMIN_TIMEOUT = 60
 PASSWORDS = {
     "resident@example.org": "Resident-dev-password-1",
     "unverified@example.org": "Unverified-dev-password-1",
@@ -53,7 +51,11 @@ class Stack:
         """An Admin REST client for ``realm`` as the bootstrap admin."""
         return KeycloakAdmin(
             AdminSettings(
-                base_url=self.keycloak.url, realm=realm, username=kc.ADMIN_USERNAME, password=kc.ADMIN_PASSWORD
+                base_url=self.keycloak.url,
+                realm=realm,
+                username=kc.ADMIN_USERNAME,
+                password=kc.ADMIN_PASSWORD,
+                timeout=ADMIN_TIMEOUT,
             )
         )
 
@@ -64,6 +66,7 @@ class Stack:
             "KEYCLOAK_URL": self.keycloak.url,
             "KEYCLOAK_ADMIN_USERNAME": kc.ADMIN_USERNAME,
             "KEYCLOAK_ADMIN_PASSWORD": kc.ADMIN_PASSWORD,
+            "KEYCLOAK_TIMEOUT": str(ADMIN_TIMEOUT),
         }
 
 
