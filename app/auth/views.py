@@ -8,7 +8,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import g, redirect, render_template, request, session, url_for
+from flask import g, make_response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -184,7 +184,7 @@ def logout() -> ResponseReturnValue:
 def _post_to_provider(url: str) -> ResponseReturnValue:
     """RP-Initiated Logout by POST (Keycloak accepts both), so the ID token never appears in a URL."""
     parts = urlsplit(url)
-    response = current_app.make_response(
+    response = make_response(
         render_template(
             "auth/provider_logout.html",
             endpoint=urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
