@@ -19,7 +19,7 @@ import pytest
 from flask import Flask
 
 from app.idp.admin import AdminSettings, KeycloakAdmin
-from app.idp.plan import ensure_users
+from app.idp.users import ensure_users
 from tests.support import keycloak as kc
 from tests.support.threads import serve
 
