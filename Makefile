@@ -3,7 +3,8 @@
 #               loads demo data, and serves the portal with the embedded development OpenID provider; no
 #               PostgreSQL, Redis or browser needed
 #   make test   installs the test tools, installs from Debian's packages and starts what the suite needs and is
-#               missing (PostgreSQL with a test role, Redis, Chromium: tests/support/services.py), runs the
+#               missing (PostgreSQL with a test role, Redis, Chromium, nginx: tests/support/services.py; Keycloak
+#               26.7.3 from Maven Central and Mailpit from the Go module proxy: keycloak-deps), runs the
 #               linters, then the whole suite on SQLite and again on PostgreSQL
 # The next step up, a real Keycloak 26.7.3 without containers (two terminals):
 #   make keycloak       fetches Keycloak (Maven Central) and Mailpit (Go module proxy) once, imports the realm,
@@ -44,17 +45,18 @@ run: $(VENV)/.installed-run
 services:
 	@$(PYTHON) tests/support/services.py up
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test keycloak-deps
 	$(PYTHON) tests/support/services.py run -- $(MAKE) --no-print-directory lint test-sqlite test-postgres
 
 test-sqlite: $(VENV)/.installed-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # TEST_POSTGRES_URL: a role that may create databases (make test sets it); the suite runs in a fresh database.
+# The Keycloak journeys run once, in the SQLite pass: what they prove does not depend on the portal's database.
 test-postgres: $(VENV)/.installed-test
 	@test -n "$$TEST_POSTGRES_URL" || { echo "TEST_POSTGRES_URL is not set: run make test, or eval \"\$$(make services)\""; exit 2; }
 	$(BIN)/python tests/support/fresh_database.py "$$TEST_POSTGRES_URL" "$(TEST_POSTGRES_DB)"
-	TEST_DATABASE_URL="$$(dirname "$$TEST_POSTGRES_URL")/$(TEST_POSTGRES_DB)" $(BIN)/pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL="$$(dirname "$$TEST_POSTGRES_URL")/$(TEST_POSTGRES_DB)" $(BIN)/pytest -m "not keycloak" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check app tests
