@@ -62,6 +62,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check app tests
 	$(BIN)/ruff format --check app tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Java 17 and Maven from Debian when missing (Go comes with the machine image); then the cached downloads.
 keycloak-deps: $(VENV)/.installed-run

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -15,7 +14,7 @@ from app.extensions import csrf, db, migrate
 
 def portal_context() -> dict[str, Any]:
     """What every template may show: the city's names and contacts, and whether staff is signed in."""
-    from app.security import has_role
+    from app.auth.security import has_role
 
     settings = get_settings()
     return {
@@ -59,22 +58,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     languages.init_app(app)
     cookies.init_app(app)
 
-    from app.sessions import DatabaseSessionInterface
-
-    app.session_interface = DatabaseSessionInterface(
-        cookies=cookies.cookie_policy(app),
-        idle_timeout=timedelta(seconds=settings.session_idle_timeout),
-        absolute_timeout=timedelta(seconds=settings.session_absolute_timeout),
-    )
-
-    from app import accounts, auth, billing, main, staff
+    from app import accounts, auth, billing, home, main, staff
     from app.cli import register_cli
     from app.errors import register_error_handlers
     from app.headers import init_headers
-    from app.security import init_security
 
-    init_security(app)
-    for feature in (auth, main, accounts, billing, staff):
+    for feature in (auth, main, home, accounts, billing, staff):
         feature.init_app(app)
     register_error_handlers(app)
     init_headers(app)

@@ -215,6 +215,12 @@ class Settings:
     oidc_max_token_age: int = setting(600, "seconds after `iat` an ID token is still accepted")
     oidc_metadata_ttl: int = setting(3600, "seconds the discovery document is cached")
     oidc_provider_retry_after: int = setting(120, "`Retry-After` seconds when the provider is down")
+    oidc_refetch_interval: float = setting(
+        10.0,
+        "least seconds between provider fetches anyone can cause: `/readyz`'s discovery check, the JWKS "
+        "refetch for an unknown `kid`",
+        check=positive,
+    )
     oidc_allow_http_issuer: bool = setting(
         False, "allow an `http://` issuer in production (TLS ended in front of a private network)"
     )

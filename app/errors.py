@@ -1,17 +1,18 @@
-"""Friendly error pages: never a traceback, always the right status and a way back."""
+"""Friendly error pages: never a traceback, always the right status and a way back.
+
+Generic on purpose: features render their own errors with ``render_error`` and register handlers for their
+own exceptions (sign-in registers one for ``OidcError``).
+"""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, g, render_template, request, url_for
+from flask import Flask, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
-
-from app.auth.oidc import ProviderUnavailable, SignInError
-from app.config import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +59,6 @@ def render_error(
     return response
 
 
-def sign_in_failed(exc: SignInError, message: str | None = None) -> ResponseReturnValue:
-    """Log why sign-in failed and show the resident a page with a "try again" link."""
-    log.warning("sign-in failed (%s): %s", type(exc).__name__, exc.reason)
-    if message is None and exc.status == 400:
-        message = _("We couldn't complete your sign-in. Please try again.")
-    response = current_app.make_response(render_error(exc.status, message=message, retry_url=url_for("auth.sign_in")))
-    if isinstance(exc, ProviderUnavailable):
-        response.headers["Retry-After"] = str(get_settings().oidc_provider_retry_after)
-    return response
-
-
 def register_error_handlers(app: Flask) -> None:
     """Turn every HTTP error and unexpected exception into the friendly page."""
 
@@ -92,10 +82,6 @@ def register_error_handlers(app: Flask) -> None:
         if status == 429 and getattr(exc, "retry_after", None):
             response.headers["Retry-After"] = str(exc.retry_after)  # type: ignore[attr-defined]
         return response
-
-    @app.errorhandler(SignInError)
-    def provider_error(exc: SignInError) -> ResponseReturnValue:
-        return sign_in_failed(exc)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> ResponseReturnValue:

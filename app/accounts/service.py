@@ -8,26 +8,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.orm import Session
 
-from app.accounts.models import AccountLink, LinkEvent
+from app.accounts.models import AccountLink
+from app.activity.models import AccountEvent, Outcome
+from app.activity.service import recent_events, record_event
 from app.auth.models import Resident
-from app.billing.client import BillingSource
+from app.billing.client import BillingSource, Pair
+from app.billing.service import account_summaries
+from app.billing.types import AccountSummary
 from app.config import Settings
 from app.timeutil import as_utc
 
-LINKED = "linked"
-UNLINKED = "unlinked"
-FAILED_NOT_FOUND = "failed_not_found"
-FAILED_LIMIT = "failed_limit"
-FAILED_ALREADY_LINKED = "failed_already_linked"
-FAILED_UNVERIFIED = "failed_unverified"
-RATE_LIMITED = "rate_limited"
 #: Outcomes that count toward the attempt limits: only wrong pairs, i.e. possible guessing.
-COUNTED_OUTCOMES = (FAILED_NOT_FOUND,)
+COUNTED_OUTCOMES = (Outcome.FAILED_NOT_FOUND,)
 
 #: The longest number accepted when no length is configured (the column size).
 MAX_DIGITS = 20
@@ -120,21 +117,6 @@ def normalise_number(raw: str | None, length: int = 0) -> str:
     return value.zfill(length) if length > 0 else value
 
 
-def _audit(
-    session: Session, resident_id: int | None, account_no: str, outcome: str, client_addr: str, now: datetime
-) -> LinkEvent:
-    event = LinkEvent(
-        resident_id=resident_id,
-        account_no=account_no[:40],
-        occurred_at=now,
-        client_addr=client_addr[:64],
-        outcome=outcome,
-    )
-    session.add(event)
-    session.flush()
-    return event
-
-
 def _retry_at(
     session: Session, condition: ColumnElement[bool], limit: int, window: timedelta, now: datetime
 ) -> datetime | None:
@@ -142,13 +124,13 @@ def _retry_at(
     if limit <= 0:
         return None
     times = session.scalars(
-        select(LinkEvent.occurred_at)
+        select(AccountEvent.occurred_at)
         .where(
             condition,
-            LinkEvent.outcome.in_(COUNTED_OUTCOMES),
-            LinkEvent.occurred_at > now - window,
+            AccountEvent.outcome.in_(COUNTED_OUTCOMES),
+            AccountEvent.occurred_at > now - window,
         )
-        .order_by(LinkEvent.occurred_at.desc())
+        .order_by(AccountEvent.occurred_at.desc())
         .limit(limit)
     ).all()
     if len(times) < limit:
@@ -161,8 +143,8 @@ def check_attempt_limits(
 ) -> datetime | None:
     """The time the resident may try again, or None when they may try now."""
     waits = [
-        _retry_at(session, LinkEvent.resident_id == resident_id, rules.failures_per_resident, rules.window, now),
-        _retry_at(session, LinkEvent.client_addr == client_addr[:64], rules.failures_per_address, rules.window, now),
+        _retry_at(session, AccountEvent.resident_id == resident_id, rules.failures_per_resident, rules.window, now),
+        _retry_at(session, AccountEvent.client_addr == client_addr[:64], rules.failures_per_address, rules.window, now),
     ]
     blocked = [w for w in waits if w is not None]
     return max(blocked) if blocked else None
@@ -192,26 +174,33 @@ def link_account(
     _lock_address(session, client_addr)
     resident = session.get(Resident, resident_id)
     if resident is None or not resident.email_verified:
-        _audit(session, resident_id if resident else None, account, FAILED_UNVERIFIED, client_addr, now)
+        record_event(
+            session,
+            resident_id if resident else None,
+            account,
+            Outcome.FAILED_UNVERIFIED,
+            client_addr=client_addr,
+            now=now,
+        )
         raise EmailNotVerified()
     retry_at = check_attempt_limits(session, resident_id, client_addr, rules=rules, now=now)
     if retry_at is not None:
-        _audit(session, resident_id, account, RATE_LIMITED, client_addr, now)
+        record_event(session, resident_id, account, Outcome.RATE_LIMITED, client_addr=client_addr, now=now)
         raise RateLimited(retry_at)
     if get_link(session, resident_id, account) is not None:
-        _audit(session, resident_id, account, FAILED_ALREADY_LINKED, client_addr, now)
+        record_event(session, resident_id, account, Outcome.FAILED_ALREADY_LINKED, client_addr=client_addr, now=now)
         raise AlreadyLinked()
     count = session.scalar(select(func.count()).select_from(AccountLink).filter_by(resident_id=resident_id)) or 0
     if count >= rules.max_links:
-        _audit(session, resident_id, account, FAILED_LIMIT, client_addr, now)
+        record_event(session, resident_id, account, Outcome.FAILED_LIMIT, client_addr=client_addr, now=now)
         raise TooManyLinks(rules.max_links)
     if not customer or billing.find_tenure(account, customer) is None:
-        _audit(session, resident_id, account, FAILED_NOT_FOUND, client_addr, now)
+        record_event(session, resident_id, account, Outcome.FAILED_NOT_FOUND, client_addr=client_addr, now=now)
         raise AccountNotFound()
     link = AccountLink(resident_id=resident_id, account_no=account, customer_id=customer, created_at=now)
     session.add(link)
     _bump_links_version(session, resident_id)
-    _audit(session, resident_id, account, LINKED, client_addr, now)
+    record_event(session, resident_id, account, Outcome.LINKED, client_addr=client_addr, now=now)
     return link
 
 
@@ -263,16 +252,17 @@ def unlink_account(session: Session, resident_id: int, account_no: str, *, clien
         raise LinkNotFound(account_no)
     session.delete(link)
     _bump_links_version(session, resident_id)
-    _audit(session, resident_id, account_no, UNLINKED, client_addr, now)
+    record_event(session, resident_id, account_no, Outcome.UNLINKED, client_addr=client_addr, now=now)
 
 
-def recent_activity(session: Session, resident_id: int, limit: int = 10) -> list[LinkEvent]:
-    """The resident's latest link, unlink and failed-attempt events, newest first."""
-    return list(
-        session.scalars(
-            select(LinkEvent)
-            .filter_by(resident_id=resident_id)
-            .order_by(LinkEvent.occurred_at.desc(), LinkEvent.id.desc())
-            .limit(limit)
-        )
-    )
+def recent_activity(session: Session, resident_id: int, limit: int = 10) -> list[AccountEvent]:
+    """The resident's latest link, unlink, failed-attempt and bill delivery events, newest first."""
+    return recent_events(session, resident_id, limit)
+
+
+def linked_summaries(
+    session: Session, billing: BillingSource, resident_id: int, *, today: date
+) -> tuple[list[AccountLink], dict[Pair, AccountSummary]]:
+    """The resident's links and the billing system's summary of each (the home page and Account Settings)."""
+    links = linked_accounts(session, resident_id)
+    return links, account_summaries(billing, [(link.account_no, link.customer_id) for link in links], today=today)

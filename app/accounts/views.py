@@ -1,31 +1,27 @@
-"""The signed-in home page, Account Settings, Account Link Setup and removing a linked account."""
+"""Account Settings, Account Link Setup and removing a linked account."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime
 from flask_babel import gettext as _
-from markupsafe import Markup
 
 from app.accounts import bp, service
 from app.accounts.forms import LinkAccountForm, RemoveLinkForm
 from app.accounts.models import AccountLink
 from app.accounts.service import LinkRules
-from app.auth.models import Resident
+from app.auth.security import login_required
 from app.billing import billing_source, city_today
-from app.billing.cache import home_fragment_key
-from app.billing.service import account_summaries, current_announcements
+from app.billing.client import Pair
+from app.billing.service import account_summaries
 from app.billing.types import AccountSummary
-from app.cache import cache, cached_texts
 from app.config import get_settings
 from app.errors import render_error
 from app.extensions import db
 from app.reads import read_session
-from app.security import login_required
-from app.sessions import session_cache_id
 from app.timeutil import utcnow
 
 
@@ -40,60 +36,8 @@ def _client_addr() -> str:
     return request.remote_addr or "unknown"
 
 
-def _linked_summaries(resident_id: int, today: date) -> tuple[list[AccountLink], dict[tuple[str, str], AccountSummary]]:
-    links = service.linked_accounts(read_session(), resident_id)
-    pairs = [(link.account_no, link.customer_id) for link in links]
-    return links, account_summaries(billing_source(), pairs, today=today)
-
-
-@bp.get("/")
-def home() -> ResponseReturnValue:
-    """Home: announcements, profile and a card per linked account; anonymous visitors go to sign in.
-
-    Kept in the shared cache for ``BILLING_CACHE_SECONDS``, at two levels. The whole page, per browser
-    session: everything on it is fixed for the session (the resident's claims and roles come with the
-    sign-in, the CSRF token is signed once per session) except what its key holds, and a page with a
-    one-time message is never cached. Below that, the announcements (shared by everyone) and the account
-    cards (per resident). Every key that depends on the links holds the resident's ``links_version``,
-    which linking and removing raise in their own transaction, so a changed set of links is never shown
-    from the cache; sessions are checked before the cache is read, so a signed-out session gets nothing.
-    """
-    if g.resident is None:
-        return redirect(url_for("auth.sign_in"))
-    resident, today = g.resident, city_today()
-    context = (get_locale() or "en", today.isoformat(), request.script_root)
-    ttl = get_settings().billing_cache_seconds
-    page_id = session_cache_id()
-    if page_id is None or "_flashes" in session:
-        return _render_home(resident, today, context, ttl)
-    key = home_fragment_key("page", page_id, resident.links_version, *context, request.host)
-    return cached_texts(cache(), {key: lambda: _render_home(resident, today, context, ttl)}, ttl)[key]
-
-
-def _render_home(resident: Resident, today: date, context: tuple[str, ...], ttl: int) -> str:
-    announcements_key = home_fragment_key("announcements", *context)
-    accounts_key = home_fragment_key("accounts", resident.id, resident.links_version, *context)
-
-    def account_cards() -> str:
-        links, summaries = _linked_summaries(resident.id, today)
-        return render_template("home/_account_cards.html", links=links, summaries=summaries)
-
-    fragments = cached_texts(
-        cache(),
-        {
-            announcements_key: lambda: render_template(
-                "home/_announcements.html", announcements=current_announcements(read_session(), today=today)
-            ),
-            accounts_key: account_cards,
-        },
-        ttl,
-    )
-    return render_template(
-        "home/index.html",
-        resident=resident,
-        announcements_html=Markup(fragments[announcements_key]),  # noqa: S704  (rendered by our templates)
-        accounts_html=Markup(fragments[accounts_key]),  # noqa: S704
-    )
+def _linked_summaries(resident_id: int, today: date) -> tuple[list[AccountLink], dict[Pair, AccountSummary]]:
+    return service.linked_summaries(read_session(), billing_source(), resident_id, today=today)
 
 
 @bp.get("/account")

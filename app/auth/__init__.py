@@ -1,7 +1,11 @@
-"""OpenID Connect sign-in and sign-out (the portal is a relying party of the city's provider)."""
+"""OpenID Connect sign-in and sign-out, the server-side sessions and the guards of signed-in pages.
+
+The portal is a relying party of the city's provider.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Blueprint, Flask, current_app
@@ -31,14 +35,25 @@ def oidc_settings(settings: Settings) -> OidcSettings:
         clock_skew=settings.oidc_clock_skew,
         max_token_age=settings.oidc_max_token_age,
         metadata_ttl=settings.oidc_metadata_ttl,
+        refetch_interval=settings.oidc_refetch_interval,
     )
 
 
 def init_app(app: Flask) -> None:
-    """Build this app's OpenID client from its settings and register the sign-in routes."""
-    app.extensions["oidc"] = OidcClient(oidc_settings(get_settings(app)))
-    from app.auth import backchannel, views  # noqa: F401  (register routes on bp)
+    """Build this app's OpenID client, sessions and guards from its settings; register the sign-in routes."""
+    from app import cookies
+    from app.auth import backchannel, views  # noqa: F401  (register routes and the error page on bp)
+    from app.auth.security import init_security
+    from app.auth.sessions import DatabaseSessionInterface
 
+    settings = get_settings(app)
+    app.extensions["oidc"] = OidcClient(oidc_settings(settings))
+    app.session_interface = DatabaseSessionInterface(
+        cookies=cookies.cookie_policy(app),
+        idle_timeout=timedelta(seconds=settings.session_idle_timeout),
+        absolute_timeout=timedelta(seconds=settings.session_absolute_timeout),
+    )
+    init_security(app)
     app.register_blueprint(bp)
 
 

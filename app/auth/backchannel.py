@@ -19,40 +19,14 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from app.auth import bp, oidc_client
+from app.auth.errors import OidcError
 from app.auth.models import Resident, SeenLogoutToken
-from app.auth.oidc import OidcClient, SignInError, TokenRejected, unverified_header
+from app.auth.sessions import end_sessions
 from app.config import get_settings
 from app.extensions import csrf, db
-from app.sessions import end_sessions
 from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
-
-LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-#: ``typ`` values accepted: the spec's explicit type, and plain JWT (Keycloak before 25, RP-ISSUES 17).
-ACCEPTED_TYPES = (None, "JWT", "logout+jwt", "application/logout+jwt")
-
-
-def validate_logout_token(client: OidcClient, token: str, *, max_age: int) -> dict[str, Any]:
-    """Validate a logout token (Back-Channel Logout 1.0, section 2.6) and return its claims."""
-    header = unverified_header(token)
-    if header.get("typ") not in ACCEPTED_TYPES:
-        raise TokenRejected(f"typ {header.get('typ')!r} is not a logout token type")
-    claims = client.verify_signature(token)
-    client.check_standard_claims(claims, require_exp=False, max_age=max_age)
-    events = claims.get("events")
-    if not isinstance(events, Mapping) or not isinstance(events.get(LOGOUT_EVENT), Mapping):
-        raise TokenRejected("events lacks the back-channel logout event")
-    sid, sub = claims.get("sid"), claims.get("sub")
-    if sid is None and sub is None:
-        raise TokenRejected("neither sid nor sub is present")
-    if (sid is not None and not isinstance(sid, str)) or (sub is not None and not isinstance(sub, str)):
-        raise TokenRejected("sid and sub must be strings")
-    if "nonce" in claims:
-        raise TokenRejected("a logout token must not contain a nonce")
-    if not isinstance(claims.get("jti"), str) or not claims["jti"]:
-        raise TokenRejected("jti is missing")
-    return claims
 
 
 def accept_logout(issuer: str, claims: Mapping[str, Any], *, keep_jti_until: datetime) -> int | None:
@@ -95,8 +69,8 @@ def backchannel_logout() -> ResponseReturnValue:
     client = oidc_client()
     max_age = get_settings().logout_token_max_age
     try:
-        claims = validate_logout_token(client, token, max_age=max_age)
-    except SignInError as exc:
+        claims = client.tokens.validate_logout_token(token, max_age=max_age)
+    except OidcError as exc:
         log.warning("back-channel logout refused: %s", exc.reason)
         status_description = "the provider is unavailable" if exc.status == 503 else "invalid logout token"
         return _error(status_description)

@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 from app.timeutil import utcnow
 
+#: Longest ``sub`` and ``sid`` the columns hold; tokens with longer ones are refused before any query.
+SUBJECT_LENGTH = 255
+SID_LENGTH = 255
+
 
 class Resident(db.Model):  # type: ignore[name-defined]
     """A resident, identified by the provider's ``(iss, sub)``; email and names are display-only claims."""
@@ -19,7 +23,7 @@ class Resident(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     issuer: Mapped[str] = mapped_column(String(255))
-    subject: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(SUBJECT_LENGTH))
     email: Mapped[str | None] = mapped_column(String(320))
     email_verified: Mapped[bool] = mapped_column(default=False)
     given_name: Mapped[str | None] = mapped_column(String(200))
@@ -50,7 +54,7 @@ class PortalSession(db.Model):  # type: ignore[name-defined]
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
-    provider_sid: Mapped[str | None] = mapped_column(String(255), index=True)
+    provider_sid: Mapped[str | None] = mapped_column(String(SID_LENGTH), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

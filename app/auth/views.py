@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import g, make_response, redirect, render_template, request, session, url_for
@@ -14,21 +13,18 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from app.auth import bp, oidc_client
-from app.auth.oidc import SignInError
+from app.auth.errors import OidcError, ProviderUnavailable, SignInExpired
+from app.auth.security import is_safe_next
 from app.auth.service import record_sign_in, roles_from_claims
+from app.auth.signin import authorize_access_token, authorize_redirect
 from app.config import get_settings
-from app.errors import sign_in_failed
+from app.errors import render_error
 from app.extensions import db
 from app.forms import EmptyForm
-from app.security import is_safe_next
 from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-#: How long a sign-in started at the provider may take before its state is forgotten.
-PENDING_TTL = 15 * 60
-#: How many sign-ins (browser tabs) may be under way at once in one session.
-PENDING_MAX = 5
 SOCIAL_LABELS = {
     "google": "Google",
     "apple": "Apple",
@@ -45,9 +41,26 @@ def _external(endpoint: str) -> str:
     return url_for(endpoint, _external=True)
 
 
+def sign_in_failed(exc: OidcError, message: str | None = None) -> ResponseReturnValue:
+    """Log why the exchange with the provider failed and show a page with a "try again" link."""
+    log.warning("sign-in failed (%s): %s", type(exc).__name__, exc.reason)
+    if message is None and exc.status == 400:
+        message = _("We couldn't complete your sign-in. Please try again.")
+    response = make_response(render_error(exc.status, message=message, retry_url=url_for("auth.sign_in")))
+    if isinstance(exc, ProviderUnavailable):
+        response.headers["Retry-After"] = str(get_settings().oidc_provider_retry_after)
+    return response
+
+
+@bp.app_errorhandler(OidcError)
+def provider_error(exc: OidcError) -> ResponseReturnValue:
+    """An OidcError no view caught, anywhere in the app: the same friendly page."""
+    return sign_in_failed(exc)
+
+
 def _next_target() -> str:
     target = request.args.get("next")
-    return target if target and is_safe_next(target) else url_for("accounts.home")
+    return target if target and is_safe_next(target) else url_for("home.index")
 
 
 @bp.get("/sign-in")
@@ -83,76 +96,47 @@ def login() -> ResponseReturnValue:
     idp = request.args.get("idp")
     if idp:
         if idp not in get_settings().social_providers:
-            return sign_in_failed(SignInError(f"unknown idp {idp[:40]!r}"), _("That sign-in option is not available."))
+            return sign_in_failed(OidcError(f"unknown idp {idp[:40]!r}"), _("That sign-in option is not available."))
         extra["kc_idp_hint"] = idp
     action = request.args.get("action")
     if action == "register":
         extra["prompt"] = "create"
     elif action:
-        unknown = SignInError(f"unknown action {action[:40]!r}")
+        unknown = OidcError(f"unknown action {action[:40]!r}")
         return sign_in_failed(unknown, _("That sign-in option is not available."))
     extra["ui_locales"] = str(get_locale() or "en")
     try:
-        pending = oidc_client().begin(_external("auth.callback"), extra)
-    except SignInError as exc:
+        return authorize_redirect(oidc_client(), _external("auth.callback"), next_target=_next_target(), extra=extra)
+    except OidcError as exc:
         return sign_in_failed(exc)
-    now = int(time.time())
-    waiting: dict[str, Any] = {
-        state: entry
-        for state, entry in session.get("oidc_pending", {}).items()
-        if now - entry.get("at", 0) < PENDING_TTL
-    }
-    while len(waiting) >= PENDING_MAX:
-        waiting.pop(min(waiting, key=lambda s: waiting[s]["at"]))
-    waiting[pending.state] = {
-        "nonce": pending.nonce,
-        "verifier": pending.code_verifier,
-        "next": _next_target(),
-        "at": now,
-    }
-    session["oidc_pending"] = waiting
-    return redirect(pending.url)
 
 
 @bp.get("/auth/callback")
 def callback() -> ResponseReturnValue:
     """Finish sign-in: single-use state, RFC 9207 ``iss``, code exchange, ID token, local profile."""
-    state = request.args.get("state", "")
-    waiting = dict(session.get("oidc_pending", {}))
-    entry = waiting.pop(state, None) if state else None
-    session["oidc_pending"] = waiting
-    if entry is None or int(time.time()) - entry.get("at", 0) >= PENDING_TTL:
-        return sign_in_failed(
-            SignInError("unknown, used or expired state"),
-            _("This sign-in link has expired or was already used."),
-        )
     client = oidc_client()
     try:
-        client.check_response_issuer(request.args)
-        error = request.args.get("error")
-        if error:
-            raise SignInError(f"provider answered error={error[:60]!r}")
-        code = request.args.get("code")
-        if not code:
-            raise SignInError("callback without code")
-        result = client.finish(code, entry["nonce"], entry["verifier"], _external("auth.callback"))
-    except SignInError as exc:
+        done = authorize_access_token(client, request.args, _external("auth.callback"))
+    except SignInExpired as exc:
+        return sign_in_failed(exc, _("This sign-in link has expired or was already used."))
+    except OidcError as exc:
         message = None
         if request.args.get("error") == "access_denied":
             message = _("Sign-in was cancelled.")
         return sign_in_failed(exc, message)
 
-    resident = record_sign_in(db.session(), client.settings.issuer, result.claims, utcnow())
+    claims = done.result.claims
+    resident = record_sign_in(db.session(), client.settings.issuer, claims, utcnow())
     db.session.commit()
     session.clear()
     session.regenerate()  # type: ignore[attr-defined]
     session["resident_id"] = resident.id
-    session["provider_sid"] = result.claims.get("sid") if isinstance(result.claims.get("sid"), str) else None
-    session["id_token"] = result.id_token
+    session["provider_sid"] = claims.get("sid") if isinstance(claims.get("sid"), str) else None
+    session["id_token"] = done.result.id_token
     session["login_at"] = int(time.time())
-    session["roles"] = roles_from_claims(result.claims, get_settings().oidc_roles_claim)
+    session["roles"] = roles_from_claims(claims, get_settings().oidc_roles_claim)
     log.info("resident %s signed in", resident.id)
-    return redirect(entry["next"] if is_safe_next(entry.get("next")) else url_for("accounts.home"))
+    return redirect(done.next_target if is_safe_next(done.next_target) else url_for("home.index"))
 
 
 @bp.post("/logout")
@@ -173,7 +157,7 @@ def logout() -> ResponseReturnValue:
             post_logout_redirect_uri=_external("auth.signed_out"),
             state=state,
         )
-    except SignInError as exc:
+    except OidcError as exc:
         log.warning("provider logout skipped: %s", exc.reason)
         url = None
     if url is None:

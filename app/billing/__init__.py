@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app
@@ -11,6 +13,20 @@ from app.billing.client import BillingSource, SqlBillingSource
 from app.config import get_settings
 
 bp = Blueprint("billing", __name__)
+
+
+class LinkedAccount(Protocol):
+    """A resident's link to an account, as the bill pages need it (``app.accounts`` keeps the links)."""
+
+    @property
+    def account_no(self) -> str: ...
+
+    @property
+    def customer_id(self) -> str: ...
+
+
+#: ``(resident_id, account_no) -> the resident's own link or None``, registered by the accounts feature.
+LinkLookup = Callable[[int, str], LinkedAccount | None]
 
 
 def init_app(app: Flask) -> None:
@@ -28,6 +44,16 @@ def init_app(app: Flask) -> None:
         source = CachedBillingSource(source, store, ttl)
     app.extensions["billing"] = source
     app.register_blueprint(bp)
+
+
+def own_link(resident_id: int, account_no: str) -> LinkedAccount | None:
+    """The resident's own link to ``account_no``, looked up where the links are kept (``accounts``).
+
+    The lookup is registered in ``app.extensions["account_links"]`` so that the bill pages sit above the
+    linking rules without billing importing accounts (which imports billing to check numbers).
+    """
+    lookup: LinkLookup = current_app.extensions["account_links"]
+    return lookup(resident_id, account_no)
 
 
 def billing_source() -> BillingSource:

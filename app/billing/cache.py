@@ -2,7 +2,8 @@
 
 Summaries are what the home page shows for every linked account on every visit, so they are read from the
 cache first and from the billing source only on a miss. Keys carry the account, the customer and the
-city's date (amounts due depend on it). The home page's rendered fragments live under the same prefix.
+city's date (amounts due depend on it). The home page's rendered fragments live under the same prefix
+(``app.home.cache``), because they are built from billing data.
 Loading new billing data clears them all (``clear_billing_cache``). Everything else goes straight to the
 billing source.
 """
@@ -22,7 +23,6 @@ from app.cache import Cache
 #: Key namespace of everything here; the version in each key changes when the value's shape does.
 PREFIX = "billing:"
 SUMMARY = PREFIX + "summary:v1:"
-HOME = PREFIX + "home:v1:"
 
 
 def _day(value: str | None) -> date | None:
@@ -133,11 +133,6 @@ class CachedBillingSource:
         self.inner.forget(account_no)
 
 
-def home_fragment_key(name: str, *parts: object) -> str:
-    """The cache key of a home-page fragment; ``parts`` name everything the fragment depends on."""
-    return HOME + name + ":" + ":".join(str(part) for part in parts)
-
-
 def clear_billing_cache(cache: Cache) -> int:
-    """Forget every cached summary and home-page fragment (after new data is loaded); return how many."""
+    """Forget everything under the billing prefix (after new data is loaded), home-page fragments too."""
     return cache.delete_prefix(PREFIX)

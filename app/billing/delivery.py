@@ -7,16 +7,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.accounts.models import LinkEvent
+from app.activity.models import Outcome
+from app.activity.service import record_event
 from app.billing.client import BillingSource
 from app.billing.types import AccountSummary
 
 EMAIL = "email"
 PAPER = "paper"
 CHOICES = (EMAIL, PAPER)
-#: Audit outcomes, shown in Account Settings' activity and the staff console.
-PAPERLESS_ON = "paperless_on"
-PAPERLESS_OFF = "paperless_off"
 
 
 class DeliveryError(Exception):
@@ -66,13 +64,6 @@ def change_delivery(
     if delivery == summary.bill_delivery:
         return DeliveryChange(summary.account_no, delivery, changed=False)
     billing.set_bill_delivery(summary.account_no, delivery)
-    session.add(
-        LinkEvent(
-            resident_id=resident_id,
-            account_no=summary.account_no,
-            occurred_at=now,
-            client_addr=client_addr[:64],
-            outcome=PAPERLESS_ON if delivery == EMAIL else PAPERLESS_OFF,
-        )
-    )
+    outcome = Outcome.PAPERLESS_ON if delivery == EMAIL else Outcome.PAPERLESS_OFF
+    record_event(session, resident_id, summary.account_no, outcome, client_addr=client_addr, now=now)
     return DeliveryChange(summary.account_no, delivery, changed=True)

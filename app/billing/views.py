@@ -10,19 +10,16 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from app.accounts.models import AccountLink
-from app.accounts.service import get_link
-from app.billing import billing_source, bp, city_today, delivery
+from app.auth.security import login_required
+from app.billing import LinkedAccount, billing_source, bp, city_today, delivery, own_link
 from app.billing.forms import DeliveryForm
 from app.billing.service import consumption_history, get_statement
 from app.extensions import db
-from app.reads import read_session
-from app.security import login_required
 from app.timeutil import utcnow
 
 
-def _own_link(account_no: str) -> AccountLink:
-    link = get_link(read_session(), g.resident.id, account_no)
+def _own_link(account_no: str) -> LinkedAccount:
+    link = own_link(g.resident.id, account_no)
     if link is None:
         abort(404)
     return link

@@ -9,13 +9,13 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 from app.auth import oidc_client
-from app.auth.oidc import SignInError
+from app.auth.errors import OidcError
+from app.auth.security import is_safe_next
 from app.config import get_settings
 from app.cookies import cookie_policy
 from app.extensions import db
 from app.languages import LANGUAGE_COOKIE
 from app.main import bp
-from app.security import is_safe_next
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def choose_language(code: str) -> ResponseReturnValue:
     if code not in get_settings().babel_supported_locales:
         abort(404)
     target = request.args.get("next")
-    response = redirect(target if target and is_safe_next(target) else url_for("accounts.home"))
+    response = redirect(target if target and is_safe_next(target) else url_for("home.index"))
     response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, **cookie_policy().flags())
     return response
 
@@ -47,7 +47,10 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
-    """Readiness: the database answers and the provider's discovery document can be fetched."""
+    """Readiness: the database answers and the provider's discovery document can be fetched.
+
+    Anyone can call this, so the provider is asked at most once per ``OIDC_REFETCH_INTERVAL``.
+    """
     checks: dict[str, str] = {}
     try:
         db.session.execute(text("SELECT 1"))
@@ -58,9 +61,9 @@ def readyz() -> ResponseReturnValue:
     finally:
         db.session.rollback()
     try:
-        oidc_client().metadata(force=True)
+        oidc_client().provider.check_ready()
         checks["provider"] = "ok"
-    except SignInError as exc:
+    except OidcError as exc:
         log.warning("readiness: provider down: %s", exc.reason)
         checks["provider"] = "down"
     ready = all(value == "ok" for value in checks.values())

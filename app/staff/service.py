@@ -8,11 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from app.accounts.models import AccountLink, LinkEvent
+from app.accounts.models import AccountLink
+from app.activity.models import FAILURES, AccountEvent, Outcome
 from app.auth.models import PortalSession, Resident
-
-#: Outcomes of link attempts that staff watch for (possible guessing or lockouts).
-FAILED_PREFIXES = ("failed_", "rate_limited")
 
 
 @dataclass(frozen=True)
@@ -28,27 +26,27 @@ class Overview:
 
 @dataclass(frozen=True)
 class AuditRow:
-    """One link event with the resident's email for display."""
+    """One account event with the resident's email for display."""
 
     occurred_at: datetime
     email: str | None
     resident_id: int | None
     account_no: str
-    outcome: str
+    outcome: Outcome
     client_addr: str
 
 
 def overview(session: Session, now: datetime) -> Overview:
     """Count residents, links, recent failed attempts and live sessions."""
-    failed = or_(*(LinkEvent.outcome.startswith(prefix) for prefix in FAILED_PREFIXES))
+    failed = AccountEvent.outcome.in_(sorted(FAILURES))
     row = session.execute(
         select(
             select(func.count()).select_from(Resident).scalar_subquery(),
             select(func.count()).select_from(Resident).where(Resident.email_verified.is_(True)).scalar_subquery(),
             select(func.count()).select_from(AccountLink).scalar_subquery(),
             select(func.count())
-            .select_from(LinkEvent)
-            .where(failed, LinkEvent.occurred_at >= now - timedelta(hours=24))
+            .select_from(AccountEvent)
+            .where(failed, AccountEvent.occurred_at >= now - timedelta(hours=24))
             .scalar_subquery(),
             select(func.count())
             .select_from(PortalSession)
@@ -60,15 +58,15 @@ def overview(session: Session, now: datetime) -> Overview:
 
 
 def audit_trail(session: Session, *, resident_id: int | None = None, limit: int = 50) -> list[AuditRow]:
-    """The latest link events, newest first, optionally for one resident."""
+    """The latest account events, newest first, optionally for one resident."""
     statement = (
-        select(LinkEvent, Resident.email)
-        .outerjoin(Resident, Resident.id == LinkEvent.resident_id)
-        .order_by(LinkEvent.occurred_at.desc(), LinkEvent.id.desc())
+        select(AccountEvent, Resident.email)
+        .outerjoin(Resident, Resident.id == AccountEvent.resident_id)
+        .order_by(AccountEvent.occurred_at.desc(), AccountEvent.id.desc())
         .limit(limit)
     )
     if resident_id is not None:
-        statement = statement.where(LinkEvent.resident_id == resident_id)
+        statement = statement.where(AccountEvent.resident_id == resident_id)
     return [
         AuditRow(event.occurred_at, email, event.resident_id, event.account_no, event.outcome, event.client_addr)
         for event, email in session.execute(statement)

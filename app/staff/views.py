@@ -12,10 +12,10 @@ from wtforms import SearchField
 from wtforms.validators import Length, Optional
 
 from app.auth.models import Resident
+from app.auth.security import staff_required
+from app.auth.sessions import end_sessions
 from app.extensions import db
 from app.forms import EmptyForm
-from app.security import staff_required
-from app.sessions import end_sessions
 from app.staff import bp, service
 from app.timeutil import utcnow
 

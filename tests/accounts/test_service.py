@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts import service
-from app.accounts.models import AccountLink, LinkEvent
+from app.accounts.models import AccountLink
 from app.accounts.service import LinkRules
+from app.activity.models import AccountEvent
 from app.auth.models import Resident
 from app.billing import demo
 from app.billing.client import SqlBillingSource
@@ -46,7 +47,9 @@ def link(
 
 
 def outcomes(session: Session, resident_id: int) -> list[str]:
-    return list(session.scalars(select(LinkEvent.outcome).filter_by(resident_id=resident_id).order_by(LinkEvent.id)))
+    return list(
+        session.scalars(select(AccountEvent.outcome).filter_by(resident_id=resident_id).order_by(AccountEvent.id))
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,7 +97,7 @@ def test_link_with_documented_pair(db_session: Session, demo_data: demo.DemoCoun
     created = link(db_session, billing, rid, "100-001", "2000001")
     assert (created.account_no, created.customer_id) == ("100001", "2000001")
     assert [a.account_no for a in service.linked_accounts(db_session, rid)] == ["100001"]
-    event = db_session.scalar(select(LinkEvent).filter_by(resident_id=rid))
+    event = db_session.scalar(select(AccountEvent).filter_by(resident_id=rid))
     assert event is not None
     assert (event.outcome, event.account_no, event.client_addr) == ("linked", "100001", ADDR)
 

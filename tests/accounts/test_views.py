@@ -70,9 +70,9 @@ def test_account_number_without_leading_zeros_is_padded(
     # no such account in the demo, but the padded number is what was looked up and audited
     post_link(client, "1234", "2000001")
     with app.app_context():
-        from app.accounts.models import LinkEvent
+        from app.activity.models import AccountEvent
 
-        assert db.session.scalar(select(LinkEvent.account_no)) == "001234"
+        assert db.session.scalar(select(AccountEvent.account_no)) == "001234"
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.accounts.models import LinkEvent
+from app.activity.models import AccountEvent
 from app.billing.models import BillingAccount
 from app.extensions import db
 from tests.billing.pages import add_links, assert_csp_clean, load_demo, resident_id
@@ -38,7 +38,7 @@ def set_delivery(app: Flask, account_no: str, value: str) -> None:
 
 def events(app: Flask) -> list[str]:
     with app.app_context():
-        return list(db.session.scalars(select(LinkEvent.outcome).order_by(LinkEvent.id)))
+        return list(db.session.scalars(select(AccountEvent.outcome).order_by(AccountEvent.id)))
 
 
 @pytest.fixture

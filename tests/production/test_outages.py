@@ -5,6 +5,7 @@ Each case runs against a real local HTTP server that misbehaves (no patching).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 
 import pytest
@@ -131,7 +132,7 @@ def test_provider_stopped_and_started_again(make_app: Callable[..., Flask]) -> N
     provider, port = HostileProvider(), free_port()
     with serve(provider, port=port) as url:
         provider.issuer = url
-        app = make_app(OIDC_ISSUER=url, OIDC_TIMEOUT=1, OIDC_PROVIDER_RETRY_AFTER=90)
+        app = make_app(OIDC_ISSUER=url, OIDC_TIMEOUT=1, OIDC_PROVIDER_RETRY_AFTER=90, OIDC_REFETCH_INTERVAL=0.5)
         resident = app.test_client()
         assert attempt_sign_in(resident)[0] == 302
     # The provider is gone; its metadata and keys are still cached in the portal.
@@ -143,6 +144,7 @@ def test_provider_stopped_and_started_again(make_app: Callable[..., Flask]) -> N
     response = newcomer.get("/login")
     assert_unavailable(response.status_code, response.get_data(as_text=True), response.headers.get("Retry-After"))
     with serve(provider, port=port):
+        time.sleep(0.6)  # /readyz asks the provider again only once its refetch interval has passed
         assert newcomer.get("/readyz").status_code == 200
         assert attempt_sign_in(newcomer)[0] == 302
         assert newcomer.get("/account").status_code == 200

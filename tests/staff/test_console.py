@@ -8,7 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.accounts.models import AccountLink, LinkEvent
+from app.accounts.models import AccountLink
+from app.activity.models import AccountEvent
 from app.auth.models import Resident
 from app.extensions import db
 from app.timeutil import utcnow
@@ -30,7 +31,7 @@ def _add_activity(app: Flask, resident_id: int, links: int = 1) -> None:
         for n in range(links):
             db.session.add(AccountLink(resident_id=resident_id, account_no=f"1000{n:02d}", customer_id="2000001"))
         db.session.add(
-            LinkEvent(
+            AccountEvent(
                 resident_id=resident_id,
                 account_no="999999",
                 client_addr="203.0.113.9",

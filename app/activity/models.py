@@ -1,0 +1,85 @@
+"""One account event per link, removal, failed attempt or bill delivery change, and what came of it."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import DateTime, Enum, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.timeutil import utcnow
+
+
+class Outcome(enum.StrEnum):
+    """What came of an action on an account; stored by value, shown by ``label``."""
+
+    LINKED = "linked"
+    UNLINKED = "unlinked"
+    FAILED_NOT_FOUND = "failed_not_found"
+    FAILED_LIMIT = "failed_limit"
+    FAILED_ALREADY_LINKED = "failed_already_linked"
+    FAILED_UNVERIFIED = "failed_unverified"
+    RATE_LIMITED = "rate_limited"
+    PAPERLESS_ON = "paperless_on"
+    PAPERLESS_OFF = "paperless_off"
+
+    @property
+    def label(self) -> str:
+        """What residents read in their activity (translated)."""
+        return str(_LABELS[self])
+
+    @property
+    def is_failure(self) -> bool:
+        """True for attempts that did not do what was asked (staff watch these for guessing and lockouts)."""
+        return self in FAILURES
+
+
+FAILURES = frozenset(
+    {
+        Outcome.FAILED_NOT_FOUND,
+        Outcome.FAILED_LIMIT,
+        Outcome.FAILED_ALREADY_LINKED,
+        Outcome.FAILED_UNVERIFIED,
+        Outcome.RATE_LIMITED,
+    }
+)
+_LABELS = {
+    Outcome.LINKED: _l("Linked"),
+    Outcome.UNLINKED: _l("Removed"),
+    Outcome.FAILED_NOT_FOUND: _l("Not linked: the numbers didn't match"),
+    Outcome.FAILED_LIMIT: _l("Not linked: too many linked accounts"),
+    Outcome.FAILED_ALREADY_LINKED: _l("Not linked: already linked"),
+    Outcome.FAILED_UNVERIFIED: _l("Not linked: email not activated"),
+    Outcome.RATE_LIMITED: _l("Not linked: too many attempts"),
+    Outcome.PAPERLESS_ON: _l("Paperless billing turned on"),
+    Outcome.PAPERLESS_OFF: _l("Paper bills by mail turned on"),
+}
+
+
+class AccountEvent(db.Model):  # type: ignore[name-defined]
+    """One action by (or attempt of) a resident on an account; failed link attempts drive the limits."""
+
+    __tablename__ = "account_event"
+    __table_args__ = (
+        Index("ix_account_event_resident_occurred", "resident_id", "occurred_at"),
+        Index("ix_account_event_client_occurred", "client_addr", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
+    #: What was entered, normalised when possible, cut to the column size.
+    account_no: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    client_addr: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[Outcome] = mapped_column(
+        Enum(
+            Outcome,
+            native_enum=False,
+            create_constraint=False,
+            length=32,
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )

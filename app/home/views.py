@@ -1,0 +1,71 @@
+"""The signed-in home page."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
+from markupsafe import Markup
+
+from app.accounts.service import linked_summaries
+from app.auth.models import Resident
+from app.auth.sessions import session_cache_id
+from app.billing import billing_source, city_today
+from app.billing.service import current_announcements
+from app.cache import cache, cached_texts
+from app.config import get_settings
+from app.home import bp
+from app.home.cache import fragment_key
+from app.reads import read_session
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """Home: announcements, profile and a card per linked account; anonymous visitors go to sign in.
+
+    Kept in the shared cache for ``BILLING_CACHE_SECONDS``, at two levels. The whole page, per browser
+    session: everything on it is fixed for the session (the resident's claims and roles come with the
+    sign-in, the CSRF token is signed once per session) except what its key holds, and a page with a
+    one-time message is never cached. Below that, the announcements (shared by everyone) and the account
+    cards (per resident). Every key that depends on the links holds the resident's ``links_version``,
+    which linking and removing raise in their own transaction, so a changed set of links is never shown
+    from the cache; sessions are checked before the cache is read, so a signed-out session gets nothing.
+    """
+    if g.resident is None:
+        return redirect(url_for("auth.sign_in"))
+    resident, today = g.resident, city_today()
+    context = (get_locale() or "en", today.isoformat(), request.script_root)
+    ttl = get_settings().billing_cache_seconds
+    page_id = session_cache_id()
+    if page_id is None or "_flashes" in session:
+        return _render_home(resident, today, context, ttl)
+    key = fragment_key("page", page_id, resident.links_version, *context, request.host)
+    return cached_texts(cache(), {key: lambda: _render_home(resident, today, context, ttl)}, ttl)[key]
+
+
+def _render_home(resident: Resident, today: date, context: tuple[str, ...], ttl: int) -> str:
+    announcements_key = fragment_key("announcements", *context)
+    accounts_key = fragment_key("accounts", resident.id, resident.links_version, *context)
+
+    def account_cards() -> str:
+        links, summaries = linked_summaries(read_session(), billing_source(), resident.id, today=today)
+        return render_template("home/_account_cards.html", links=links, summaries=summaries)
+
+    fragments = cached_texts(
+        cache(),
+        {
+            announcements_key: lambda: render_template(
+                "home/_announcements.html", announcements=current_announcements(read_session(), today=today)
+            ),
+            accounts_key: account_cards,
+        },
+        ttl,
+    )
+    return render_template(
+        "home/index.html",
+        resident=resident,
+        announcements_html=Markup(fragments[announcements_key]),  # noqa: S704  (rendered by our templates)
+        accounts_html=Markup(fragments[accounts_key]),  # noqa: S704
+    )
