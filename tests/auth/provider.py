@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from joserfc import jwt
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import Key, KeySet, RSAKey
 from werkzeug.wrappers import Request, Response
 
 from tests.support.threads import serve
@@ -45,15 +45,17 @@ class HostileProvider:
     client_secret: str = "test-client-secret"
     client_public_key: dict[str, Any] | None = None  # set for private_key_jwt
     issuer: str = ""
-    signing_key: RSAKey = field(default_factory=lambda: new_key("key-1"))
-    published: list[RSAKey] = field(default_factory=list)
+    signing_key: Key = field(default_factory=lambda: new_key("key-1"))
+    published: list[Key] = field(default_factory=list)
     claims: dict[str, Any] = field(default_factory=dict)  # overrides; DROP removes
     header: dict[str, Any] = field(default_factory=dict)  # overrides; DROP removes
     metadata: dict[str, Any] = field(default_factory=dict)  # overrides of discovery
     userinfo: dict[str, Any] = field(default_factory=dict)
     unsigned: bool = False  # issue "alg: none" tokens
-    sign_with: RSAKey | None = None  # sign with another key than the published one
+    sign_with: Key | None = None  # sign with another key than the published one
     jwks_fetches: int = 0
+    #: requests for the discovery document, failed ones included
+    discovery_fetches: int = 0
     token_requests: list[dict[str, Any]] = field(default_factory=list)
     #: path -> "500" (server error), "slow" (answers after ``slow_seconds``) or "html" (a proxy error page)
     faults: dict[str, str] = field(default_factory=dict)
@@ -94,7 +96,7 @@ class HostileProvider:
             from joserfc.jwk import OctKey
 
             return jwt.encode(header, claims, OctKey.import_key(self.client_secret))
-        return jwt.encode(header, claims, key)
+        return jwt.encode(header, claims, key, algorithms=[header["alg"]])
 
     def logout_token(self, *, sub: str | None = "hostile-user", sid: str | None = None, **overrides: Any) -> str:
         """Sign a back-channel logout token; ``overrides`` change claims (DROP removes), ``header`` too."""
@@ -125,6 +127,8 @@ class HostileProvider:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
+        if request.path == "/.well-known/openid-configuration":
+            self.discovery_fetches += 1  # answered or not
         fault = self.faults.get(request.path)
         if fault == "slow":
             time.sleep(self.slow_seconds)

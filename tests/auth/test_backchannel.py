@@ -120,3 +120,35 @@ def test_garbage_is_400_not_500(app: Flask, token: str | None) -> None:
 
 def test_logout_token_endpoint_needs_no_csrf_but_only_post(app: Flask) -> None:
     assert app.test_client().get(ENDPOINT).status_code == 405
+
+
+@pytest.mark.parametrize("claims", [{"sid": "s" * 256}, {"sub": "s" * 256, "sid": None}], ids=["long-sid", "long-sub"])
+def test_sid_or_sub_longer_than_the_column_is_refused(app: Flask, provider: HostileProvider, claims: dict) -> None:
+    browser = signed_in(app)
+    status, body, cache = post(app, provider.logout_token(**claims))
+    assert status == 400 and body is not None and body["error"] == "invalid_request" and cache == "no-store"
+    assert browser.get("/account").status_code == 200
+
+
+def test_made_up_kids_refetch_the_keys_at_most_once(app: Flask, provider: HostileProvider) -> None:
+    signed_in(app)
+    assert provider.jwks_fetches == 1
+    for n in range(5):
+        provider.sign_with = new_key(f"made-up-{n}")
+        assert post(app, provider.logout_token(sid="kc-session-1"))[0] == 400
+    assert provider.jwks_fetches == 2
+
+
+def test_rotated_key_is_picked_up_once_the_interval_has_passed(
+    make_app: Callable[..., Flask], provider: HostileProvider
+) -> None:
+    app = make_app(OIDC_ISSUER=provider.issuer, OIDC_REFETCH_INTERVAL=0.5)
+    browser = signed_in(app)
+    provider.sign_with = new_key("made-up")
+    assert post(app, provider.logout_token(sid="kc-session-1"))[0] == 400  # the one refetch of this interval
+    rotated = new_key("key-2")
+    provider.published, provider.signing_key, provider.sign_with = [rotated], rotated, None
+    time.sleep(0.6)
+    assert post(app, provider.logout_token(sid="kc-session-1"))[0] == 200
+    assert browser.get("/account").status_code == 302
+    assert provider.jwks_fetches == 3

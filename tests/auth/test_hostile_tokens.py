@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,8 +14,11 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from flask import Flask
 from flask.testing import FlaskClient
-from joserfc.jwk import RSAKey
+from joserfc.jwk import OKPKey, RSAKey
+from sqlalchemy import func, select
 
+from app.auth.models import Resident
+from app.extensions import db
 from tests.auth.provider import DROP, HostileProvider, new_key, running
 
 
@@ -66,10 +71,70 @@ def test_good_token_signs_in(portal: FlaskClient, provider: HostileProvider) -> 
         pytest.param({"iat": int(time.time()) - 7200, "exp": int(time.time()) + 300}, id="issued-long-ago"),
         pytest.param({"iat": int(time.time()) + 3600, "exp": int(time.time()) + 7200}, id="issued-in-future"),
         pytest.param({"sub": DROP}, id="missing-sub"),
+        pytest.param({"nbf": int(time.time()) + 3600}, id="not-valid-yet"),
+        pytest.param({"sid": "s" * 256}, id="sid-longer-than-column"),
     ],
 )
 def test_bad_claims_are_refused(portal: FlaskClient, provider: HostileProvider, claims: dict) -> None:
     provider.claims = claims
+    assert_refused(portal)
+
+
+def test_nbf_within_clock_skew_is_accepted(portal: FlaskClient, provider: HostileProvider) -> None:
+    provider.claims = {"nbf": int(time.time()) + 5}
+    assert attempt_sign_in(portal)[0] == 302
+
+
+def test_sub_and_sid_as_long_as_the_columns_are_kept(portal: FlaskClient, provider: HostileProvider) -> None:
+    sub = "s" * 255
+    provider.claims = {"sid": "k" * 255}
+    status, body = attempt_sign_in(portal, sub)
+    assert status == 302, body
+    assert portal.get("/account").status_code == 200
+
+
+def test_refused_long_sub_leaves_no_resident(portal: FlaskClient, provider: HostileProvider) -> None:
+    status, body = attempt_sign_in(portal, "s" * 300)
+    assert status == 502 and "Try again" in body
+    with portal.application.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Resident)) == 0
+
+
+def _half_hash_sha512(value: str) -> str:
+    digest = hashlib.sha512(value.encode()).digest()
+    return base64.urlsafe_b64encode(digest[:32]).rstrip(b"=").decode()
+
+
+@pytest.fixture
+def eddsa_portal(make_app: Callable[..., Flask], provider: HostileProvider) -> FlaskClient:
+    """A portal whose provider signs with Ed25519 (``alg: EdDSA``), as Keycloak can."""
+    key = OKPKey.generate_key("Ed25519", parameters={"kid": "ed-1", "use": "sig"})
+    provider.signing_key, provider.published = key, [key]
+    provider.header = {"alg": "EdDSA"}
+    provider.metadata = {"id_token_signing_alg_values_supported": ["EdDSA"]}
+    return make_app(OIDC_ISSUER=provider.issuer, OIDC_ID_TOKEN_ALGS="EdDSA").test_client()
+
+
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")  # joserfc prefers RFC 9864's "Ed25519"; Keycloak says EdDSA
+def test_eddsa_at_hash_is_checked(eddsa_portal: FlaskClient, provider: HostileProvider) -> None:
+    provider.claims = {"at_hash": _half_hash_sha512("at-hostile-user")}  # the access token the provider issues
+    status, body = attempt_sign_in(eddsa_portal)
+    assert status == 302, body
+    assert eddsa_portal.get("/account").status_code == 200
+
+
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
+def test_eddsa_wrong_at_hash_is_refused(eddsa_portal: FlaskClient, provider: HostileProvider) -> None:
+    provider.claims = {"at_hash": _half_hash_sha512("another-access-token")}
+    assert_refused(eddsa_portal)
+
+
+def test_at_hash_of_rs256_is_checked(portal: FlaskClient, provider: HostileProvider) -> None:
+    digest = hashlib.sha256(b"at-hostile-user").digest()
+    provider.claims = {"at_hash": base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()}
+    assert attempt_sign_in(portal)[0] == 302
+    portal.post("/logout", data={"csrf_token": _csrf(portal)})
+    provider.claims = {"at_hash": "AAAAAAAAAAAAAAAAAAAAAA"}
     assert_refused(portal)
 
 

@@ -148,3 +148,39 @@ def test_provider_stopped_and_started_again(make_app: Callable[..., Flask]) -> N
         assert newcomer.get("/readyz").status_code == 200
         assert attempt_sign_in(newcomer)[0] == 302
         assert newcomer.get("/account").status_code == 200
+
+
+def test_first_login_after_the_provider_went_down_is_our_503(make_app: Callable[..., Flask]) -> None:
+    """Discovery and keys are cached and nothing has failed yet: /login itself notices the provider is gone."""
+    provider, port = HostileProvider(), free_port()
+    with serve(provider, port=port) as url:
+        provider.issuer = url
+        app = make_app(OIDC_ISSUER=url, OIDC_TIMEOUT=1, OIDC_PROVIDER_RETRY_AFTER=90)
+        assert attempt_sign_in(app.test_client())[0] == 302
+    response = app.test_client().get("/login")
+    assert_unavailable(response.status_code, response.get_data(as_text=True), response.headers.get("Retry-After"))
+    assert "Location" not in response.headers
+
+
+def test_first_login_after_discovery_started_failing_is_our_503(app: Flask, provider: HostileProvider) -> None:
+    assert attempt_sign_in(app.test_client())[0] == 302
+    provider.faults = {"/.well-known/openid-configuration": "500"}
+    response = app.test_client().get("/login")
+    assert_unavailable(response.status_code, response.get_data(as_text=True), response.headers.get("Retry-After"))
+
+
+def test_readyz_asks_discovery_at_most_once_per_interval(
+    make_app: Callable[..., Flask], provider: HostileProvider
+) -> None:
+    client = make_app(OIDC_ISSUER=provider.issuer, OIDC_REFETCH_INTERVAL=0.5).test_client()
+    before = provider.discovery_fetches
+    assert all(client.get("/readyz").status_code == 200 for _ in range(5))
+    assert provider.discovery_fetches == before + 1
+    provider.faults = {"/.well-known/openid-configuration": "500"}
+    time.sleep(0.6)
+    assert [client.get("/readyz").status_code for _ in range(3)] == [503, 503, 503]
+    assert provider.discovery_fetches == before + 2
+    provider.faults = {}
+    time.sleep(0.6)
+    assert client.get("/readyz").status_code == 200
+    assert provider.discovery_fetches == before + 3
