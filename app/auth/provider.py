@@ -3,8 +3,8 @@
 A cache only: every instance can refetch them. Fetches that anyone on the internet can cause are bounded:
 ``/readyz`` asks discovery at most once per ``refetch_interval``, and a token naming a key we do not know
 refetches the JWKS at most once per interval (so random ``kid`` values cannot make us hammer the provider).
-``/login`` probes discovery before sending a resident away, so that a provider that just went down ends
-on our own 503 page rather than a browser error.
+``/login`` probes discovery before sending a resident away (simultaneous sign-ins share one probe), so that
+a provider that just went down ends on our own 503 page rather than a browser error.
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ class Provider:
         self._ready_checked_at: float | None = None
         #: Why the last call failed (unavailable, or an answer we must not trust); None after a good discovery.
         self._failure: OidcError | None = None
+        self._probe_lock = threading.Lock()
+        #: When the last ``/login`` probe began, and how it failed (None: it answered).
+        self._last_probe: tuple[float, OidcError | None] | None = None
 
     # --- HTTP ----------------------------------------------------------------------------------------
 
@@ -53,11 +56,6 @@ class Provider:
         error = ProviderUnavailable(reason)
         self._failure = error
         return error
-
-    @property
-    def known_down(self) -> bool:
-        """True after a call to the provider failed, until discovery answers again."""
-        return isinstance(self._failure, ProviderUnavailable)
 
     def get_json(self, url: str, what: str, *, timeout: float | None = None) -> dict[str, Any]:
         """GET a JSON object from the provider; any failure is ProviderUnavailable or ProviderMisconfigured."""
@@ -109,8 +107,27 @@ class Provider:
         return document
 
     def probe(self) -> dict[str, Any]:
-        """Fetch discovery afresh with a short timeout: is the provider there before a resident is sent to it?"""
-        return self.metadata(force=True, timeout=min(self.settings.timeout, PROBE_TIMEOUT))
+        """Fetch discovery afresh with a short timeout: is the provider there before a resident is sent to it?
+
+        Simultaneous sign-ins share one probe: a request that waited for another's probe uses its answer when
+        that probe began after the request arrived (so it is as fresh as its own would be).
+        """
+        asked = self._clock()
+        with self._probe_lock:
+            last = self._last_probe
+            if last is not None and last[0] >= asked:
+                if last[1] is not None:
+                    raise type(last[1])(last[1].reason)
+                if self._metadata is not None:
+                    return self._metadata
+            started = self._clock()
+            try:
+                document = self.metadata(force=True, timeout=min(self.settings.timeout, PROBE_TIMEOUT))
+            except OidcError as exc:
+                self._last_probe = (started, exc)
+                raise
+            self._last_probe = (started, None)
+            return document
 
     def check_ready(self) -> None:
         """Raise the reason the provider is not usable; asks discovery at most once per ``refetch_interval``.

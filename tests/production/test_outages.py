@@ -5,6 +5,7 @@ Each case runs against a real local HTTP server that misbehaves (no patching).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 
@@ -184,3 +185,21 @@ def test_readyz_asks_discovery_at_most_once_per_interval(
     time.sleep(0.6)
     assert client.get("/readyz").status_code == 200
     assert provider.discovery_fetches == before + 3
+
+
+def test_simultaneous_logins_share_the_discovery_probe(
+    make_app: Callable[..., Flask], provider: HostileProvider
+) -> None:
+    app = make_app(OIDC_ISSUER=provider.issuer)
+    provider.slow_seconds, provider.faults = 0.5, {"/.well-known/openid-configuration": "slow"}
+    before = provider.discovery_fetches
+    statuses: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: statuses.append(app.test_client().get("/login").status_code)) for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert statuses == [302] * 6
+    assert provider.discovery_fetches - before <= 2  # the first probe, and one for those who arrived during it
