@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.accounts import service
-from app.accounts.models import LinkEvent
 from app.accounts.service import COUNTED_OUTCOMES, LinkError
+from app.activity.models import AccountEvent
 from app.billing.client import SqlBillingSource
 from app.extensions import db
 from tests.accounts.test_service import ADDR, NOW, RULES, make_resident
@@ -50,7 +50,7 @@ def test_simultaneous_guesses_from_one_address_stop_at_the_limit(make_app: Calla
         assert not errors, errors
         counted = db.session.scalar(
             select(func.count())
-            .select_from(LinkEvent)
-            .where(LinkEvent.client_addr == ADDR, LinkEvent.outcome.in_(COUNTED_OUTCOMES))
+            .select_from(AccountEvent)
+            .where(AccountEvent.client_addr == ADDR, AccountEvent.outcome.in_(COUNTED_OUTCOMES))
         )
         assert counted == rules.failures_per_address

@@ -305,7 +305,7 @@ def report(tally: Tally, linkers: list[Linker], database_url: str, done: Counter
                     lost += 1
                     print(f"  LOST: {who.sub} {account_no}: the answer said {claim}, the database says {not claim}")
                 [(linked,)] = conn.execute(
-                    "SELECT count(*) FROM link_event e JOIN resident r ON r.id = e.resident_id "
+                    "SELECT count(*) FROM account_event e JOIN resident r ON r.id = e.resident_id "
                     "WHERE r.subject = %s AND e.account_no = %s AND e.outcome = 'linked'",
                     (who.sub, account_no),
                 ).fetchall()
