@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,9 +28,9 @@ class Outcome(enum.StrEnum):
     PAPERLESS_OFF = "paperless_off"
 
     @property
-    def label(self) -> str:
-        """What residents read in their activity (translated)."""
-        return str(_LABELS[self])
+    def label(self) -> LazyString:
+        """What residents and staff read, translated when shown (trusted markup, as translations in templates)."""
+        return _LABELS[self]
 
     @property
     def is_failure(self) -> bool:
