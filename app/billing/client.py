@@ -249,7 +249,9 @@ class SqlBillingSource:
         )
         if row is None:
             return None
-        lines = self._session().scalars(select(BillingBillLine).filter_by(bill_id=row.id).order_by(BillingBillLine.id))
+        lines = self._session().scalars(
+            select(BillingBillLine).filter_by(bill_id=row.id).order_by(BillingBillLine.line_no, BillingBillLine.id)
+        )
         return self._bill(row, tuple(BillLine(ln.service, ln.description, cents(ln.amount_cents)) for ln in lines))
 
     def payments(self, account_no: str, customer_id: str) -> list[Payment]:

@@ -35,6 +35,8 @@ BILL_DELAY_DAYS = 5
 FIRST_ACCOUNT = 100001
 FIRST_CUSTOMER = 2000000
 NEW_OCCUPANT_BASE = 2000400
+#: Customer IDs of the other newcomers (base + account index), clear of the first customers' IDs.
+LATER_OCCUPANT_BASE = 5000000
 #: Account index (1-based) of the documented closed account and the account that changed occupants.
 CLOSED_INDEX = 3
 MOVED_INDEX = 4
@@ -84,6 +86,15 @@ class DemoCounts:
     bills: int
     payments: int
     reads: int
+
+
+def customer_of(index: int) -> str:
+    """The first customer of the account with this index (1-based); never a documented newcomer's ID."""
+    if index == 2:
+        return str(FIRST_CUSTOMER + 1)
+    if FIRST_CUSTOMER + index == NEW_OCCUPANT_BASE:
+        return str(LATER_OCCUPANT_BASE - index)
+    return str(FIRST_CUSTOMER + index)
 
 
 def _month_end(first: date) -> date:
@@ -177,7 +188,7 @@ def _synth_account(out: _Writers, index: int, periods: list[date], newest_billed
     account_no = str(FIRST_ACCOUNT + index - 1)
     rng = random.Random(f"{SEED}:{account_no}")
     address = f"{rng.randint(100, 4999)} {rng.choice(STREETS)}"
-    customer_id = str(FIRST_CUSTOMER + (1 if index == 2 else index))
+    customer_id = customer_of(index)
     if index != 2:  # account 100002 belongs to the customer of 100001
         out.write("customers", _customer(rng, customer_id, address))
     opened = date(2012 + rng.randint(0, 9), rng.randint(1, 12), 1)
@@ -188,7 +199,7 @@ def _synth_account(out: _Writers, index: int, periods: list[date], newest_billed
         occupancies.append((customer_id, opened, closed_on))
     elif index == MOVED_INDEX or index % MOVE_EVERY == 0:
         move_out = _month_end(periods[-13] if index == MOVED_INDEX else periods[rng.randint(4, 20)])
-        newcomer = str(NEW_OCCUPANT_BASE + (0 if index == MOVED_INDEX else index))
+        newcomer = str(NEW_OCCUPANT_BASE if index == MOVED_INDEX else LATER_OCCUPANT_BASE + index)
         out.write("customers", _customer(rng, newcomer, address))
         occupancies += [(customer_id, opened, move_out), (newcomer, move_out + timedelta(days=1), None)]
     else:

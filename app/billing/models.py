@@ -70,9 +70,10 @@ class BillingService(db.Model):  # type: ignore[name-defined]
     """A service on an account: WATER 1000, SEWER 2000, SANITATION, MXU."""
 
     __tablename__ = "billing_service"
+    __table_args__ = (UniqueConstraint("account_id", "code", "start_date", name="uq_billing_service_account_code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"))
     service: Mapped[str] = mapped_column(String(40))
     code: Mapped[str] = mapped_column(String(20))
     start_date: Mapped[date] = mapped_column(Date)
@@ -102,9 +103,10 @@ class BillingBillLine(db.Model):  # type: ignore[name-defined]
     """One charge on a bill."""
 
     __tablename__ = "billing_bill_line"
+    __table_args__ = (UniqueConstraint("bill_id", "line_no", name="uq_billing_bill_line_bill_line"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    bill_id: Mapped[int] = mapped_column(ForeignKey("billing_bill.id", ondelete="CASCADE"), index=True)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("billing_bill.id", ondelete="CASCADE"))
     line_no: Mapped[int] = mapped_column(default=0)
     service: Mapped[str] = mapped_column(String(40))
     description: Mapped[str] = mapped_column(String(200))

@@ -55,8 +55,18 @@ def upgrade():
     op.execute('DELETE FROM billing_payment')
     with op.batch_alter_table('billing_customer', schema=None) as batch_op:
         batch_op.add_column(sa.Column('last_name', sa.String(length=100), server_default='', nullable=False))
+    op.execute('DELETE FROM billing_bill_line')
     with op.batch_alter_table('billing_bill_line', schema=None) as batch_op:
         batch_op.add_column(sa.Column('line_no', sa.Integer(), server_default='0', nullable=False))
+        batch_op.drop_index('ix_billing_bill_line_bill_id')
+        batch_op.create_unique_constraint('uq_billing_bill_line_bill_line', ['bill_id', 'line_no'])
+    op.execute(
+        'DELETE FROM billing_service WHERE id NOT IN '
+        '(SELECT MIN(id) FROM billing_service GROUP BY account_id, code, start_date)'
+    )
+    with op.batch_alter_table('billing_service', schema=None) as batch_op:
+        batch_op.drop_index('ix_billing_service_account_id')
+        batch_op.create_unique_constraint('uq_billing_service_account_code', ['account_id', 'code', 'start_date'])
     with op.batch_alter_table('billing_payment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('payment_id', sa.String(length=30), nullable=False))
         batch_op.create_unique_constraint(batch_op.f('uq_billing_payment_payment_id'), ['payment_id'])
@@ -74,7 +84,12 @@ def downgrade():
     with op.batch_alter_table('billing_payment', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_billing_payment_payment_id'), type_='unique')
         batch_op.drop_column('payment_id')
+    with op.batch_alter_table('billing_service', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_billing_service_account_code', type_='unique')
+        batch_op.create_index('ix_billing_service_account_id', ['account_id'], unique=False)
     with op.batch_alter_table('billing_bill_line', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_billing_bill_line_bill_line', type_='unique')
+        batch_op.create_index('ix_billing_bill_line_bill_id', ['bill_id'], unique=False)
         batch_op.drop_column('line_no')
     with op.batch_alter_table('billing_customer', schema=None) as batch_op:
         batch_op.drop_column('last_name')
