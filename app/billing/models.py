@@ -8,6 +8,7 @@ PostgreSQL agree to the cent.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 from sqlalchemy import Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
@@ -165,6 +166,15 @@ class BillingImport(db.Model):  # type: ignore[name-defined]
     counts: Mapped[str] = mapped_column(Text, default="{}")
     error_count: Mapped[int] = mapped_column(default=0)
     message: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def rows_text(self) -> str:
+        """Rows per file as "300 accounts, 7,000 bills" (file kinds are the extract's own names)."""
+        try:
+            counts = json.loads(self.counts or "{}")
+        except ValueError:
+            return ""
+        return ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in counts.items())
 
     @property
     def seconds(self) -> float | None:

@@ -34,8 +34,10 @@ def show_summary(account_no: str) -> ResponseReturnValue:
     """Account Summary: balance, payments, customer information and services."""
     link = _own_link(account_no)
     statement = get_statement(billing_source(), link.account_no, link.customer_id, today=city_today())
-    if statement is None:
-        abort(404)
+    if statement is None:  # gone from the last full extract; the link stays in case it comes back
+        message = _("This account is no longer in the billing system.")
+        title = _("Account %(number)s", number=link.account_no)
+        return render_template("errors/error.html", title=title, message=message, status=404), 404
     return render_template("billing/summary.html", link=link, statement=statement)
 
 

@@ -98,3 +98,19 @@ def test_new_occupant_sees_only_their_own_time(app: Flask, pat: FlaskClient) -> 
     reads = consumption[consumption.index('id="reads-heading"') :]
     assert "No read" not in reads  # months before the move-in are not listed (issue 15)
     assert reads.count('<th scope="row">') == consumption.count('class="portal-chart__bar"')
+
+
+def test_vanished_account_says_so(app: Flask, pat: FlaskClient) -> None:
+    from sqlalchemy import delete
+
+    from app.billing.models import BillingAccount
+    from app.extensions import db
+
+    client = pat
+    with app.app_context():
+        db.session.execute(delete(BillingAccount).where(BillingAccount.account_no == "100001"))
+        db.session.commit()
+    response = client.get("/accounts/100001")
+    assert response.status_code == 404
+    assert "no longer in the billing system" in response.get_data(as_text=True)
+    assert "no longer in the billing system" in client.get("/").get_data(as_text=True)
