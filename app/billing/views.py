@@ -14,7 +14,7 @@ from app.accounts.models import AccountLink
 from app.accounts.service import get_link
 from app.billing import billing_source, bp, city_today, delivery
 from app.billing.forms import DeliveryForm
-from app.billing.service import consumption_history, get_statement
+from app.billing.service import PAGE_SIZE, consumption_history, get_statement, page_of
 from app.extensions import db
 from app.reads import read_session
 from app.security import login_required
@@ -47,11 +47,24 @@ def list_bills(account_no: str) -> ResponseReturnValue:
     """Bill history and payments, over the resident's own time on the account."""
     link = _own_link(account_no)
     billing = billing_source()
+    bills_at = request.args.get("page", 1, type=int) or 1
+    payments_at = request.args.get("payments_page", 1, type=int) or 1
+    bills_at, payments_at = max(bills_at, 1), max(payments_at, 1)
+    bills, bills_page = page_of(
+        billing.bills(link.account_no, link.customer_id, limit=PAGE_SIZE + 1, offset=(bills_at - 1) * PAGE_SIZE),
+        bills_at,
+    )
+    payments, payments_page = page_of(
+        billing.payments(link.account_no, link.customer_id, limit=PAGE_SIZE + 1, offset=(payments_at - 1) * PAGE_SIZE),
+        payments_at,
+    )
     return render_template(
         "billing/bills.html",
         link=link,
-        bills=billing.bills(link.account_no, link.customer_id),
-        payments=billing.payments(link.account_no, link.customer_id),
+        bills=bills,
+        payments=payments,
+        bills_page=bills_page,
+        payments_page=payments_page,
     )
 
 
@@ -64,7 +77,7 @@ def show_bill(account_no: str, bill_no: str) -> ResponseReturnValue:
     bill = billing.bill(link.account_no, link.customer_id, bill_no)
     if bill is None:
         abort(404)
-    payments = [p for p in billing.payments(link.account_no, link.customer_id) if p.bill_no == bill.bill_no]
+    payments = billing.payments(link.account_no, link.customer_id, bill_no=bill.bill_no)
     return render_template("billing/bill.html", link=link, bill=bill, payments=payments)
 
 
