@@ -291,6 +291,11 @@ class Settings:
         "how long an account summary or home-page fragment may be reused (`0`: never)",
         check=whole_number(0, 3600, "of seconds from 0 (no caching) to 3600"),
     )
+    billing_extract_mapping: str = setting(
+        str(INSTANCE / "extract-mapping.toml"),
+        "the city's column names and formats for `flask billing import` (see `docs/billing-extract.md`)",
+        shown="`instance/extract-mapping.toml`",
+    )
     cache_timeout: float = setting(0.25, "seconds to wait for Redis", check=positive)
     cache_retry_seconds: float = setting(30.0, "seconds to leave Redis alone after it failed", check=positive)
     babel_supported_locales: tuple[str, ...] = setting(

@@ -112,14 +112,22 @@ class CachedBillingSource:
     def services(self, account_no: str, customer_id: str) -> list[Service]:
         return self.inner.services(account_no, customer_id)
 
-    def bills(self, account_no: str, customer_id: str) -> list[Bill]:
-        return self.inner.bills(account_no, customer_id)
+    def bills(self, account_no: str, customer_id: str, *, limit: int | None = None, offset: int = 0) -> list[Bill]:
+        return self.inner.bills(account_no, customer_id, limit=limit, offset=offset)
 
     def bill(self, account_no: str, customer_id: str, bill_no: str) -> Bill | None:
         return self.inner.bill(account_no, customer_id, bill_no)
 
-    def payments(self, account_no: str, customer_id: str) -> list[Payment]:
-        return self.inner.payments(account_no, customer_id)
+    def payments(
+        self,
+        account_no: str,
+        customer_id: str,
+        *,
+        bill_no: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Payment]:
+        return self.inner.payments(account_no, customer_id, bill_no=bill_no, limit=limit, offset=offset)
 
     def readings(self, account_no: str, customer_id: str, *, since: date) -> list[Reading]:
         return self.inner.readings(account_no, customer_id, since=since)

@@ -67,16 +67,24 @@ class BillingSource(Protocol):
         """Services on the account during the customer's time."""
         ...
 
-    def bills(self, account_no: str, customer_id: str) -> list[Bill]:
-        """The customer's bills on the account, newest first, without lines."""
+    def bills(self, account_no: str, customer_id: str, *, limit: int | None = None, offset: int = 0) -> list[Bill]:
+        """The customer's bills on the account, newest first, without lines (``limit`` of them from ``offset``)."""
         ...
 
     def bill(self, account_no: str, customer_id: str, bill_no: str) -> Bill | None:
         """One of the customer's bills with its lines."""
         ...
 
-    def payments(self, account_no: str, customer_id: str) -> list[Payment]:
-        """The customer's payments on the account, newest first."""
+    def payments(
+        self,
+        account_no: str,
+        customer_id: str,
+        *,
+        bill_no: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Payment]:
+        """The customer's payments on the account (only those applied to ``bill_no`` if given), newest first."""
         ...
 
     def readings(self, account_no: str, customer_id: str, *, since: date) -> list[Reading]:
@@ -233,12 +241,14 @@ class SqlBillingSource:
             lines=lines,
         )
 
-    def bills(self, account_no: str, customer_id: str) -> list[Bill]:
-        """The customer's bills on the account, newest first."""
+    def bills(self, account_no: str, customer_id: str, *, limit: int | None = None, offset: int = 0) -> list[Bill]:
+        """The customer's bills on the account, newest first (a page of them when ``limit`` is given)."""
         rows = self._session().scalars(
             select(BillingBill)
             .where(self._bill_filter(account_no, customer_id))
             .order_by(BillingBill.bill_date.desc(), BillingBill.id.desc())
+            .limit(limit)
+            .offset(offset or None)
         )
         return [self._bill(row) for row in rows]
 
@@ -249,22 +259,33 @@ class SqlBillingSource:
         )
         if row is None:
             return None
-        lines = self._session().scalars(select(BillingBillLine).filter_by(bill_id=row.id).order_by(BillingBillLine.id))
+        lines = self._session().scalars(
+            select(BillingBillLine).filter_by(bill_id=row.id).order_by(BillingBillLine.line_no, BillingBillLine.id)
+        )
         return self._bill(row, tuple(BillLine(ln.service, ln.description, cents(ln.amount_cents)) for ln in lines))
 
-    def payments(self, account_no: str, customer_id: str) -> list[Payment]:
-        """The customer's payments on the account, newest first."""
-        rows = (
-            self._session()
-            .execute(
-                select(BillingPayment, BillingBill.bill_no)
-                .join(BillingAccount, BillingAccount.id == BillingPayment.account_id)
-                .outerjoin(BillingBill, BillingBill.id == BillingPayment.bill_id)
-                .where(BillingAccount.account_no == account_no, BillingPayment.customer_id == customer_id)
-                .order_by(BillingPayment.posted_on.desc(), BillingPayment.id.desc())
-            )
-            .all()
+    def payments(
+        self,
+        account_no: str,
+        customer_id: str,
+        *,
+        bill_no: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Payment]:
+        """The customer's payments on the account, newest first (of one bill, or a page, when asked)."""
+        statement = (
+            select(BillingPayment, BillingBill.bill_no)
+            .join(BillingAccount, BillingAccount.id == BillingPayment.account_id)
+            .outerjoin(BillingBill, BillingBill.id == BillingPayment.bill_id)
+            .where(BillingAccount.account_no == account_no, BillingPayment.customer_id == customer_id)
+            .order_by(BillingPayment.posted_on.desc(), BillingPayment.id.desc())
+            .limit(limit)
+            .offset(offset or None)
         )
+        if bill_no is not None:
+            statement = statement.where(BillingBill.bill_no == bill_no)
+        rows = self._session().execute(statement).all()
         return [Payment(bill_no, p.posted_on, cents(p.amount_cents), p.method) for p, bill_no in rows]
 
     def readings(self, account_no: str, customer_id: str, *, since: date) -> list[Reading]:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.activity.models import Outcome
 from app.activity.service import record_event
 from app.billing.client import BillingSource
+from app.billing.exchange import BILL_DELIVERY, record_change
 from app.billing.types import AccountSummary
 
 EMAIL = "email"
@@ -50,7 +51,7 @@ def change_delivery(
     client_addr: str,
     now: datetime,
 ) -> DeliveryChange:
-    """Record the resident's choice with the billing system and in the audit trail; the caller commits.
+    """Record the resident's choice with the billing system, in the outbox and the audit trail; the caller commits.
 
     Raises DeliveryError("choice") for an unknown choice, ("closed") when the resident may not change
     it, and ("unverified") for paperless without a verified email address.
@@ -64,6 +65,16 @@ def change_delivery(
     if delivery == summary.bill_delivery:
         return DeliveryChange(summary.account_no, delivery, changed=False)
     billing.set_bill_delivery(summary.account_no, delivery)
+    record_change(
+        session,
+        BILL_DELIVERY,
+        account_no=summary.account_no,
+        customer_id=summary.customer_id,
+        field="bill_delivery",
+        value=delivery,
+        resident_id=resident_id,
+        now=now,
+    )
     outcome = Outcome.PAPERLESS_ON if delivery == EMAIL else Outcome.PAPERLESS_OFF
     record_event(session, resident_id, summary.account_no, outcome, client_addr=client_addr, now=now)
     return DeliveryChange(summary.account_no, delivery, changed=True)

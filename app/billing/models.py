@@ -1,19 +1,21 @@
 """The embedded read model of the billing system of record, plus the utility's announcements.
 
-The read model is filled by ``flask billing demo`` (and later by the import of the billing extract). The
+The read model is filled by ``flask billing import`` from the city's extract (``flask billing demo`` imports a
+synthetic one). The
 portal never edits it in answer to a resident. Money is stored in integer cents so that SQLite and
 PostgreSQL agree to the cent.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 from sqlalchemy import Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.timeutil import utcnow
+from app.timeutil import as_utc, utcnow
 
 
 class BillingCustomer(db.Model):  # type: ignore[name-defined]
@@ -24,6 +26,8 @@ class BillingCustomer(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: In the extract so that a later linking proof can use it (account number + last name).
+    last_name: Mapped[str] = mapped_column(String(100), default="")
     mailing_address: Mapped[str] = mapped_column(String(500))
 
 
@@ -67,9 +71,10 @@ class BillingService(db.Model):  # type: ignore[name-defined]
     """A service on an account: WATER 1000, SEWER 2000, SANITATION, MXU."""
 
     __tablename__ = "billing_service"
+    __table_args__ = (UniqueConstraint("account_id", "code", "start_date", name="uq_billing_service_account_code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"))
     service: Mapped[str] = mapped_column(String(40))
     code: Mapped[str] = mapped_column(String(20))
     start_date: Mapped[date] = mapped_column(Date)
@@ -99,9 +104,11 @@ class BillingBillLine(db.Model):  # type: ignore[name-defined]
     """One charge on a bill."""
 
     __tablename__ = "billing_bill_line"
+    __table_args__ = (UniqueConstraint("bill_id", "line_no", name="uq_billing_bill_line_bill_line"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    bill_id: Mapped[int] = mapped_column(ForeignKey("billing_bill.id", ondelete="CASCADE"), index=True)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("billing_bill.id", ondelete="CASCADE"))
+    line_no: Mapped[int] = mapped_column(default=0)
     service: Mapped[str] = mapped_column(String(40))
     description: Mapped[str] = mapped_column(String(200))
     amount_cents: Mapped[int]
@@ -114,6 +121,8 @@ class BillingPayment(db.Model):  # type: ignore[name-defined]
     __table_args__ = (Index("ix_billing_payment_account_customer", "account_id", "customer_id", "posted_on"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: The billing system's key of the payment (incremental extracts update by it).
+    payment_id: Mapped[str] = mapped_column(String(30), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"))
     customer_id: Mapped[str] = mapped_column(String(20))
     bill_id: Mapped[int | None] = mapped_column(ForeignKey("billing_bill.id", ondelete="SET NULL"), index=True)
@@ -126,7 +135,10 @@ class BillingMeterRead(db.Model):  # type: ignore[name-defined]
     """A monthly meter read on an account's metered service."""
 
     __tablename__ = "billing_meter_read"
-    __table_args__ = (Index("ix_billing_meter_read_account_period", "account_id", "period_start"),)
+    __table_args__ = (
+        Index("ix_billing_meter_read_account_period", "account_id", "period_start"),
+        UniqueConstraint("account_id", "service", "period_start", name="uq_billing_meter_read_account_service"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"))
@@ -135,6 +147,65 @@ class BillingMeterRead(db.Model):  # type: ignore[name-defined]
     period_end: Mapped[date] = mapped_column(Date)
     consumption: Mapped[int]
     unit: Mapped[str] = mapped_column(String(20))
+
+
+class BillingImport(db.Model):  # type: ignore[name-defined]
+    """One run of ``flask billing import`` (or of the demo loader): when, what, and how it ended."""
+
+    __tablename__ = "billing_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(20), default="")  # full, incremental
+    checksum: Mapped[str] = mapped_column(String(64), default="", index=True)
+    #: running, succeeded, unchanged (same checksum as the last success), refused, failed, interrupted
+    outcome: Mapped[str] = mapped_column(String(20), default="running")
+    #: Rows per file, as JSON ({"accounts": 300, ...}).
+    counts: Mapped[str] = mapped_column(Text, default="{}")
+    error_count: Mapped[int] = mapped_column(default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def rows_text(self) -> str:
+        """Rows per file as "300 accounts, 7,000 bills" (file kinds are the extract's own names)."""
+        try:
+            counts = json.loads(self.counts or "{}")
+        except ValueError:
+            return ""
+        return ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in counts.items())
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the run took, or None while it runs."""
+        if self.finished_at is None:
+            return None
+        return (as_utc(self.finished_at) - as_utc(self.started_at)).total_seconds()
+
+
+class PortalChange(db.Model):  # type: ignore[name-defined]
+    """The outbox: a change made in the portal that the billing system must learn of.
+
+    Written in the same transaction as the change itself; ``flask billing export-changes`` writes the
+    pending ones to a CSV file (``export_file`` is set first, ``exported_at`` once the file is in place).
+    ``kind`` names the change (``bill_delivery`` today; payments and automatic-payment enrolments later),
+    ``field`` and ``value`` what changed to what.
+    """
+
+    __tablename__ = "portal_change"
+    __table_args__ = (Index("ix_portal_change_pending", "exported_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    account_no: Mapped[str] = mapped_column(String(20))
+    customer_id: Mapped[str] = mapped_column(String(20))
+    field: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str] = mapped_column(String(200))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
+    export_file: Mapped[str | None] = mapped_column(String(200))
+    exported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Announcement(db.Model):  # type: ignore[name-defined]

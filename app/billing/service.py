@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 from app.billing.client import BillingSource, Pair
 from app.billing.models import Announcement
 from app.billing.types import AccountSummary, Bill, Customer, Payment, Reading, Service
+
+T = TypeVar("T")
 
 #: How many months the consumption history shows.
 CONSUMPTION_MONTHS = 24
@@ -112,6 +115,36 @@ def payments_overview(bills: Sequence[Bill], payments: Sequence[Payment]) -> Pay
     return PaymentsOverview(latest, max((p.posted_on for p in applied), default=None), total)
 
 
+def latest_payments(billing: BillingSource, account_no: str, customer_id: str) -> PaymentsOverview:
+    """Payments toward the newest bill, reading only that bill and its payments (not the whole history)."""
+    bills = billing.bills(account_no, customer_id, limit=1)
+    if not bills:
+        return payments_overview([], [])
+    return payments_overview(bills, billing.payments(account_no, customer_id, bill_no=bills[0].bill_no))
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which page of a history list is shown, and whether older or newer pages exist."""
+
+    number: int
+    has_older: bool
+
+    @property
+    def has_newer(self) -> bool:
+        """True past the first page."""
+        return self.number > 1
+
+
+#: Bills or payments per page of the bill history.
+PAGE_SIZE = 24
+
+
+def page_of(items: list[T], number: int, size: int = PAGE_SIZE) -> tuple[list[T], Page]:
+    """Cut one extra item fetched (``size + 1``) off and say whether there are older ones."""
+    return items[:size], Page(number, len(items) > size)
+
+
 def get_statement(billing: BillingSource, account_no: str, customer_id: str, *, today: date) -> Statement | None:
     """The Account Summary of a linked pair, or None when the billing system no longer knows it."""
     summary = billing.summaries([(account_no, customer_id)], today=today).get((account_no, customer_id))
@@ -121,7 +154,7 @@ def get_statement(billing: BillingSource, account_no: str, customer_id: str, *, 
         summary=summary,
         customer=billing.customer(customer_id),
         services=billing.services(account_no, customer_id),
-        payments=payments_overview(billing.bills(account_no, customer_id), billing.payments(account_no, customer_id)),
+        payments=latest_payments(billing, account_no, customer_id),
     )
 
 

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from app.auth.security import login_required
 from app.billing import LinkedAccount, billing_source, bp, city_today, delivery, own_link
 from app.billing.forms import DeliveryForm
-from app.billing.service import consumption_history, get_statement
+from app.billing.service import PAGE_SIZE, consumption_history, get_statement, page_of
 from app.extensions import db
 from app.timeutil import utcnow
 
@@ -31,8 +31,10 @@ def show_summary(account_no: str) -> ResponseReturnValue:
     """Account Summary: balance, payments, customer information and services."""
     link = _own_link(account_no)
     statement = get_statement(billing_source(), link.account_no, link.customer_id, today=city_today())
-    if statement is None:
-        abort(404)
+    if statement is None:  # gone from the last full extract; the link stays in case it comes back
+        message = _("This account is no longer in the billing system.")
+        title = _("Account %(number)s", number=link.account_no)
+        return render_template("errors/error.html", title=title, message=message, status=404), 404
     return render_template("billing/summary.html", link=link, statement=statement)
 
 
@@ -42,11 +44,24 @@ def list_bills(account_no: str) -> ResponseReturnValue:
     """Bill history and payments, over the resident's own time on the account."""
     link = _own_link(account_no)
     billing = billing_source()
+    bills_at = request.args.get("page", 1, type=int) or 1
+    payments_at = request.args.get("payments_page", 1, type=int) or 1
+    bills_at, payments_at = max(bills_at, 1), max(payments_at, 1)
+    bills, bills_page = page_of(
+        billing.bills(link.account_no, link.customer_id, limit=PAGE_SIZE + 1, offset=(bills_at - 1) * PAGE_SIZE),
+        bills_at,
+    )
+    payments, payments_page = page_of(
+        billing.payments(link.account_no, link.customer_id, limit=PAGE_SIZE + 1, offset=(payments_at - 1) * PAGE_SIZE),
+        payments_at,
+    )
     return render_template(
         "billing/bills.html",
         link=link,
-        bills=billing.bills(link.account_no, link.customer_id),
-        payments=billing.payments(link.account_no, link.customer_id),
+        bills=bills,
+        payments=payments,
+        bills_page=bills_page,
+        payments_page=payments_page,
     )
 
 
@@ -59,7 +74,7 @@ def show_bill(account_no: str, bill_no: str) -> ResponseReturnValue:
     bill = billing.bill(link.account_no, link.customer_id, bill_no)
     if bill is None:
         abort(404)
-    payments = [p for p in billing.payments(link.account_no, link.customer_id) if p.bill_no == bill.bill_no]
+    payments = billing.payments(link.account_no, link.customer_id, bill_no=bill.bill_no)
     return render_template("billing/bill.html", link=link, bill=bill, payments=payments)
 
 

@@ -14,6 +14,7 @@ from wtforms.validators import Length, Optional
 from app.auth.models import Resident
 from app.auth.security import staff_required
 from app.auth.sessions import end_sessions
+from app.billing.importer import last_success, recent_imports
 from app.extensions import db
 from app.forms import EmptyForm
 from app.staff import bp, service
@@ -39,12 +40,14 @@ def require_staff() -> None:
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    """Overview numbers and the latest linking activity."""
+    """Overview numbers, the latest billing imports and the latest linking activity."""
     session = db.session()
     return render_template(
         "staff/index.html",
         overview=service.overview(session, utcnow()),
         events=service.audit_trail(session, limit=50),
+        imports=recent_imports(db.engine, limit=10),
+        last_import=last_success(db.engine),
     )
 
 

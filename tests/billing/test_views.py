@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from tests.billing.pages import add_links, assert_csp_clean, load_demo, resident_id
 
@@ -98,3 +99,48 @@ def test_new_occupant_sees_only_their_own_time(app: Flask, pat: FlaskClient) -> 
     reads = consumption[consumption.index('id="reads-heading"') :]
     assert "No read" not in reads  # months before the move-in are not listed (issue 15)
     assert reads.count('<th scope="row">') == consumption.count('class="portal-chart__bar"')
+
+
+def test_vanished_account_says_so(app: Flask, pat: FlaskClient) -> None:
+    from sqlalchemy import delete
+
+    from app.billing.models import BillingAccount
+    from app.extensions import db
+
+    client = pat
+    with app.app_context():
+        db.session.execute(delete(BillingAccount).where(BillingAccount.account_no == "100001"))
+        db.session.commit()
+    response = client.get("/accounts/100001")
+    assert response.status_code == 404
+    assert "no longer in the billing system" in response.get_data(as_text=True)
+    assert "no longer in the billing system" in client.get("/").get_data(as_text=True)
+
+
+def test_bill_history_is_paginated(app: Flask, pat: FlaskClient) -> None:
+    from datetime import date
+
+    from app.billing.models import BillingAccount, BillingBill
+    from app.extensions import db
+
+    with app.app_context():
+        account_id = db.session.scalar(select(BillingAccount.id).filter_by(account_no="100001"))
+        for n in range(1, 4):  # three bills older than the demo's 24 months
+            db.session.add(
+                BillingBill(
+                    bill_no=f"OLD{n}",
+                    account_id=account_id,
+                    customer_id="2000001",
+                    bill_date=date(2020, n, 5),
+                    due_date=date(2020, n, 25),
+                    amount_cents=1000,
+                    balance_cents=0,
+                )
+            )
+        db.session.commit()
+    first = pat.get("/accounts/100001/bills").get_data(as_text=True)
+    assert "OLD1" not in first and "Older" in first and "Newer" not in first
+    second = pat.get("/accounts/100001/bills?page=2").get_data(as_text=True)
+    assert "OLD1" in second and "Newer" in second and "Older" not in second
+    assert pat.get("/accounts/100001/bills?page=0").status_code == 200
+    assert pat.get("/accounts/100001/bills?page=abc").status_code == 200

@@ -137,3 +137,15 @@ def test_sign_out_everywhere_asks_first(client: FlaskClient, oidc_server: str, a
     assert confirm.status_code == 200 and "out everywhere?</h1>" in html and "This ends all 1 of" in html
     assert f'action="/staff/residents/{resident_id}/sign-out"' in html
     assert other.get("/account").status_code == 200  # asking ends nothing
+
+
+def test_staff_sees_billing_imports(client: FlaskClient, oidc_server: str, app: Flask, tmp_path) -> None:
+    from app.billing import demo
+    from tests.billing.fixtures import TODAY
+
+    sign_in(client, oidc_server, "clerk", **STAFF)
+    assert "No billing data has been imported yet." in client.get("/staff/").get_data(as_text=True)
+    demo.synth_extract(tmp_path / "x", today=TODAY, accounts=4)
+    assert app.test_cli_runner().invoke(args=["billing", "import", str(tmp_path / "x")]).exit_code == 0
+    html = client.get("/staff/").get_data(as_text=True)
+    assert "Last successful import:" in html and "succeeded (full)" in html and "4 accounts" in html

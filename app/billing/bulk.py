@@ -1,0 +1,265 @@
+"""The PostgreSQL fast path of a full import: the server parses, checks and builds, Python only streams bytes.
+
+Each CSV file goes as it is into a text staging table with ``COPY ... (FORMAT csv)``. One query per file
+checks every value against the same rules as ``app.billing.extract`` (typed views then cast them), and the
+new read model is built in a schema of its own (``billing_next``) with the live tables' exact definition:
+rows first, then indexes and foreign keys. The swap drops the live tables and moves the new ones into
+place in the same transaction, so readers keep the old data until the commit and wait only for the moves.
+
+Anything unexpected (a COPY error, a value that breaks a rule, a duplicate key, a row pointing at nothing)
+makes this path give up (its savepoint is rolled back) and the import runs the row-by-row path instead,
+which either reports every problem with its file, line and column, or loads what the server did not like.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, MetaData, Table, UniqueConstraint
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
+
+from app.billing.extract import SPECS, Column, FileSpec, Mapping, Source
+from app.extensions import db
+
+SCHEMA = "billing_next"
+#: Live tables in parent-first order (the read model; announcements and links are not part of it).
+TABLES = (
+    "billing_customer",
+    "billing_account",
+    "billing_occupancy",
+    "billing_service",
+    "billing_bill",
+    "billing_bill_line",
+    "billing_payment",
+    "billing_meter_read",
+)
+#: Memory PostgreSQL may use for the import's hash joins and index builds (server side, per operation).
+WORK_MEM = "128MB"
+MAINTENANCE_WORK_MEM = "256MB"
+
+
+class GiveUp(Exception):
+    """The fast path cannot vouch for this extract; the row-by-row path takes over."""
+
+
+def usable(mapping: Mapping) -> bool:
+    """The server's own parsers match the documented formats only (a mapping may still rename)."""
+    default = Mapping()
+    return (
+        mapping.date_format == default.date_format
+        and mapping.decimal_separator == default.decimal_separator
+        and mapping.thousands_separator == default.thousands_separator
+        and mapping.true_values == default.true_values
+        and mapping.false_values == default.false_values
+    )
+
+
+def _raw(spec: FileSpec) -> str:
+    return f"stage_raw_{spec.kind}"
+
+
+def _typed(column: Column, mapping: Mapping) -> str:
+    """SQL for the typed value of a raw text column; a value that breaks a rule makes the statement fail.
+
+    Required values come out NULL when missing, and the new tables' NOT NULL constraints refuse them;
+    lengths are refused by the columns' own sizes; a non-matching date or amount is cast in a way that
+    must fail (the text is never constant, so the error happens only for such a row).
+    """
+    # COPY reads an unquoted empty field as NULL; a quoted one ("") is made NULL here. Values are not
+    # trimmed: one with spaces around it fails its cast or join, and the row-by-row path takes over.
+    value = f"NULLIF({column.name}, '')"
+    if column.kind == "str":
+        if column.choices:
+            return f"CASE WHEN lower({value}) IN ({', '.join(repr(c) for c in column.choices)}) THEN lower({value}) END"
+        return value
+    if column.kind == "date":
+        # Year first is read the same way whatever DateStyle says; the cast checks the rest.
+        return f"CASE WHEN substr({value}, 5, 1) = '-' THEN {value}::date ELSE ('not a date: ' || {value})::date END"
+    if column.kind == "money":
+        return (
+            f"CASE WHEN scale({value}::numeric) <= 2 THEN ({value}::numeric * 100)::bigint "
+            f"ELSE ('not an amount: ' || {value})::bigint END"
+        )
+    if column.kind == "int":
+        return f"{value}::bigint"
+    trues = ", ".join(repr(v) for v in mapping.true_values)
+    falses = ", ".join(repr(v) for v in mapping.false_values)
+    return f"CASE WHEN lower({value}) IN ({trues}) THEN true WHEN lower({value}) IN ({falses}) THEN false END"
+
+
+def _header(source: Source, name: str) -> tuple[list[str], bool]:
+    """The header's names, and whether the file starts with a UTF-8 byte order mark."""
+    with source.open(name) as stream:
+        first = stream.readline(1 << 16)
+    bom = first.startswith(codecs.BOM_UTF8)
+    try:
+        text = first[len(codecs.BOM_UTF8) if bom else 0 :].decode("utf-8")
+        return [h.strip() for h in next(csv.reader(io.StringIO(text)))], bom
+    except (UnicodeDecodeError, StopIteration, csv.Error):
+        raise GiveUp() from None
+
+
+def _copy(conn: Connection, source: Source, spec: FileSpec, mapping: Mapping, progress: Callable[[int], None]) -> int:
+    """COPY one file, as it is, into its text staging table; return the rows copied."""
+    name = mapping.filename(spec)
+    header, bom = _header(source, name)
+    by_header = {mapping.header(spec, c): c for c in spec.names}
+    if sorted(header) != sorted(by_header) or len(set(header)) != len(header):
+        raise GiveUp()
+    ordered = [by_header[h] for h in header]
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {_raw(spec)} ({', '.join(f'{c} text' for c in ordered)})")
+    raw: Any = conn.connection.driver_connection
+    last = b""
+    with (
+        source.open(name) as stream,
+        raw.cursor() as cursor,
+    ):
+        with cursor.copy(
+            f"COPY {_raw(spec)} ({', '.join(ordered)}) FROM STDIN (FORMAT csv, HEADER true, ENCODING 'UTF8')"
+        ) as copy:
+            if bom:
+                stream.read(len(codecs.BOM_UTF8))
+            while chunk := stream.read(1 << 20):
+                copy.write(chunk)
+                progress(len(chunk))
+                last = chunk
+        count = int(cursor.rowcount)
+    if not last.endswith(b"\n"):
+        raise GiveUp()  # truncated: let the row-by-row path say where
+    return count
+
+
+def _next_metadata() -> MetaData:
+    """The live read model's tables, as they are declared, in the ``billing_next`` schema."""
+    metadata = MetaData(naming_convention=db.metadata.naming_convention)
+    for name in TABLES:
+        db.metadata.tables[name].to_metadata(metadata, schema=SCHEMA)
+    return metadata
+
+
+def load_full(
+    conn: Connection,
+    source: Source,
+    mapping: Mapping,
+    *,
+    statements: tuple[tuple[str, str, str, str], ...],
+    progress: Callable[[int], None],
+    after_rows: Callable[[Connection], None],
+    checkpoint: Callable[[str], None],
+    phases: dict[str, float],
+) -> dict[str, int]:
+    """Load and swap in a full extract; raises GiveUp (after rolling its work back) when it cannot vouch.
+
+    ``statements`` are the importer's ``INSERT ... SELECT`` (table, columns, values, from), written
+    against typed staging tables named ``stage_<kind>`` and live table names; here they run with
+    ``billing_next`` first on the search path. ``after_rows`` runs in the new tables before the indexes.
+    """
+    started = time.monotonic()
+    savepoint = conn.begin_nested()
+    try:
+        counts = _load(conn, source, mapping, statements, progress, after_rows, checkpoint, phases, started)
+    except Exception:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return counts
+
+
+def _load(
+    conn: Connection,
+    source: Source,
+    mapping: Mapping,
+    statements: tuple[tuple[str, str, str, str], ...],
+    progress: Callable[[int], None],
+    after_rows: Callable[[Connection], None],
+    checkpoint: Callable[[str], None],
+    phases: dict[str, float],
+    started: float,
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    try:
+        for spec in SPECS:
+            counts[spec.kind] = _copy(conn, source, spec, mapping, progress)
+    except GiveUp:
+        raise
+    except Exception as exc:  # a COPY error: bad encoding, a wrong number of fields, broken quoting
+        raise GiveUp() from exc
+    checkpoint("loaded")
+    phases["staged"] = time.monotonic() - started
+    for spec in SPECS:
+        typed = ", ".join(f"{_typed(c, mapping)} AS {c.name}" for c in spec.columns)
+        conn.exec_driver_sql(f"CREATE TEMPORARY VIEW stage_{spec.kind} AS SELECT {typed} FROM {_raw(spec)}")
+    phases["views"] = time.monotonic() - started
+    metadata = _next_metadata()
+    conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+    conn.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
+    conn.exec_driver_sql(f"SET LOCAL search_path TO {SCHEMA}, public")
+    conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    # Fresh tables have no statistics; a nested loop over them would be quadratic, so joins hash or merge.
+    conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
+    conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
+    tables: list[Table] = [metadata.tables[f"{SCHEMA}.{name}"] for name in TABLES]
+    # Unique keys are added after the rows (one sorted build each, and a duplicate fails it).
+    uniques = {t.name: [c for c in t.constraints if isinstance(c, UniqueConstraint)] for t in tables}
+    for table in tables:
+        for constraint in uniques[table.name]:
+            table.constraints.discard(constraint)
+        conn.execute(CreateTable(table, include_foreign_key_constraints=[]))
+    phases["tables"] = time.monotonic() - started
+    expected = dict(zip(TABLES, (counts[s.kind] for s in SPECS), strict=True))
+    try:
+        for table_name, columns, values, from_clause in statements:
+            inserted = conn.exec_driver_sql(f"INSERT INTO {table_name} ({columns}) SELECT {values} FROM {from_clause}")
+            if inserted.rowcount != expected[table_name]:
+                raise GiveUp()  # a join lost rows (they point at nothing) or a duplicate key multiplied them
+            phases[table_name] = time.monotonic() - started
+        phases["rows"] = time.monotonic() - started
+        # Payments name their bill when they have one; customers must exist for every account and bill.
+        linked = conn.exec_driver_sql(
+            "SELECT (SELECT COUNT(*) FROM stage_payments WHERE bill_no IS NOT NULL), "
+            "(SELECT COUNT(*) FROM billing_payment WHERE bill_id IS NOT NULL)"
+        ).one()
+        orphan_payment = linked[0] != linked[1]
+        orphan_customer = False
+        for kind in ("accounts", "occupancies", "bills"):
+            found = conn.exec_driver_sql(
+                f"SELECT COUNT(*) FROM stage_{kind} s JOIN billing_customer c ON c.customer_id = s.customer_id"
+            ).scalar()
+            orphan_customer = orphan_customer or found != counts[kind]
+        if orphan_payment or orphan_customer:
+            raise GiveUp()
+        for table in tables:
+            for constraint in uniques[table.name]:
+                conn.execute(AddConstraint(constraint))
+    except DBAPIError as exc:  # a value broke a rule, or a key is not unique
+        raise GiveUp() from exc
+    phases["checked"] = time.monotonic() - started
+    after_rows(conn)
+    for table in tables:
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            conn.execute(CreateIndex(index))
+    for table in tables:
+        for foreign_key in sorted(table.foreign_key_constraints, key=lambda c: str(c.name)):
+            conn.execute(AddConstraint(foreign_key))
+    for table in tables:
+        conn.exec_driver_sql(f"ANALYZE {SCHEMA}.{table.name}")
+    phases["built"] = time.monotonic() - started
+    checkpoint("built")
+    # From here to the commit (moments) readers of the read model wait instead of reading the old tables.
+    for name in reversed(TABLES):
+        conn.exec_driver_sql(f"DROP TABLE public.{name}")
+    for name in TABLES:
+        conn.exec_driver_sql(f"ALTER TABLE {SCHEMA}.{name} SET SCHEMA public")
+    conn.exec_driver_sql(f"DROP SCHEMA {SCHEMA}")
+    conn.exec_driver_sql("SET LOCAL search_path TO DEFAULT")
+    conn.exec_driver_sql("SET LOCAL enable_nestloop TO DEFAULT")
+    for spec in SPECS:
+        conn.exec_driver_sql(f"DROP VIEW stage_{spec.kind}")
+        conn.exec_driver_sql(f"DROP TABLE {_raw(spec)}")
+    return counts
