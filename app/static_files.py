@@ -2,11 +2,12 @@
 
 ``url_for("static", filename="css/portal.css")`` gives ``/static/css/portal.<hash>.css``, the hash being
 the first 12 hex digits of the file's SHA-256, computed when the app starts. Fingerprinted URLs are
-``Cache-Control: public, max-age=31536000, immutable``; the plain URL of the same file still answers, with a
-short cache, for pages or bookmarks that name it. Files whose own name already carries their content hash
-(the fonts and images the USWDS build writes) are immutable as they are. WhiteNoise serves the ``.br`` or
-``.gz`` variant next to a file when the client accepts it; ``python -m app.static_files compress`` writes
-them (``assets/build`` runs it) and tests/test_assets.py fails while one is missing or stale.
+``Cache-Control: public, max-age=31536000, immutable``; the plain URL of the same file still answers with a
+short cache (old pages, bookmarks), and so does a fingerprint of an older version. Files whose own name
+already carries their content hash (the fonts and images the USWDS build writes) are immutable as they are.
+WhiteNoise serves the ``.br`` or ``.gz`` variant next to a file when the client accepts it;
+``python -m app.static_files compress`` writes them (``assets/build`` runs it) and tests/test_assets.py fails
+while one is missing or stale.
 """
 
 from __future__ import annotations
@@ -60,6 +61,21 @@ def build_manifest(root: Path = STATIC) -> dict[str, str]:
     return manifest
 
 
+class _StaticServer(WhiteNoise):
+    """WhiteNoise that answers a fingerprint it does not know with the file's current content, briefly cached.
+
+    A page rendered before a deploy (the home page may come from the shared cache) still gets its styles.
+    """
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path not in self.files:
+            plain = _HASH.sub("", path, count=1)
+            if plain != path and plain in self.files:
+                environ = {**environ, "PATH_INFO": plain}
+        return super().__call__(environ, start_response)
+
+
 def init_static(app: Flask) -> None:
     """Serve ``/static/`` and ``/favicon.ico`` through WhiteNoise and make ``url_for`` link fingerprints."""
     root = Path(app.static_folder or STATIC)
@@ -72,7 +88,9 @@ def init_static(app: Flask) -> None:
             headers["Cache-Control"] = IMMUTABLE
         headers["X-Content-Type-Options"] = "nosniff"
 
-    server = WhiteNoise(app.wsgi_app, max_age=SHORT_MAX_AGE, allow_all_origins=False, add_headers_function=add_headers)
+    server = _StaticServer(
+        app.wsgi_app, max_age=SHORT_MAX_AGE, allow_all_origins=False, add_headers_function=add_headers
+    )
     for name, linked in manifest.items():
         path = str(root / name)
         server.add_file_to_dictionary(prefix + name, path)

@@ -170,8 +170,11 @@ def test_unfingerprinted_url_still_answers_with_a_short_cache(live: str) -> None
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_unknown_fingerprint_and_unknown_file_are_404(live: str) -> None:
-    assert httpx.get(f"{live}/static/uswds/css/uswds.min.000000000000.css").status_code == 404
+def test_older_fingerprint_gets_the_current_file_briefly_and_unknown_files_404(live: str) -> None:
+    response = httpx.get(f"{live}/static/uswds/css/uswds.min.000000000000.css")
+    assert response.status_code == 200 and response.content == USWDS_CSS.read_bytes()
+    assert response.headers["Cache-Control"] == "max-age=60, public"
+    assert httpx.get(f"{live}/static/nothing-here.000000000000.css").status_code == 404
     assert httpx.get(f"{live}/static/nothing-here.css").status_code == 404
 
 
