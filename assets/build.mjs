@@ -1,11 +1,13 @@
 // Builds the portal's USWDS subset into app/static/uswds/ (see ./build and the README's "Static files").
 //   css/uswds.min.css   src/uswds-portal.scss compiled; fonts and images it needs renamed by content hash
-//   js/                 USWDS's own scripts, as published
+//   js/uswds.min.js     src/uswds-portal.js bundled: only the USWDS behaviours the markup needs
+//   js/uswds-init.min.js  as published (sets usa-js-loading before the page paints)
 //   fonts/ img/         only the files the CSS or the templates refer to
 import { createHash } from "node:crypto";
 import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
 import * as sass from "sass";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -63,7 +65,18 @@ for (const name of templateImages) {
 }
 
 mkdirSync(join(OUT, "js"), { recursive: true });
-for (const name of ["uswds-init.min.js", "uswds.min.js"]) cpSync(join(DIST, "js", name), join(OUT, "js", name));
+cpSync(join(DIST, "js", "uswds-init.min.js"), join(OUT, "js", "uswds-init.min.js"));
+esbuild.buildSync({
+  entryPoints: [join(HERE, "src", "uswds-portal.js")],
+  bundle: true,
+  minify: true,
+  format: "iife",
+  target: "es2020",
+  legalComments: "none",
+  banner: { js: banner.trim() },
+  outfile: join(OUT, "js", "uswds.min.js"),
+  logLevel: "warning",
+});
 cpSync(join(USWDS, "LICENSE.md"), join(OUT, "LICENSE.md"));
 writeFileSync(
   join(OUT, "README.md"),
