@@ -18,7 +18,7 @@ TEST_POSTGRES_DB ?= portal_test
 PYTEST_ARGS ?=
 export FLASK_APP := wsgi
 
-.PHONY: run test services test-sqlite test-postgres lint keycloak-deps keycloak run-keycloak
+.PHONY: run test services test-sqlite test-postgres lint keycloak-deps keycloak run-keycloak assets
 
 KEYCLOAK_PORT ?= 8080
 KEYCLOAK_CLIENT_SECRET ?= local-portal-secret
@@ -83,3 +83,9 @@ run-keycloak: $(VENV)/.installed-run
 	  DATABASE_URL=sqlite:///$(CURDIR)/instance/portal-keycloak.sqlite \
 	  sh -c '$(BIN)/flask db upgrade && $(BIN)/flask billing demo --if-empty && \
 	    $(BIN)/flask run --host localhost --port $(PORT)'
+
+# Rebuilds the USWDS subset in app/static/uswds/ from assets/src (needs Node 20) and recompresses app/static.
+# The output is committed, so `make run` needs no Node. After editing only app/static/css/portal.css:
+#   $(BIN)/python -m app.static_files compress
+assets: $(VENV)/.installed-test
+	PYTHON=$(BIN)/python assets/build

@@ -69,4 +69,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     init_headers(app)
     register_cli(app)
     app.context_processor(portal_context)
+    from app.static_files import init_static
+
+    init_static(app)  # wraps wsgi_app, so after ProxyFix: static files skip the Flask app altogether
     return app

@@ -7,6 +7,7 @@ stall it, while through nginx (docs/deploy/nginx/portal-proxy.conf, as shipped) 
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -131,3 +132,21 @@ def test_nginx_refuses_oversized_bodies(served: tuple[int, str]) -> None:
     _, base = served
     response = requests.post(f"{base}/auth/backchannel-logout", data=b"x" * (2 * 1024 * 1024), timeout=10)
     assert response.status_code == 413
+
+
+def test_static_files_from_disk_fingerprinted_compressed_and_cached(served: tuple[int, str]) -> None:
+    _, base = served
+    page = requests.get(f"{base}/sign-in", timeout=10).text
+    links = re.findall(r'(?:href|src)="(/static/[^"]+\.[0-9a-f]{12}\.\w+)"', page)
+    assert any("uswds.min." in link for link in links), links
+    for link in links:
+        response = requests.get(base + link, headers={"Accept-Encoding": "gzip"}, timeout=10)
+        assert response.status_code == 200, link
+        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        if link.endswith((".css", ".js")):
+            assert response.headers["Content-Encoding"] == "gzip" and response.headers["Vary"] == "Accept-Encoding"
+    font = next((ROOT / "app" / "static" / "uswds" / "fonts").rglob("*.woff2")).relative_to(ROOT / "app")
+    assert requests.get(f"{base}/{font.as_posix()}", timeout=10).headers["Cache-Control"].endswith("immutable")
+    plain = requests.get(f"{base}/static/css/portal.css", timeout=10)
+    assert plain.status_code == 200 and plain.headers["Cache-Control"] == "public, max-age=60"
+    assert requests.get(f"{base}/favicon.ico", timeout=10).status_code == 200
