@@ -62,3 +62,13 @@ def test_anonymous_pages_set_no_session(client: FlaskClient) -> None:
     for path in ("/sign-in", "/help", "/healthz", "/signed-out"):
         response = client.get(path)
         assert "Set-Cookie" not in response.headers, path
+
+
+def test_stray_callbacks_write_no_session_rows(app: Flask, client: FlaskClient) -> None:
+    """Anyone can send ``GET /auth/callback``: without a pending sign-in it keeps nothing (no row, no cookie)."""
+    for query in ("", "?state=forged&code=x", "?error=access_denied&state=s"):
+        response = app.test_client().get(f"/auth/callback{query}")
+        assert response.status_code == 400
+        assert "Set-Cookie" not in response.headers
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(PortalSession)) == 0

@@ -60,9 +60,12 @@ def authorize_access_token(client: OidcClient, params: Mapping[str, str], redire
     Raises SignInExpired for an unknown, used or expired state and another OidcError for the rest.
     """
     state = params.get("state", "")
-    waiting = dict(session.get(_KEY, {}))
-    entry = waiting.pop(state, None) if state else None
-    session[_KEY] = waiting
+    entry = None
+    if state and state in session.get(_KEY, {}):
+        # Written back only when a pending sign-in was used: a stray callback must not create a session row.
+        waiting = dict(session[_KEY])
+        entry = waiting.pop(state)
+        session[_KEY] = waiting
     if entry is None or int(time.time()) - entry.get("at", 0) >= PENDING_TTL:
         raise SignInExpired("unknown, used or expired state")
     client.check_response_issuer(params)
