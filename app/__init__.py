@@ -67,14 +67,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         absolute_timeout=timedelta(seconds=settings.session_absolute_timeout),
     )
 
-    from app import accounts, auth, billing, main, staff
+    from app import accounts, auth, billing, main, payments, staff
     from app.cli import register_cli
     from app.errors import register_error_handlers
     from app.headers import init_headers
     from app.security import init_security
 
     init_security(app)
-    for feature in (auth, main, accounts, billing, staff):
+    for feature in (auth, main, accounts, billing, payments, staff):
         feature.init_app(app)
     register_error_handlers(app)
     init_headers(app)

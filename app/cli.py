@@ -11,6 +11,7 @@ from flask.cli import AppGroup, ScriptInfo, run_command
 from app.billing.cli import billing_cli
 from app.config import get_settings
 from app.idp.cli import idp_cli
+from app.payments.cli import payments_cli
 
 dev_cli = AppGroup("dev", help="Run the portal on a developer's machine.")
 
@@ -36,3 +37,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(billing_cli)
     app.cli.add_command(idp_cli)
     app.cli.add_command(dev_cli)
+    app.cli.add_command(payments_cli)

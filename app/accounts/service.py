@@ -10,12 +10,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy import ColumnElement, and_, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import AccountLink, LinkEvent
 from app.auth.models import Resident
 from app.billing.client import BillingSource
+from app.billing.types import Tenure
 from app.config import Settings
 from app.timeutil import as_utc
 
@@ -26,6 +27,8 @@ FAILED_LIMIT = "failed_limit"
 FAILED_ALREADY_LINKED = "failed_already_linked"
 FAILED_UNVERIFIED = "failed_unverified"
 RATE_LIMITED = "rate_limited"
+#: Pay Now without signing in: the pair was right (wrong pairs are FAILED_NOT_FOUND with no resident).
+GUEST_VERIFIED = "guest_verified"
 #: Outcomes that count toward the attempt limits: only wrong pairs, i.e. possible guessing.
 COUNTED_OUTCOMES = (FAILED_NOT_FOUND,)
 
@@ -213,6 +216,45 @@ def link_account(
     _bump_links_version(session, resident_id)
     _audit(session, resident_id, account, LINKED, client_addr, now)
     return link
+
+
+def verify_guest(
+    session: Session,
+    account_no: str,
+    customer_id: str,
+    *,
+    billing: BillingSource,
+    rules: LinkRules,
+    client_addr: str,
+    now: datetime,
+) -> Tenure:
+    """Check a pair typed by someone not signed in (Pay Now), under the limits linking uses; audited.
+
+    Wrong pairs count against the client address (``failures_per_address``, shared with linking) and against
+    the account number (``failures_per_resident``: guessing one account's customer ID). Raises RateLimited
+    or AccountNotFound; returns the customer's time on the account.
+    """
+    try:
+        account = normalise_number(account_no, rules.account_length)
+        customer = normalise_number(customer_id, rules.customer_length)
+    except InvalidNumber:
+        account, customer = (account_no or "").strip(), ""
+    _lock_address(session, client_addr)
+    guest_account = and_(LinkEvent.resident_id.is_(None), LinkEvent.account_no == account[:40])
+    waits = [
+        _retry_at(session, LinkEvent.client_addr == client_addr[:64], rules.failures_per_address, rules.window, now),
+        _retry_at(session, guest_account, rules.failures_per_resident, rules.window, now),
+    ]
+    blocked = [w for w in waits if w is not None]
+    if blocked:
+        _audit(session, None, account, RATE_LIMITED, client_addr, now)
+        raise RateLimited(max(blocked))
+    tenure = billing.find_tenure(account, customer) if customer else None
+    if tenure is None:
+        _audit(session, None, account, FAILED_NOT_FOUND, client_addr, now)
+        raise AccountNotFound()
+    _audit(session, None, account, GUEST_VERIFIED, client_addr, now)
+    return tenure
 
 
 def _lock_resident(session: Session, resident_id: int) -> None:

@@ -92,6 +92,10 @@ def login() -> ResponseReturnValue:
         unknown = SignInError(f"unknown action {action[:40]!r}")
         return sign_in_failed(unknown, _("That sign-in option is not available."))
     extra["ui_locales"] = str(get_locale() or "en")
+    reauth = request.args.get("reauth") == "1"
+    if reauth:  # ASVS re-authentication before a sensitive change: the provider must ask again
+        extra["prompt"] = "login"
+        extra["max_age"] = str(get_settings().reauth_minutes * 60)
     try:
         pending = oidc_client().begin(_external("auth.callback"), extra)
     except SignInError as exc:
@@ -109,6 +113,7 @@ def login() -> ResponseReturnValue:
         "verifier": pending.code_verifier,
         "next": _next_target(),
         "at": now,
+        "reauth": reauth,
     }
     session["oidc_pending"] = waiting
     return redirect(pending.url)
@@ -142,6 +147,9 @@ def callback() -> ResponseReturnValue:
             message = _("Sign-in was cancelled.")
         return sign_in_failed(exc, message)
 
+    auth_time = _auth_time(result.claims, reauth=bool(entry.get("reauth")))
+    if auth_time is None:
+        return sign_in_failed(SignInError("re-authentication requested but auth_time is too old"))
     resident = record_sign_in(db.session(), client.settings.issuer, result.claims, utcnow())
     db.session.commit()
     session.clear()
@@ -150,9 +158,25 @@ def callback() -> ResponseReturnValue:
     session["provider_sid"] = result.claims.get("sid") if isinstance(result.claims.get("sid"), str) else None
     session["id_token"] = result.id_token
     session["login_at"] = int(time.time())
+    session["auth_time"] = auth_time
     session["roles"] = roles_from_claims(result.claims, get_settings().oidc_roles_claim)
     log.info("resident %s signed in", resident.id)
     return redirect(entry["next"] if is_safe_next(entry.get("next")) else url_for("accounts.home"))
+
+
+def _auth_time(claims: dict[str, Any], *, reauth: bool) -> int | None:
+    """When the resident last entered credentials: ``auth_time`` when the provider sends it, else now.
+
+    After a re-authentication request (``max_age``) an ``auth_time`` older than that is refused (None).
+    """
+    now = int(time.time())
+    stamp = claims.get("auth_time")
+    if not isinstance(stamp, (int, float)) or isinstance(stamp, bool):
+        return now
+    settings = get_settings()
+    if reauth and now - stamp > settings.reauth_minutes * 60 + settings.oidc_clock_skew:
+        return None
+    return int(stamp)
 
 
 @bp.post("/logout")

@@ -120,6 +120,8 @@ class BillingPayment(db.Model):  # type: ignore[name-defined]
     posted_on: Mapped[date] = mapped_column(Date)
     amount_cents: Mapped[int]
     method: Mapped[str] = mapped_column(String(40))
+    #: The payment processor's reference for a payment made through the portal (clears its pending line).
+    reference: Mapped[str | None] = mapped_column(String(200), index=True)
 
 
 class BillingMeterRead(db.Model):  # type: ignore[name-defined]
@@ -135,6 +137,30 @@ class BillingMeterRead(db.Model):  # type: ignore[name-defined]
     period_end: Mapped[date] = mapped_column(Date)
     consumption: Mapped[int]
     unit: Mapped[str] = mapped_column(String(20))
+
+
+class PortalChange(db.Model):  # type: ignore[name-defined]
+    """The outbox: a change made in the portal that the billing system must learn of.
+
+    Written in the same transaction as the change itself; ``flask billing export-changes`` writes the
+    pending ones to a CSV file (``export_file`` is set first, ``exported_at`` once the file is in place).
+    ``kind`` names the change (``bill_delivery`` today; payments and automatic-payment enrolments later),
+    ``field`` and ``value`` what changed to what.
+    """
+
+    __tablename__ = "portal_change"
+    __table_args__ = (Index("ix_portal_change_pending", "exported_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    account_no: Mapped[str] = mapped_column(String(20))
+    customer_id: Mapped[str] = mapped_column(String(20))
+    field: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str] = mapped_column(String(200))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="SET NULL"))
+    export_file: Mapped[str | None] = mapped_column(String(200))
+    exported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Announcement(db.Model):  # type: ignore[name-defined]

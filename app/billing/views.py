@@ -36,7 +36,15 @@ def show_summary(account_no: str) -> ResponseReturnValue:
     statement = get_statement(billing_source(), link.account_no, link.customer_id, today=city_today())
     if statement is None:
         abort(404)
-    return render_template("billing/summary.html", link=link, statement=statement)
+    from app.payments.service import can_pay, pending_payments
+
+    return render_template(
+        "billing/summary.html",
+        link=link,
+        statement=statement,
+        pending=pending_payments(read_session(), link.account_no, link.customer_id),
+        can_pay=can_pay(statement.summary),
+    )
 
 
 @bp.get("/accounts/<account_no>/bills")

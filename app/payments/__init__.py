@@ -1,0 +1,49 @@
+"""Payments: pay a bill, Pay Now without an account, Auto Pay, the processor's webhooks and ``flask payments``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from app.config import get_settings
+from app.payments.fees import Fee
+from app.payments.processor import PaymentProcessor, ProcessorUnavailable
+from app.payments.service import PaymentRules
+
+bp = Blueprint("payments", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Register the payment pages and the webhook (exempt from CSRF: it is verified by its signature)."""
+    from app.extensions import csrf
+    from app.payments import views
+
+    csrf.exempt(views.webhook)
+    app.register_blueprint(bp)
+
+
+def payment_processor() -> PaymentProcessor:
+    """This app's processor; the development one is started on first use (never in production)."""
+    settings = get_settings()
+    if settings.payment_processor == "stripe":
+        from app.payments.stripe_processor import StripeProcessor
+
+        return StripeProcessor(
+            settings.stripe_secret_key or "", settings.stripe_webhook_secret or "", api_base=settings.stripe_api_base
+        )
+    from app.payments.devprocessor import DevProcessor, ensure_running
+
+    try:
+        base_url = ensure_running(settings.dev_payments_port, production=settings.production)
+    except (RuntimeError, OSError) as exc:
+        raise ProcessorUnavailable(str(exc)) from None
+    return DevProcessor(base_url)
+
+
+def payment_rules() -> PaymentRules:
+    """Limits and fees from configuration."""
+    settings = get_settings()
+    return PaymentRules(
+        min_cents=settings.payment_min_cents,
+        max_cents=settings.payment_max_cents,
+        fees=(("card", Fee.parse(settings.payment_card_fee)), ("ach", Fee.parse(settings.payment_ach_fee))),
+    )
