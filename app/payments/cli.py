@@ -8,6 +8,7 @@ import socket
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from flask_babel import force_locale
 
 from app.billing import billing_source, city_today
 from app.extensions import db
@@ -55,8 +56,9 @@ def run_command(limit: int) -> None:
             charged += notice.kind == "charged"
             failed += notice.kind == "failed"
             notices.append(notice)
-    for notice in notices:
-        send_notice(notice)
+    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE") or "en"):  # no request: no browser language
+        for notice in notices:
+            send_notice(notice)
     click.echo(
         f"Auto Pay: {len(claimed)} due, {charged} charged, {failed} declined; "
         f"{posted} payments posted by the billing system."

@@ -99,6 +99,8 @@ class AutopayCharge(db.Model):  # type: ignore[name-defined]
     bill_no: Mapped[str] = mapped_column(String(30))
     run_on: Mapped[date] = mapped_column(Date)
     amount_cents: Mapped[int]
+    #: The processor's idempotency key of this charge: a charge retried after a crash is taken once.
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="scheduled")
     claimed_by: Mapped[str] = mapped_column(String(80), default="")
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

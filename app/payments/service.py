@@ -536,6 +536,7 @@ def schedule_charges(
                 bill_no=bill.bill_no,
                 run_on=max(bill.due_date - timedelta(days=days_before), today),
                 amount_cents=amount,
+                idempotency_key=f"autopay-{secrets.token_urlsafe(18)}",
                 status="over_max" if over else "scheduled",
                 created_at=now,
             )
@@ -635,7 +636,7 @@ def take_charge(
             detail=f"{charge.bill_no} {amount} cents",
         )
         return Notice(enrolment.email, "over_max", enrolment.account_no, amount, enrolment.max_cents)
-    key = f"autopay-{charge.id}"
+    key = charge.idempotency_key
     payment = session.scalar(select(Payment).filter_by(idempotency_key=key))
     if payment is None:
         payment = Payment(

@@ -111,6 +111,7 @@ def upgrade():
     sa.Column('bill_no', sa.String(length=30), nullable=False),
     sa.Column('run_on', sa.Date(), nullable=False),
     sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=80), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('claimed_by', sa.String(length=80), nullable=False),
     sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
@@ -119,7 +120,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['enrolment_id'], ['autopay_enrolment.id'], name=op.f('fk_autopay_charge_enrolment_id_autopay_enrolment'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], name=op.f('fk_autopay_charge_payment_id_payment'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_autopay_charge')),
-    sa.UniqueConstraint('enrolment_id', 'bill_no', name='uq_autopay_charge_enrolment_bill')
+    sa.UniqueConstraint('enrolment_id', 'bill_no', name='uq_autopay_charge_enrolment_bill'),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_autopay_charge_idempotency_key'))
     )
     with op.batch_alter_table('autopay_charge', schema=None) as batch_op:
         batch_op.create_index('ix_autopay_charge_due', ['status', 'run_on'], unique=False)
