@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.payments.fees import Fee
 from app.payments.processor import PaymentProcessor, ProcessorUnavailable
 from app.payments.service import PaymentRules
@@ -19,6 +19,15 @@ def init_app(app: Flask) -> None:
 
     csrf.exempt(views.webhook)
     app.register_blueprint(bp)
+
+
+def processor_origin(settings: Settings) -> str:
+    """The origin of the processor's hosted pages (the payment forms redirect there)."""
+    if settings.payment_processor == "stripe":
+        return "https://checkout.stripe.com"
+    if settings.production:  # the development processor never runs there
+        return ""
+    return f"http://localhost:{settings.dev_payments_port}"
 
 
 def payment_processor() -> PaymentProcessor:
