@@ -689,3 +689,30 @@ def release_claim(session: Session, charge_id: int) -> None:
         .where(AutopayCharge.id == charge_id, AutopayCharge.status == "claimed")
         .values(status="scheduled", claimed_by="", claimed_at=None)
     )
+
+
+# --- staff console -------------------------------------------------------------------------------------
+
+
+def recent_payments(
+    session: Session, *, resident_id: int | None = None, account_no: str | None = None, limit: int = 50
+) -> list[Payment]:
+    """Payments of one resident or on one account (guest and Auto Pay ones included), newest first."""
+    query = select(Payment).order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
+    if resident_id is not None:
+        query = query.where(Payment.resident_id == resident_id)
+    if account_no is not None:
+        query = query.where(Payment.account_no == account_no)
+    return list(session.scalars(query))
+
+
+def enrolments(
+    session: Session, *, resident_id: int | None = None, account_no: str | None = None
+) -> list[AutopayEnrolment]:
+    """Auto Pay enrolments (every state) of one resident or on one account, newest first."""
+    query = select(AutopayEnrolment).order_by(AutopayEnrolment.created_at.desc(), AutopayEnrolment.id.desc())
+    if resident_id is not None:
+        query = query.where(AutopayEnrolment.resident_id == resident_id)
+    if account_no is not None:
+        query = query.where(AutopayEnrolment.account_no == account_no)
+    return list(session.scalars(query.limit(50)))
