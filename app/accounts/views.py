@@ -75,8 +75,13 @@ def _render_home(resident: Resident, today: date, context: tuple[str, ...], ttl:
     accounts_key = home_fragment_key("accounts", resident.id, resident.links_version, *context)
 
     def account_cards() -> str:
+        from app.payments.service import can_pay, pending_totals
+
         links, summaries = _linked_summaries(resident.id, today)
-        return render_template("home/_account_cards.html", links=links, summaries=summaries)
+        pending = pending_totals(read_session(), [(link.account_no, link.customer_id) for link in links])
+        return render_template(
+            "home/_account_cards.html", links=links, summaries=summaries, pending=pending, can_pay=can_pay
+        )
 
     fragments = cached_texts(
         cache(),

@@ -72,6 +72,9 @@ def test_approved_payment_has_a_receipt_a_pending_line_an_email_and_an_outbox_ro
 
     summary = pat.get("/accounts/100001").get_data(as_text=True)
     assert "Pending payments" in summary and payment.receipt_no in summary and "$42.50" in summary
+    home = pat.get("/").get_data(as_text=True)
+    assert "Pending payments" in home and "$42.50" in home and 'href="/accounts/100001/pay"' in home
+    assert 'href="/accounts/100004/pay"' not in home  # the previous occupant's card has no Pay button
 
     (mail,) = mailbox.to("pat@example.org")
     assert payment.receipt_no in mail["Subject"] and "$42.50" in mail.get_payload()
