@@ -19,7 +19,7 @@ dev_cli = AppGroup("dev", help="Run the portal on a developer's machine.")
 @dev_cli.command("run", with_appcontext=False, params=list(run_command.params))
 @click.pass_context
 def dev_run_command(ctx: click.Context, **options: Any) -> None:
-    """Start the development OpenID provider when OIDC_ISSUER is unset, then serve as ``flask run`` does."""
+    """Start the development OpenID provider (no OIDC_ISSUER) and payment processor, then serve as ``flask run``."""
     from app.devprovider import DevProviderUnavailable, ensure_running
 
     settings = get_settings(ctx.ensure_object(ScriptInfo).load_app())
@@ -29,6 +29,14 @@ def dev_run_command(ctx: click.Context, **options: Any) -> None:
         except DevProviderUnavailable as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f" * Development OpenID provider: {settings.oidc_issuer}")
+    if settings.payment_processor == "dev":
+        from app.payments import devprocessor
+
+        try:
+            devprocessor.ensure_running(settings.dev_payments_port, production=settings.production)
+        except devprocessor.DevProcessorUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f" * Development payment processor: http://localhost:{settings.dev_payments_port}")
     ctx.invoke(run_command, **options)
 
 

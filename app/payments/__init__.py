@@ -31,7 +31,7 @@ def processor_origin(settings: Settings) -> str:
 
 
 def payment_processor() -> PaymentProcessor:
-    """This app's processor; the development one is started on first use (never in production)."""
+    """This app's processor: Stripe, or the development one that ``flask dev run`` starts (never in production)."""
     settings = get_settings()
     if settings.payment_processor == "stripe":
         from app.payments.stripe_processor import StripeProcessor
@@ -39,13 +39,11 @@ def payment_processor() -> PaymentProcessor:
         return StripeProcessor(
             settings.stripe_secret_key or "", settings.stripe_webhook_secret or "", api_base=settings.stripe_api_base
         )
-    from app.payments.devprocessor import DevProcessor, ensure_running
+    from app.payments.devprocessor import DevProcessor
 
-    try:
-        base_url = ensure_running(settings.dev_payments_port, production=settings.production)
-    except (RuntimeError, OSError) as exc:
-        raise ProcessorUnavailable(str(exc)) from None
-    return DevProcessor(base_url)
+    if settings.production:
+        raise ProcessorUnavailable("the development payment processor refuses to run with PORTAL_ENV=production")
+    return DevProcessor(f"http://localhost:{settings.dev_payments_port}")
 
 
 def payment_rules() -> PaymentRules:

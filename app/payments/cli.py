@@ -9,8 +9,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import force_locale
+from sqlalchemy.exc import IntegrityError
 
 from app.billing import billing_source, city_today
+from app.config import get_settings
 from app.extensions import db
 from app.payments import payment_processor, service
 from app.payments.processor import ProcessorUnavailable
@@ -28,14 +30,19 @@ def run_command(limit: int) -> None:
     session = db.session()
     now, today = utcnow(), city_today()
     posted = service.match_posted(session, now=now)
-    notices = service.schedule_charges(
-        session,
-        billing_source(),
-        today=today,
-        days_before=int(current_app.config["AUTOPAY_DAYS_BEFORE_DUE"]),
-        now=now,
-    )
     session.commit()
+    try:
+        notices = service.schedule_charges(
+            session,
+            billing_source(),
+            today=today,
+            days_before=get_settings().autopay_days_before_due,
+            now=now,
+        )
+        session.commit()
+    except IntegrityError:  # another instance is scheduling the same bills right now; it emails the notices
+        session.rollback()
+        notices = []
     worker = f"{socket.gethostname()}:{os.getpid()}"
     claimed = service.claim_due(session, today=today, worker=worker, now=now, limit=limit)
     session.commit()

@@ -1,6 +1,6 @@
 """The embedded development payment processor: a hosted page, an API and signed webhooks, on its own port.
 
-It stands in for a real processor when ``PAYMENT_PROCESSOR`` is unset or ``dev``: started on first use in a
+It stands in for a real processor when ``PAYMENT_PROCESSOR`` is unset or ``dev``: ``flask dev run`` starts it in a
 daemon thread (like the development OpenID provider), on ``localhost:DEV_PAYMENTS_PORT``, and it refuses
 ``PORTAL_ENV=production``. The card and bank numbers typed on its page stay in this server; the portal only
 gets ids, outcomes and a label. Test cards (any future expiry, any CVC): 4242 4242 4242 4242 approves,
@@ -80,7 +80,7 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     sessions: dict[str, _Session] = field(default_factory=dict)
     idempotent: dict[str, dict[str, Any]] = field(default_factory=dict)
-    methods: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (outcome key, label)
+    methods: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (status, failure) when charged
     charges: list[dict[str, Any]] = field(default_factory=list)
     webhooks: list[dict[str, Any]] = field(default_factory=list)
 
@@ -192,7 +192,7 @@ class DevProcessorServer:
             return self._json({"error": "unknown method or bad amount"}, 400)
 
         def make() -> dict[str, Any]:
-            status, failure = method[0].split(":") if ":" in method[0] else (method[0], "")
+            status, failure = method
             reference = "devch_" + secrets.token_hex(10) if status == SUCCEEDED else None
             charge = {"status": status, "failure": failure, "reference": reference, "amount_cents": amount}
             self.state.charges.append(charge)
@@ -235,7 +235,7 @@ class DevProcessorServer:
                 s.method_id = "devpm_" + secrets.token_hex(10)
                 key = _digits(request.form.get("number", "") or request.form.get("account", ""))
                 table = CARDS if s.method == "card" else BANK_ACCOUNTS
-                self.state.methods[s.method_id] = (":".join(table.get(key, (SUCCEEDED, ""))).rstrip(":"), label)
+                self.state.methods[s.method_id] = table.get(key, (SUCCEEDED, ""))
         self._send_webhook(s, "checkout.completed" if status == SUCCEEDED else "checkout.failed")
         return Response(status=303, headers={"Location": s.success_url})
 
@@ -410,8 +410,9 @@ class DevProcessor:
 
 # --- starting it ---------------------------------------------------------------------------------------
 
-_lock = threading.Lock()
-_servers: dict[int, Any] = {}
+
+class DevProcessorUnavailable(RuntimeError):
+    """The development processor was asked for but cannot run here."""
 
 
 def _answering(base_url: str) -> bool:
@@ -422,25 +423,23 @@ def _answering(base_url: str) -> bool:
         return False
 
 
-def ensure_running(port: int, *, production: bool) -> str:
-    """Start the development processor on ``localhost:port`` unless it already answers; return its URL."""
+def start(port: int, *, production: bool) -> werkzeug.serving.BaseWSGIServer:
+    """Serve the development processor on ``localhost:port`` in a daemon thread; the caller may ``shutdown()`` it."""
     if production:
-        raise RuntimeError("the embedded development payment processor refuses to run with PORTAL_ENV=production")
-    base_url = f"http://localhost:{port}"
-    with _lock:
-        if port in _servers:
-            return base_url
-        if _answering(base_url):  # another portal process on this machine already started it
-            _servers[port] = None
-            return base_url
-        try:
-            server = werkzeug.serving.make_server("localhost", port, DevProcessorServer(), threaded=True)
-        except (OSError, SystemExit):  # werkzeug exits when the port is taken by something that is not us
-            raise RuntimeError(f"port {port} is taken by something that is not the development processor") from None
-        threading.Thread(target=server.serve_forever, name="dev-payments", daemon=True).start()
-        _servers[port] = server
-        log.warning("development payment processor started at %s (never use it in production)", base_url)
-    return base_url
+        raise DevProcessorUnavailable(
+            "the embedded development payment processor refuses to run with PORTAL_ENV=production"
+        )
+    try:
+        server = werkzeug.serving.make_server("localhost", port, DevProcessorServer(), threaded=True)
+    except (OSError, SystemExit):  # werkzeug exits when the port is taken
+        raise DevProcessorUnavailable(f"port {port} is taken: set DEV_PAYMENTS_PORT to a free port") from None
+    threading.Thread(target=server.serve_forever, name="dev-payments", daemon=True).start()
+    log.warning("development payment processor started at http://localhost:%s (never use it in production)", port)
+    return server
 
 
-__all__ = ["DevProcessor", "DevProcessorServer", "InvalidWebhook", "ensure_running"]
+def ensure_running(port: int, *, production: bool) -> None:
+    """Start the development processor on ``localhost:port`` unless one already answers there."""
+    if _answering(f"http://localhost:{port}"):  # another portal process on this machine started it
+        return
+    start(port, production=production)

@@ -37,6 +37,16 @@ def _check_method(field: Field) -> None:
         raise ValidationError(_("Choose how you want to pay."))
 
 
+def _maximum(field: Field) -> int | None:
+    """An Auto Pay maximum in cents, None when left empty."""
+    if not (field.data or "").strip():
+        return None
+    cents = parse_amount(field.data)
+    if not cents:
+        raise ValidationError(_("Enter the maximum in dollars and cents, or leave it empty."))
+    return cents
+
+
 class _Attempt(FlaskForm):
     """A form with a random attempt token: submitting the same page twice makes one payment."""
 
@@ -98,11 +108,7 @@ class AutopayForm(_Attempt):
 
     def validate_max_amount(self, field: Field) -> None:
         """Empty (no maximum) or dollars and cents above zero."""
-        self.max_cents = None
-        if (field.data or "").strip():
-            self.max_cents = parse_amount(field.data)
-            if not self.max_cents:
-                raise ValidationError(_("Enter the maximum in dollars and cents, or leave it empty."))
+        self.max_cents = _maximum(field)
 
 
 class AutopayMaximumForm(FlaskForm):
@@ -112,4 +118,4 @@ class AutopayMaximumForm(FlaskForm):
 
     def validate_max_amount(self, field: Field) -> None:
         """Empty (no maximum) or dollars and cents above zero."""
-        AutopayForm.validate_max_amount(self, field)  # type: ignore[arg-type]
+        self.max_cents = _maximum(field)

@@ -14,7 +14,6 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import exists, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts.models import AccountLink
@@ -120,6 +119,11 @@ def new_receipt_no() -> str:
     return "P" + "".join(secrets.choice(alphabet) for _ in range(10))
 
 
+def find_attempt(session: Session, attempt: str) -> Payment | None:
+    """The payment a form's attempt token already made, if any."""
+    return session.scalar(select(Payment).filter_by(idempotency_key=f"pay-{attempt}"))
+
+
 def find_payment(session: Session, public_id: str) -> Payment | None:
     """A payment by the id in its URLs."""
     return session.scalar(select(Payment).filter_by(public_id=public_id))
@@ -172,14 +176,10 @@ def start_payment(
         created_at=now,
         updated_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(payment)
-    except IntegrityError:  # the same form submitted twice at the same moment
-        found = session.scalar(select(Payment).filter_by(idempotency_key=key))
-        if found is None:
-            raise
-        return found
+    # The same form submitted twice at the same moment: the unique key makes the second flush fail
+    # (IntegrityError); the caller rolls back and finds the first with ``find_attempt``.
+    session.add(payment)
+    session.flush()
     where = urls(payment.public_id)
     checkout = processor.create_checkout(
         amount_cents=payment.amount_cents + payment.fee_cents,
@@ -259,12 +259,15 @@ def refresh_payment(session: Session, processor: PaymentProcessor, payment: Paym
 
 
 def handle_webhook(session: Session, event: WebhookEvent, *, now: datetime) -> str:
-    """Apply a verified webhook once: ``duplicate`` for a replay, ``unknown`` for a checkout we never made."""
-    try:
-        with session.begin_nested():
-            session.add(ProcessorWebhook(event_id=event.id[:200], received_at=now))
-    except IntegrityError:
+    """Apply a verified webhook once: ``duplicate`` for a replay, ``unknown`` for a checkout we never made.
+
+    The event id is recorded in the same transaction as its effect; the same event delivered twice at the
+    same moment makes the second commit fail on the unique id (IntegrityError: the caller rolls back).
+    """
+    if session.scalar(select(ProcessorWebhook.id).filter_by(event_id=event.id[:200])) is not None:
         return "duplicate"
+    session.add(ProcessorWebhook(event_id=event.id[:200], received_at=now))
+    session.flush()
     if event.checkout_id:
         payment = session.scalar(select(Payment).filter_by(checkout_id=event.checkout_id))
         if payment is not None:
@@ -533,7 +536,8 @@ def schedule_charges(
     """Schedule each active enrolment's new unpaid bills for their due date (less ``days_before``).
 
     A bill over the enrolment's maximum is not scheduled: it is recorded as ``over_max`` and the resident is
-    emailed. The unique (enrolment, bill) row means a bill is scheduled once, even by two jobs at once.
+    emailed. The unique (enrolment, bill) row means a bill is scheduled once, even by two jobs at once: the
+    later one's flush fails with IntegrityError, and its caller rolls back (the other job scheduled them).
     """
     notices: list[Notice] = []
     enrolments = session.scalars(select(AutopayEnrolment).filter_by(status="active").order_by(AutopayEnrolment.id))
@@ -553,11 +557,7 @@ def schedule_charges(
                 status="over_max" if over else "scheduled",
                 created_at=now,
             )
-            try:
-                with session.begin_nested():
-                    session.add(charge)
-            except IntegrityError:  # another instance scheduled it first
-                continue
+            session.add(charge)  # a job scheduling it at the same moment fails on the unique row (IntegrityError)
             action = "autopay_over_max" if over else "autopay_scheduled"
             _audit(
                 session,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
@@ -53,7 +54,7 @@ def _payment_urls(public_id: str) -> service.Urls:
     )
 
 
-def _setup_urls(account_no: str) -> object:
+def _setup_urls(account_no: str) -> Callable[[str], service.Urls]:
     def urls(enrolment_id: str) -> service.Urls:
         return service.Urls(
             success=_external("payments.autopay_return", account_no=account_no, enrolment_id=enrolment_id),
@@ -161,10 +162,14 @@ def _start(form: PayForm, *, source: str, account_no: str, customer_id: str, ema
         db.session.rollback()
         log.warning("payment not started, processor unavailable: %s", exc)
         return _unavailable()
-    except IntegrityError:
+    except IntegrityError:  # the same form, submitted twice at the same moment
         db.session.rollback()
-        abort(409)
-    db.session.commit()
+        first = service.find_attempt(db.session(), form.attempt.data)
+        if first is None:
+            abort(409)
+        payment = first
+    else:
+        db.session.commit()
     if source == "guest":
         session["guest_payments"] = [*session.get("guest_payments", [])[-9:], payment.public_id]
     if payment.status != "open":
@@ -272,8 +277,12 @@ def webhook() -> ResponseReturnValue:
         return {"error": "invalid signature"}, 400
     except ProcessorUnavailable:
         return {"error": "payments are not configured"}, 503
-    result = service.handle_webhook(db.session(), event, now=utcnow())
-    db.session.commit()
+    try:
+        result = service.handle_webhook(db.session(), event, now=utcnow())
+        db.session.commit()
+    except IntegrityError:  # the same event delivered twice at once: the other delivery applied it
+        db.session.rollback()
+        return {"result": "duplicate"}, 200
     if result == "applied" and event.checkout_id:
         payment = db.session.scalar(db.select(Payment).filter_by(checkout_id=event.checkout_id))
         if payment is not None and payment.status == SUCCEEDED:
@@ -407,7 +416,7 @@ def autopay(account_no: str) -> ResponseReturnValue:
                     method=form.method.data,
                     max_cents=form.max_cents,
                     attempt=form.attempt.data,
-                    urls=_setup_urls(link.account_no),  # type: ignore[arg-type]
+                    urls=_setup_urls(link.account_no),
                     today=city_today(),
                     now=utcnow(),
                 )

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import expect
 
+from app import devprovider
 from tests.billing.pages import add_links, load_demo, resident_id
 from tests.browser.conftest import assert_accessible, free_port, sign_in_dev
 from tests.payments.conftest import APPROVE, Processor, processor  # noqa: F401  (the session fixture)
@@ -43,17 +44,22 @@ TEXTS = {
 @pytest.fixture
 def pay_portal(make_app: Callable[..., Flask], processor: Processor) -> Iterator[tuple[str, Flask]]:  # noqa: F811
     """The portal with its development provider and the development processor, served on a known port."""
-    port = free_port()
+    port, provider_port = free_port(), free_port()
     app = make_app(
         OIDC_ISSUER=None,
         OIDC_CLIENT_SECRET=None,
-        DEV_OIDC_PORT=free_port(),
+        DEV_OIDC_PORT=provider_port,
         DEV_PAYMENTS_PORT=processor.port,
         PORTAL_BASE_URL=f"http://localhost:{port}",
     )
     load_demo(app, accounts=10)
-    with serve(app, port) as url:
-        yield url, app
+    provider = devprovider.start(provider_port, production=False)
+    try:
+        with serve(app, port) as url:
+            yield url, app
+    finally:
+        provider.shutdown()
+        provider.server_close()
 
 
 def fill_card(page: Any) -> None:

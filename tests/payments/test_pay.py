@@ -262,3 +262,25 @@ def test_someone_else_cannot_see_a_payment(pay_app: Flask, pat: FlaskClient) -> 
     assert stranger.get(f"/payments/{payment.public_id}/return").status_code == 404
     with pay_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Payment)) == 1
+
+
+def test_the_development_processor_refuses_production() -> None:
+    from app.payments.devprocessor import DevProcessorUnavailable, start
+
+    with pytest.raises(DevProcessorUnavailable, match="PORTAL_ENV=production"):
+        start(free_port(), production=True)
+
+
+def test_a_production_portal_without_a_processor_answers_503(make_app: Any) -> None:
+    from app.payments import payment_processor
+    from app.payments.processor import ProcessorUnavailable
+
+    app = make_app(PORTAL_ENV="testing")
+    with app.app_context():
+        from dataclasses import replace
+
+        from app.config import get_settings
+
+        app.extensions["settings"] = replace(get_settings(app), portal_env="production")
+        with pytest.raises(ProcessorUnavailable):
+            payment_processor()
