@@ -11,6 +11,7 @@ from flask.cli import AppGroup, ScriptInfo, run_command
 from app.billing.cli import billing_cli
 from app.config import get_settings
 from app.idp.cli import idp_cli
+from app.payments.cli import payments_cli
 
 dev_cli = AppGroup("dev", help="Run the portal on a developer's machine.")
 
@@ -18,7 +19,7 @@ dev_cli = AppGroup("dev", help="Run the portal on a developer's machine.")
 @dev_cli.command("run", with_appcontext=False, params=list(run_command.params))
 @click.pass_context
 def dev_run_command(ctx: click.Context, **options: Any) -> None:
-    """Start the development OpenID provider when OIDC_ISSUER is unset, then serve as ``flask run`` does."""
+    """Start the development OpenID provider (no OIDC_ISSUER) and payment processor, then serve as ``flask run``."""
     from app.devprovider import DevProviderUnavailable, ensure_running
 
     settings = get_settings(ctx.ensure_object(ScriptInfo).load_app())
@@ -28,6 +29,14 @@ def dev_run_command(ctx: click.Context, **options: Any) -> None:
         except DevProviderUnavailable as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f" * Development OpenID provider: {settings.oidc_issuer}")
+    if settings.payment_processor == "dev":
+        from app.payments import devprocessor
+
+        try:
+            devprocessor.ensure_running(settings.dev_payments_port, production=settings.production)
+        except devprocessor.DevProcessorUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f" * Development payment processor: http://localhost:{settings.dev_payments_port}")
     ctx.invoke(run_command, **options)
 
 
@@ -36,3 +45,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(billing_cli)
     app.cli.add_command(idp_cli)
     app.cli.add_command(dev_cli)
+    app.cli.add_command(payments_cli)

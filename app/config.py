@@ -159,6 +159,16 @@ def _time_zone(name: str) -> str | None:
     return None
 
 
+def _fee(value: str) -> str | None:
+    from app.payments.fees import Fee  # at check time: app.payments imports this module
+
+    try:
+        Fee.parse(value)
+    except (ValueError, ArithmeticError):
+        return "must be none, flat:<cents> or percent:<0 to 10>"
+    return None
+
+
 def _log_level(name: str) -> str | None:
     return None if isinstance(logging.getLevelName(name.upper()), int) else f"must be a logging level, not {name!r}"
 
@@ -303,6 +313,43 @@ class Settings:
     )
     log_format: str = setting("text", "`json` for one JSON object per line", check=one_of("text", "json"))
     log_level: str = setting("INFO", "`DEBUG`, `INFO`, `WARNING` or `ERROR`", check=_log_level)
+    payment_processor: str = setting(
+        "dev",
+        "`dev`: the embedded development processor (never in production); `stripe`",
+        check=one_of("dev", "stripe"),
+    )
+    stripe_secret_key: str | None = setting(
+        None, "Stripe secret key (`sk_live_…`) for `PAYMENT_PROCESSOR=stripe`", secret=True
+    )
+    stripe_webhook_secret: str | None = setting(
+        None, "signing secret of the Stripe webhook endpoint (`whsec_…`)", secret=True
+    )
+    stripe_api_base: str | None = setting(
+        None, "another address for Stripe's API (the tests' stripe-mock)", check=_absolute_url
+    )
+    dev_payments_port: int = setting(5002, "port of the embedded development payment processor")
+    payment_min_cents: int = setting(
+        100, "smallest payment, in cents", check=whole_number(50, 10**9, "of cents, at least 50")
+    )
+    payment_max_cents: int = setting(500_000, "largest payment, in cents", check=positive)
+    payment_card_fee: str = setting(
+        "none", "card convenience fee: `none`, `flat:150` (cents) or `percent:2.5`", check=_fee
+    )
+    payment_ach_fee: str = setting("none", "bank account (ACH) convenience fee, as `PAYMENT_CARD_FEE`", check=_fee)
+    autopay_days_before_due: int = setting(
+        0,
+        "Auto Pay charges a bill this many days before its due date",
+        check=whole_number(0, 28, "of days from 0 to 28"),
+    )
+    reauth_minutes: int = setting(
+        5, "Auto Pay changes need a sign-in at most this old", check=whole_number(1, 60, "of minutes from 1 to 60")
+    )
+    smtp_host: str | None = setting(None, "mail server for receipts and Auto Pay notices (unset: nothing is sent)")
+    smtp_port: int = setting(587, "port of the mail server", check=positive)
+    smtp_user: str | None = setting(None, "user name at the mail server")
+    smtp_password: str | None = setting(None, "password at the mail server", secret=True)
+    smtp_from: str | None = setting(None, "sender of the portal's email", shown="`UTILITY_EMAIL`")
+    smtp_starttls: bool = setting(True, "upgrade the mail connection with STARTTLS")
 
     #: Derived, not a setting: no ``OIDC_ISSUER`` outside production means the embedded development provider.
     dev_oidc_enabled: bool = False
@@ -472,11 +519,19 @@ def _production_base_url(s: Settings) -> Iterator[str]:
         yield "PORTAL_BASE_URL must use https:// in production"
 
 
+def _payments(s: Settings) -> Iterator[str]:
+    if s.payment_processor == "stripe" and not (s.stripe_secret_key and s.stripe_webhook_secret):
+        yield "PAYMENT_PROCESSOR=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"
+    if s.payment_min_cents > s.payment_max_cents:
+        yield "PAYMENT_MIN_CENTS must not be more than PAYMENT_MAX_CENTS"
+
+
 RULES: tuple[Callable[[Settings], Iterator[str]], ...] = (
     _production_secret_key,
     _production_issuer,
     _client_authentication,
     _production_base_url,
+    _payments,
 )
 
 

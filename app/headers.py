@@ -14,7 +14,10 @@ def init_headers(app: Flask) -> None:
     """Set CSP (no inline script or style), framing, sniffing, referrer and HSTS headers."""
     issuer = urlsplit(get_settings(app).oidc_issuer or "")
     provider_origin = f"{issuer.scheme}://{issuer.netloc}"
-    # Chrome applies form-action to the redirects after a POST: sign-out redirects to the provider.
+    from app.payments import processor_origin
+
+    # Chrome applies form-action to the redirects after a POST: sign-out redirects to the provider, and a
+    # payment form to the processor's hosted page.
     csp = "; ".join(
         [
             "default-src 'self'",
@@ -25,7 +28,7 @@ def init_headers(app: Flask) -> None:
             "connect-src 'self'",
             "object-src 'none'",
             "base-uri 'self'",
-            f"form-action 'self' {provider_origin}",
+            f"form-action 'self' {provider_origin} {processor_origin(get_settings(app))}",
             "frame-ancestors 'none'",
         ]
     )

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy import ColumnElement, and_, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import AccountLink
@@ -19,7 +19,7 @@ from app.activity.service import recent_events, record_event
 from app.auth.models import Resident
 from app.billing.client import BillingSource, Pair
 from app.billing.service import account_summaries
-from app.billing.types import AccountSummary
+from app.billing.types import AccountSummary, Tenure
 from app.config import Settings
 from app.timeutil import as_utc
 
@@ -202,6 +202,45 @@ def link_account(
     _bump_links_version(session, resident_id)
     record_event(session, resident_id, account, Outcome.LINKED, client_addr=client_addr, now=now)
     return link
+
+
+def verify_guest(
+    session: Session,
+    account_no: str,
+    customer_id: str,
+    *,
+    billing: BillingSource,
+    rules: LinkRules,
+    client_addr: str,
+    now: datetime,
+) -> Tenure:
+    """Check a pair typed by someone not signed in (Pay Now), under the limits linking uses; audited.
+
+    Wrong pairs count against the client address (``failures_per_address``, shared with linking) and against
+    the account number (``failures_per_resident``: guessing one account's customer ID). Raises RateLimited
+    or AccountNotFound; returns the customer's time on the account.
+    """
+    try:
+        account = normalise_number(account_no, rules.account_length)
+        customer = normalise_number(customer_id, rules.customer_length)
+    except InvalidNumber:
+        account, customer = (account_no or "").strip(), ""
+    _lock_address(session, client_addr)
+    guest_account = and_(AccountEvent.resident_id.is_(None), AccountEvent.account_no == account[:40])
+    waits = [
+        _retry_at(session, AccountEvent.client_addr == client_addr[:64], rules.failures_per_address, rules.window, now),
+        _retry_at(session, guest_account, rules.failures_per_resident, rules.window, now),
+    ]
+    blocked = [w for w in waits if w is not None]
+    if blocked:
+        record_event(session, None, account, Outcome.RATE_LIMITED, client_addr=client_addr, now=now)
+        raise RateLimited(max(blocked))
+    tenure = billing.find_tenure(account, customer) if customer else None
+    if tenure is None:
+        record_event(session, None, account, Outcome.FAILED_NOT_FOUND, client_addr=client_addr, now=now)
+        raise AccountNotFound()
+    record_event(session, None, account, Outcome.GUEST_VERIFIED, client_addr=client_addr, now=now)
+    return tenure
 
 
 def _lock_resident(session: Session, resident_id: int) -> None:

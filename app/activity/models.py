@@ -26,6 +26,8 @@ class Outcome(enum.StrEnum):
     RATE_LIMITED = "rate_limited"
     PAPERLESS_ON = "paperless_on"
     PAPERLESS_OFF = "paperless_off"
+    #: Pay Now without signing in: the pair was right (wrong pairs are FAILED_NOT_FOUND with no resident).
+    GUEST_VERIFIED = "guest_verified"
 
     @property
     def label(self) -> LazyString:
@@ -57,6 +59,7 @@ _LABELS = {
     Outcome.RATE_LIMITED: _l("Not linked: too many attempts"),
     Outcome.PAPERLESS_ON: _l("Paperless billing turned on"),
     Outcome.PAPERLESS_OFF: _l("Paper bills by mail turned on"),
+    Outcome.GUEST_VERIFIED: _l("Pay Now: account numbers matched"),
 }
 
 

@@ -31,10 +31,17 @@ class CompletedSignIn:
 
     result: SignInResult
     next_target: str
+    #: True when the sign-in was a re-authentication (``prompt=login`` with ``max_age``).
+    reauth: bool = False
 
 
 def authorize_redirect(
-    client: OidcClient, redirect_uri: str, *, next_target: str, extra: Mapping[str, str] | None = None
+    client: OidcClient,
+    redirect_uri: str,
+    *,
+    next_target: str,
+    extra: Mapping[str, str] | None = None,
+    reauth: bool = False,
 ) -> Response:
     """Redirect to the provider's authorization endpoint and remember this sign-in until its callback."""
     request = client.begin(redirect_uri, extra)
@@ -49,6 +56,7 @@ def authorize_redirect(
         "verifier": request.code_verifier,
         "next": next_target,
         "at": now,
+        "reauth": reauth,
     }
     session[_KEY] = waiting
     return redirect(request.url)
@@ -76,4 +84,4 @@ def authorize_access_token(client: OidcClient, params: Mapping[str, str], redire
     if not code:
         raise OidcError("callback without code")
     result = client.finish(code, entry["nonce"], entry["verifier"], redirect_uri)
-    return CompletedSignIn(result=result, next_target=str(entry.get("next") or ""))
+    return CompletedSignIn(result=result, next_target=str(entry.get("next") or ""), reauth=bool(entry.get("reauth")))

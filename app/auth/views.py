@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import g, make_response, redirect, render_template, request, session, url_for
@@ -105,8 +106,14 @@ def login() -> ResponseReturnValue:
         unknown = OidcError(f"unknown action {action[:40]!r}")
         return sign_in_failed(unknown, _("That sign-in option is not available."))
     extra["ui_locales"] = str(get_locale() or "en")
+    reauth = request.args.get("reauth") == "1"
+    if reauth:  # ASVS re-authentication before a sensitive change: the provider must ask again
+        extra["prompt"] = "login"
+        extra["max_age"] = str(get_settings().reauth_minutes * 60)
     try:
-        return authorize_redirect(oidc_client(), _external("auth.callback"), next_target=_next_target(), extra=extra)
+        return authorize_redirect(
+            oidc_client(), _external("auth.callback"), next_target=_next_target(), extra=extra, reauth=reauth
+        )
     except OidcError as exc:
         return sign_in_failed(exc)
 
@@ -126,6 +133,9 @@ def callback() -> ResponseReturnValue:
         return sign_in_failed(exc, message)
 
     claims = done.result.claims
+    auth_time = _auth_time(claims, reauth=done.reauth)
+    if auth_time is None:
+        return sign_in_failed(OidcError("re-authentication requested but auth_time is too old"))
     resident = record_sign_in(db.session(), client.settings.issuer, claims, utcnow())
     db.session.commit()
     session.clear()
@@ -134,9 +144,25 @@ def callback() -> ResponseReturnValue:
     session["provider_sid"] = claims.get("sid") if isinstance(claims.get("sid"), str) else None
     session["id_token"] = done.result.id_token
     session["login_at"] = int(time.time())
+    session["auth_time"] = auth_time
     session["roles"] = roles_from_claims(claims, get_settings().oidc_roles_claim)
     log.info("resident %s signed in", resident.id)
     return redirect(done.next_target if is_safe_next(done.next_target) else url_for("home.index"))
+
+
+def _auth_time(claims: dict[str, Any], *, reauth: bool) -> int | None:
+    """When the resident last entered credentials: ``auth_time`` when the provider sends it, else now.
+
+    After a re-authentication request (``max_age``) an ``auth_time`` older than that is refused (None).
+    """
+    now = int(time.time())
+    stamp = claims.get("auth_time")
+    if not isinstance(stamp, (int, float)) or isinstance(stamp, bool):
+        return now
+    settings = get_settings()
+    if reauth and now - stamp > settings.reauth_minutes * 60 + settings.oidc_clock_skew:
+        return None
+    return int(stamp)
 
 
 @bp.post("/logout")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app
 
 from app.billing.client import BillingSource, SqlBillingSource
 from app.config import get_settings
+
+if TYPE_CHECKING:
+    from app.billing.types import AccountSummary
 
 bp = Blueprint("billing", __name__)
 
@@ -27,6 +30,9 @@ class LinkedAccount(Protocol):
 
 #: ``(resident_id, account_no) -> the resident's own link or None``, registered by the accounts feature.
 LinkLookup = Callable[[int, str], LinkedAccount | None]
+#: ``(account_no, customer_id, summary) -> values for the Account Summary page``, registered by features
+#: above billing in ``app.extensions["billing_summary_extras"]`` (payments: pending payments, Pay button).
+SummaryExtras = Callable[[str, str, "AccountSummary"], dict[str, Any]]
 
 
 def init_app(app: Flask) -> None:
@@ -54,6 +60,15 @@ def own_link(resident_id: int, account_no: str) -> LinkedAccount | None:
     """
     lookup: LinkLookup = current_app.extensions["account_links"]
     return lookup(resident_id, account_no)
+
+
+def summary_extras(account_no: str, customer_id: str, summary: AccountSummary) -> dict[str, Any]:
+    """What the features above billing add to an Account Summary (none registered: no Pay button, nothing pending)."""
+    values: dict[str, Any] = {"pending": [], "can_pay": False}
+    hooks: list[SummaryExtras] = current_app.extensions.get("billing_summary_extras", [])
+    for hook in hooks:
+        values.update(hook(account_no, customer_id, summary))
+    return values
 
 
 def billing_source() -> BillingSource:

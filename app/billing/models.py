@@ -129,6 +129,8 @@ class BillingPayment(db.Model):  # type: ignore[name-defined]
     posted_on: Mapped[date] = mapped_column(Date)
     amount_cents: Mapped[int]
     method: Mapped[str] = mapped_column(String(40))
+    #: The payment processor's reference for a payment made through the portal (clears its pending line).
+    reference: Mapped[str | None] = mapped_column(String(200), index=True)
 
 
 class BillingMeterRead(db.Model):  # type: ignore[name-defined]

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from app.auth.security import login_required
-from app.billing import LinkedAccount, billing_source, bp, city_today, delivery, own_link
+from app.billing import LinkedAccount, billing_source, bp, city_today, delivery, own_link, summary_extras
 from app.billing.forms import DeliveryForm
 from app.billing.service import PAGE_SIZE, consumption_history, get_statement, page_of
 from app.extensions import db
@@ -35,7 +35,8 @@ def show_summary(account_no: str) -> ResponseReturnValue:
         message = _("This account is no longer in the billing system.")
         title = _("Account %(number)s", number=link.account_no)
         return render_template("errors/error.html", title=title, message=message, status=404), 404
-    return render_template("billing/summary.html", link=link, statement=statement)
+    extras = summary_extras(link.account_no, link.customer_id, statement.summary)
+    return render_template("billing/summary.html", link=link, statement=statement, **extras)
 
 
 @bp.get("/accounts/<account_no>/bills")

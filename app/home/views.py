@@ -18,6 +18,7 @@ from app.cache import cache, cached_texts
 from app.config import get_settings
 from app.home import bp
 from app.home.cache import fragment_key
+from app.payments.service import can_pay, pending_totals
 from app.reads import read_session
 
 
@@ -51,7 +52,10 @@ def _render_home(resident: Resident, today: date, context: tuple[str, ...], ttl:
 
     def account_cards() -> str:
         links, summaries = linked_summaries(read_session(), billing_source(), resident.id, today=today)
-        return render_template("home/_account_cards.html", links=links, summaries=summaries)
+        pending = pending_totals(read_session(), [(link.account_no, link.customer_id) for link in links])
+        return render_template(
+            "home/_account_cards.html", links=links, summaries=summaries, pending=pending, can_pay=can_pay
+        )
 
     fragments = cached_texts(
         cache(),

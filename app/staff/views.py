@@ -17,6 +17,7 @@ from app.auth.sessions import end_sessions
 from app.billing.importer import last_success, recent_imports
 from app.extensions import db
 from app.forms import EmptyForm
+from app.payments import service as payments
 from app.staff import bp, service
 from app.timeutil import utcnow
 
@@ -73,6 +74,20 @@ def resident(resident_id: int) -> ResponseReturnValue:
         sessions=service.active_session_count(session, resident_id, utcnow()),
         events=service.audit_trail(session, resident_id=resident_id, limit=20),
         form=EmptyForm(),
+        payments=payments.recent_payments(session, resident_id=resident_id),
+        enrolments=payments.enrolments(session, resident_id=resident_id),
+    )
+
+
+@bp.get("/accounts/<account_no>/payments")
+def account_payments(account_no: str) -> ResponseReturnValue:
+    """Payments and Auto Pay enrolments on one account, whoever made them (refunds are made at the processor)."""
+    session = db.session()
+    return render_template(
+        "staff/account_payments.html",
+        account_no=account_no,
+        payments=payments.recent_payments(session, account_no=account_no, limit=200),
+        enrolments=payments.enrolments(session, account_no=account_no),
     )
 
 

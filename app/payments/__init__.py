@@ -1,0 +1,70 @@
+"""Payments: pay a bill, Pay Now without an account, Auto Pay, the processor's webhooks and ``flask payments``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Flask
+
+from app.config import Settings, get_settings
+from app.payments.fees import Fee
+from app.payments.processor import PaymentProcessor, ProcessorUnavailable
+from app.payments.service import PaymentRules
+
+if TYPE_CHECKING:
+    from app.billing.types import AccountSummary
+
+bp = Blueprint("payments", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Register the payment pages and the webhook (exempt from CSRF: it is verified by its signature)."""
+    from app.extensions import csrf
+    from app.payments import views
+
+    csrf.exempt(views.webhook)
+    app.extensions.setdefault("billing_summary_extras", []).append(_summary_extras)
+    app.register_blueprint(bp)
+
+
+def _summary_extras(account_no: str, customer_id: str, summary: AccountSummary) -> dict[str, Any]:
+    """The Account Summary's pending payments and whether it offers Pay (billing sits below payments)."""
+    from app.payments.service import can_pay, pending_payments
+    from app.reads import read_session
+
+    return {"pending": pending_payments(read_session(), account_no, customer_id), "can_pay": can_pay(summary)}
+
+
+def processor_origin(settings: Settings) -> str:
+    """The origin of the processor's hosted pages (the payment forms redirect there)."""
+    if settings.payment_processor == "stripe":
+        return "https://checkout.stripe.com"
+    if settings.production:  # the development processor never runs there
+        return ""
+    return f"http://localhost:{settings.dev_payments_port}"
+
+
+def payment_processor() -> PaymentProcessor:
+    """This app's processor: Stripe, or the development one that ``flask dev run`` starts (never in production)."""
+    settings = get_settings()
+    if settings.payment_processor == "stripe":
+        from app.payments.stripe_processor import StripeProcessor
+
+        return StripeProcessor(
+            settings.stripe_secret_key or "", settings.stripe_webhook_secret or "", api_base=settings.stripe_api_base
+        )
+    from app.payments.devprocessor import DevProcessor
+
+    if settings.production:
+        raise ProcessorUnavailable("the development payment processor refuses to run with PORTAL_ENV=production")
+    return DevProcessor(f"http://localhost:{settings.dev_payments_port}")
+
+
+def payment_rules() -> PaymentRules:
+    """Limits and fees from configuration."""
+    settings = get_settings()
+    return PaymentRules(
+        min_cents=settings.payment_min_cents,
+        max_cents=settings.payment_max_cents,
+        fees=(("card", Fee.parse(settings.payment_card_fee)), ("ach", Fee.parse(settings.payment_ach_fee))),
+    )

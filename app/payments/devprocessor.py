@@ -1,0 +1,445 @@
+"""The embedded development payment processor: a hosted page, an API and signed webhooks, on its own port.
+
+It stands in for a real processor when ``PAYMENT_PROCESSOR`` is unset or ``dev``: ``flask dev run`` starts it in a
+daemon thread (like the development OpenID provider), on ``localhost:DEV_PAYMENTS_PORT``, and it refuses
+``PORTAL_ENV=production``. The card and bank numbers typed on its page stay in this server; the portal only
+gets ids, outcomes and a label. Test cards (any future expiry, any CVC): 4242 4242 4242 4242 approves,
+4000 0000 0000 0002 is declined, 4000 0000 0000 9995 fails for insufficient funds. Bank accounts: any
+nine-digit routing number; account number 000123456789 approves, 000111111113 fails for insufficient funds.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import requests
+import werkzeug.serving
+from werkzeug.exceptions import HTTPException, NotFound, Unauthorized
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from app.payments.processor import (
+    CANCELLED,
+    FAILED,
+    OPEN,
+    SUCCEEDED,
+    Checkout,
+    InvalidWebhook,
+    Outcome,
+    ProcessorUnavailable,
+    WebhookEvent,
+    as_outcome,
+    sign,
+    verify_signature,
+)
+
+log = logging.getLogger(__name__)
+
+#: Development-only keys shared by the portal and this server (a real processor issues its own).
+DEV_API_KEY = "dev_sk_citizen_portal"
+DEV_WEBHOOK_SECRET = "dev_whsec_citizen_portal"
+SIGNATURE_HEADER = "Dev-Signature"
+TIMEOUT = 5.0
+
+CARDS = {
+    "4242424242424242": (SUCCEEDED, ""),
+    "4000000000000002": (FAILED, "declined"),
+    "4000000000009995": (FAILED, "insufficient_funds"),
+}
+BANK_ACCOUNTS = {"000123456789": (SUCCEEDED, ""), "000111111113": (FAILED, "insufficient_funds")}
+
+
+@dataclass
+class _Session:
+    id: str
+    mode: str  # payment, setup
+    amount_cents: int
+    method: str
+    description: str
+    success_url: str
+    cancel_url: str
+    webhook_url: str
+    status: str = OPEN
+    reference: str | None = None
+    failure: str = ""
+    method_id: str = ""
+    method_label: str = ""
+
+
+@dataclass
+class _State:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    sessions: dict[str, _Session] = field(default_factory=dict)
+    idempotent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    methods: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (status, failure) when charged
+    charges: list[dict[str, Any]] = field(default_factory=list)
+    webhooks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+def _future_expiry(value: str, today: date) -> bool:
+    month, _, year = value.replace(" ", "").partition("/")
+    if not (month.isdigit() and year.isdigit() and 1 <= int(month) <= 12):
+        return False
+    full_year = int(year) + 2000 if len(year) == 2 else int(year)
+    return (full_year, int(month)) >= (today.year, today.month)
+
+
+class DevProcessorServer:
+    """The WSGI app of the development processor (state in memory, one lock)."""
+
+    def __init__(self, *, deliver_webhooks: bool = True) -> None:
+        self.state = _State()
+        self.deliver_webhooks = deliver_webhooks
+        self.url_map = Map(
+            [
+                Rule("/v1/health", endpoint="health", methods=["GET"]),
+                Rule("/v1/checkouts", endpoint="create_checkout", methods=["POST"]),
+                Rule("/v1/checkouts/<sid>", endpoint="get_checkout", methods=["GET"]),
+                Rule("/v1/charges", endpoint="charge", methods=["POST"]),
+                Rule("/v1/events", endpoint="events", methods=["GET"]),
+                Rule("/pay/<sid>", endpoint="page", methods=["GET", "POST"]),
+            ]
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            endpoint, args = adapter.match()
+            if endpoint not in ("page",) and request.headers.get("Authorization") != f"Bearer {DEV_API_KEY}":
+                raise Unauthorized()
+            response = getattr(self, f"on_{endpoint}")(request, **args)
+        except HTTPException as exc:
+            response = exc.get_response()
+        return response(environ, start_response)  # type: ignore[no-any-return]
+
+    # --- API --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _json(data: object, status: int = 200) -> Response:
+        return Response(json.dumps(data), status=status, mimetype="application/json")
+
+    def on_health(self, request: Request) -> Response:
+        return self._json({"ok": True})
+
+    def _once(self, request: Request, make: Any) -> Response:
+        key = request.headers.get("Idempotency-Key", "")
+        if not key:
+            return self._json({"error": "Idempotency-Key is required"}, 400)
+        with self.state.lock:
+            if key not in self.state.idempotent:
+                self.state.idempotent[key] = make()
+            return self._json(self.state.idempotent[key])
+
+    def on_create_checkout(self, request: Request) -> Response:
+        body = request.get_json(silent=True) or {}
+        mode = "setup" if body.get("mode") == "setup" else "payment"
+        amount = body.get("amount_cents", 0)
+        if mode == "payment" and (not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0):
+            return self._json({"error": "amount_cents must be a positive whole number"}, 400)
+
+        def make() -> dict[str, Any]:
+            sid = "devcs_" + secrets.token_hex(12)
+            self.state.sessions[sid] = _Session(
+                id=sid,
+                mode=mode,
+                amount_cents=int(amount or 0),
+                method="ach" if body.get("method") == "ach" else "card",
+                description=str(body.get("description") or "")[:200],
+                success_url=str(body.get("success_url") or ""),
+                cancel_url=str(body.get("cancel_url") or ""),
+                webhook_url=str(body.get("webhook_url") or ""),
+            )
+            return {"id": sid, "url": f"{request.host_url}pay/{sid}"}
+
+        return self._once(request, make)
+
+    def _outcome(self, s: _Session) -> dict[str, Any]:
+        return {
+            "id": s.id,
+            "status": s.status,
+            "reference": s.reference,
+            "failure": s.failure,
+            "method_id": s.method_id,
+            "method_label": s.method_label,
+        }
+
+    def on_get_checkout(self, request: Request, sid: str) -> Response:
+        with self.state.lock:
+            found = self.state.sessions.get(sid)
+            if found is None:
+                raise NotFound()
+            return self._json(self._outcome(found))
+
+    def on_charge(self, request: Request) -> Response:
+        body = request.get_json(silent=True) or {}
+        method = self.state.methods.get(str(body.get("method_id") or ""))
+        amount = body.get("amount_cents")
+        if method is None or not isinstance(amount, int) or amount <= 0:
+            return self._json({"error": "unknown method or bad amount"}, 400)
+
+        def make() -> dict[str, Any]:
+            status, failure = method
+            reference = "devch_" + secrets.token_hex(10) if status == SUCCEEDED else None
+            charge = {"status": status, "failure": failure, "reference": reference, "amount_cents": amount}
+            self.state.charges.append(charge)
+            return charge
+
+        return self._once(request, make)
+
+    def on_events(self, request: Request) -> Response:
+        with self.state.lock:
+            return self._json(list(self.state.webhooks))
+
+    # --- the hosted page --------------------------------------------------------------------------
+
+    def on_page(self, request: Request, sid: str) -> Response:
+        with self.state.lock:
+            s = self.state.sessions.get(sid)
+        if s is None:
+            raise NotFound()
+        if s.status != OPEN:
+            return self._page(s, error="This payment page has already been used.", form=False)
+        if request.method == "GET":
+            return self._page(s)
+        if request.form.get("action") == "cancel":
+            with self.state.lock:
+                s.status = CANCELLED
+            self._send_webhook(s, "checkout.cancelled")
+            return Response(status=303, headers={"Location": s.cancel_url})
+        result = self._charge_from_form(s, request.form)
+        if isinstance(result, str):
+            return self._page(s, error=result)
+        status, failure, label = result
+        with self.state.lock:
+            if s.status != OPEN:  # a second submit of the same page charges nothing
+                return Response(status=303, headers={"Location": s.success_url})
+            s.status, s.failure, s.method_label = status, failure, label
+            if status == SUCCEEDED and s.mode == "payment":
+                s.reference = "devch_" + secrets.token_hex(10)
+                self.state.charges.append({"status": status, "reference": s.reference, "amount_cents": s.amount_cents})
+            if status == SUCCEEDED and s.mode == "setup":
+                s.method_id = "devpm_" + secrets.token_hex(10)
+                key = _digits(request.form.get("number", "") or request.form.get("account", ""))
+                table = CARDS if s.method == "card" else BANK_ACCOUNTS
+                self.state.methods[s.method_id] = table.get(key, (SUCCEEDED, ""))
+        self._send_webhook(s, "checkout.completed" if status == SUCCEEDED else "checkout.failed")
+        return Response(status=303, headers={"Location": s.success_url})
+
+    def _charge_from_form(self, s: _Session, form: Mapping[str, str]) -> tuple[str, str, str] | str:
+        if s.method == "ach":
+            routing, account = _digits(form.get("routing", "")), _digits(form.get("account", ""))
+            if len(routing) != 9 or not 4 <= len(account) <= 17:
+                return "Enter a nine-digit routing number and your account number."
+            if s.mode == "setup":
+                return SUCCEEDED, "", f"Bank account ending {account[-4:]}"
+            status, failure = BANK_ACCOUNTS.get(account, (SUCCEEDED, ""))
+            return status, failure, f"Bank account ending {account[-4:]}"
+        number = _digits(form.get("number", ""))
+        if number not in CARDS:
+            return "Use one of the test card numbers."
+        if not _future_expiry(form.get("expiry", ""), date.today()):
+            return "Enter an expiry date in the future, as MM/YY."
+        if not 3 <= len(_digits(form.get("cvc", ""))) <= 4:
+            return "Enter the three or four digit security code."
+        status, failure = CARDS[number]
+        if s.mode == "setup":  # saving a card always works; the charge later shows how the card behaves
+            return SUCCEEDED, "", f"Card ending {number[-4:]}"
+        return status, failure, f"Card ending {number[-4:]}"
+
+    def _send_webhook(self, s: _Session, kind: str) -> None:
+        event = {"id": "devevt_" + secrets.token_hex(10), "type": kind, "created": int(time.time())}
+        event["data"] = self._outcome(s)
+        body = json.dumps(event).encode()
+        with self.state.lock:
+            self.state.webhooks.append(event)
+        if not (self.deliver_webhooks and s.webhook_url):
+            return
+        try:
+            requests.post(
+                s.webhook_url,
+                data=body,
+                headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(DEV_WEBHOOK_SECRET, body)},
+                timeout=TIMEOUT,
+            )
+        except requests.RequestException as exc:  # the return page's status check still finds the outcome
+            log.warning("development processor: webhook to %s failed: %s", s.webhook_url, type(exc).__name__)
+
+    def _page(self, s: _Session, *, error: str = "", form: bool = True) -> Response:
+        e = html.escape
+        amount = f"${s.amount_cents / 100:,.2f}"
+        title = "Save a payment method" if s.mode == "setup" else f"Pay {amount}"
+        parts = [
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+            f"<title>{e(title)} - Development payment processor</title></head><body><main>",
+            f"<h1>{e(title)}</h1><p>{e(s.description)}</p>",
+            "<p>Development processor: use a test number. Nothing is charged.</p>",
+        ]
+        if error:
+            parts.append(f"<p role='alert'><strong>{e(error)}</strong></p>")
+        if form:
+            parts.append(f"<form method='post' action='/pay/{e(s.id)}'>")
+            if s.method == "ach":
+                parts += [
+                    "<p><label for='routing'>Routing number</label><br>",
+                    "<input id='routing' name='routing' inputmode='numeric' autocomplete='off'></p>",
+                    "<p><label for='account'>Account number</label><br>",
+                    "<input id='account' name='account' inputmode='numeric' autocomplete='off'></p>",
+                ]
+            else:
+                parts += [
+                    "<p><label for='number'>Card number</label><br>",
+                    "<input id='number' name='number' inputmode='numeric' autocomplete='cc-number'></p>",
+                    "<p><label for='expiry'>Expiry (MM/YY)</label><br>",
+                    "<input id='expiry' name='expiry' autocomplete='cc-exp'></p>",
+                    "<p><label for='cvc'>Security code</label><br>",
+                    "<input id='cvc' name='cvc' inputmode='numeric' autocomplete='cc-csc'></p>",
+                ]
+            button = "Save" if s.mode == "setup" else f"Pay {amount}"
+            parts.append(f"<p><button type='submit' name='action' value='pay'>{e(button)}</button> ")
+            parts.append("<button type='submit' name='action' value='cancel'>Cancel</button></p></form>")
+        parts.append("</main></body></html>")
+        return Response("".join(parts), mimetype="text/html")
+
+
+# --- the portal's side --------------------------------------------------------------------------------
+
+
+class DevProcessor:
+    """``PaymentProcessor`` for the development processor at ``base_url`` (server to server, with timeouts)."""
+
+    name = "dev"
+
+    def __init__(self, base_url: str, *, timeout: float = TIMEOUT) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, *, json_body: Any = None, key: str | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {DEV_API_KEY}"}
+        if key:
+            headers["Idempotency-Key"] = key
+        try:
+            response = requests.request(
+                method, self.base_url + path, json=json_body, headers=headers, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise ProcessorUnavailable(type(exc).__name__) from None
+        if response.status_code >= 500:
+            raise ProcessorUnavailable(f"HTTP {response.status_code}")
+        try:
+            data = response.json()
+        except ValueError:
+            raise ProcessorUnavailable("answer is not JSON") from None
+        if response.status_code >= 400 or not isinstance(data, dict):
+            raise ProcessorUnavailable(f"HTTP {response.status_code}: {str(data)[:100]}")
+        return data
+
+    def create_checkout(
+        self,
+        *,
+        amount_cents: int,
+        method: str,
+        description: str,
+        idempotency_key: str,
+        success_url: str,
+        cancel_url: str,
+        webhook_url: str,
+        email: str,
+    ) -> Checkout:
+        """A hosted payment page for ``amount_cents``."""
+        body = {
+            "mode": "payment",
+            "amount_cents": amount_cents,
+            "method": method,
+            "description": description,
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "webhook_url": webhook_url,
+        }
+        data = self._call("POST", "/v1/checkouts", json_body=body, key=idempotency_key)
+        return Checkout(id=str(data["id"]), url=str(data["url"]))
+
+    def create_setup(
+        self, *, method: str, idempotency_key: str, success_url: str, cancel_url: str, webhook_url: str, email: str
+    ) -> Checkout:
+        """A hosted page that saves a method."""
+        body = {
+            "mode": "setup",
+            "method": method,
+            "description": "Auto Pay",
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "webhook_url": webhook_url,
+        }
+        data = self._call("POST", "/v1/checkouts", json_body=body, key=idempotency_key)
+        return Checkout(id=str(data["id"]), url=str(data["url"]))
+
+    def checkout_outcome(self, checkout_id: str) -> Outcome:
+        """The checkout's state, asked of the processor."""
+        return as_outcome(self._call("GET", f"/v1/checkouts/{checkout_id}"))
+
+    def charge_saved(self, *, method_id: str, amount_cents: int, idempotency_key: str, description: str) -> Outcome:
+        """Charge a saved method."""
+        body = {"method_id": method_id, "amount_cents": amount_cents, "description": description}
+        return as_outcome(self._call("POST", "/v1/charges", json_body=body, key=idempotency_key))
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+        """Verify ``Dev-Signature`` and read the event."""
+        verify_signature(DEV_WEBHOOK_SECRET, body, headers.get(SIGNATURE_HEADER))
+        try:
+            event = json.loads(body)
+            data = event["data"]
+            return WebhookEvent(id=str(event["id"]), checkout_id=str(data["id"]), outcome=as_outcome(data))
+        except (ValueError, KeyError, TypeError):
+            raise InvalidWebhook("malformed event") from None
+
+
+# --- starting it ---------------------------------------------------------------------------------------
+
+
+class DevProcessorUnavailable(RuntimeError):
+    """The development processor was asked for but cannot run here."""
+
+
+def _answering(base_url: str) -> bool:
+    try:
+        response = requests.get(base_url + "/v1/health", headers={"Authorization": f"Bearer {DEV_API_KEY}"}, timeout=1)
+        return response.ok
+    except requests.RequestException:
+        return False
+
+
+def start(port: int, *, production: bool) -> werkzeug.serving.BaseWSGIServer:
+    """Serve the development processor on ``localhost:port`` in a daemon thread; the caller may ``shutdown()`` it."""
+    if production:
+        raise DevProcessorUnavailable(
+            "the embedded development payment processor refuses to run with PORTAL_ENV=production"
+        )
+    try:
+        server = werkzeug.serving.make_server("localhost", port, DevProcessorServer(), threaded=True)
+    except (OSError, SystemExit):  # werkzeug exits when the port is taken
+        raise DevProcessorUnavailable(f"port {port} is taken: set DEV_PAYMENTS_PORT to a free port") from None
+    threading.Thread(target=server.serve_forever, name="dev-payments", daemon=True).start()
+    log.warning("development payment processor started at http://localhost:%s (never use it in production)", port)
+    return server
+
+
+def ensure_running(port: int, *, production: bool) -> None:
+    """Start the development processor on ``localhost:port`` unless one already answers there."""
+    if _answering(f"http://localhost:{port}"):  # another portal process on this machine started it
+        return
+    start(port, production=production)

@@ -1,0 +1,731 @@
+"""Payments: starting a payment at the processor, applying what it reports, pending lines and Auto Pay.
+
+Functions take plain values and a session and ``flush()``; the caller commits. Every state change writes an
+audit row (``PaymentEvent``) and, when the billing system must learn of it, an outbox row, in the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
+
+from app.accounts.models import AccountLink
+from app.auth.models import Resident
+from app.billing.client import BillingSource
+from app.billing.models import BillingPayment
+from app.billing.types import AccountSummary
+from app.payments import outbox
+from app.payments.fees import Fee
+from app.payments.models import AutopayCharge, AutopayEnrolment, Payment, PaymentEvent, ProcessorWebhook
+from app.payments.processor import CANCELLED, FAILED, OPEN, SUCCEEDED, Outcome, PaymentProcessor, WebhookEvent
+
+METHODS = ("card", "ach")
+#: Claimed Auto Pay charges older than this are taken again (the instance that claimed them died);
+#: the processor's idempotency key makes sure the charge happens once.
+CLAIM_TIMEOUT = timedelta(minutes=15)
+
+
+class PaymentError(Exception):
+    """A payment cannot be made; ``reason`` says why (amount, method, not_allowed)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PaymentRules:
+    """Limits and fees from configuration."""
+
+    min_cents: int = 100
+    max_cents: int = 500_000
+    fees: tuple[tuple[str, Fee], ...] = (("card", Fee()), ("ach", Fee()))
+
+    def fee(self, method: str) -> Fee:
+        """The fee for ``method``."""
+        return dict(self.fees).get(method, Fee())
+
+
+@dataclass(frozen=True)
+class Urls:
+    """Where the processor sends the resident back, and where it posts webhooks."""
+
+    success: str
+    cancel: str
+    webhook: str
+
+
+def to_cents(amount: Decimal) -> int:
+    """Dollars (two places) to integer cents."""
+    return int((amount * 100).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def can_pay(summary: AccountSummary) -> bool:
+    """Only the customer who still lives at an open account pays it here (a previous occupant calls the office)."""
+    return not summary.is_closed and summary.tenure.is_current
+
+
+def _audit(
+    session: Session,
+    action: str,
+    *,
+    account_no: str,
+    actor: str,
+    now: datetime,
+    resident_id: int | None = None,
+    payment: Payment | None = None,
+    enrolment: AutopayEnrolment | None = None,
+    detail: str = "",
+) -> None:
+    session.add(
+        PaymentEvent(
+            occurred_at=now,
+            resident_id=resident_id,
+            account_no=account_no,
+            payment_id=payment.id if payment is not None else None,
+            enrolment_id=enrolment.id if enrolment is not None else None,
+            action=action,
+            actor=actor,
+            detail=detail[:500],
+        )
+    )
+
+
+def _lock(session: Session, model: type[Payment] | type[AutopayEnrolment], row_id: int) -> None:
+    """Make the webhook, the return page and the job take turns on one row (row lock; SQLite's write lock)."""
+    session.execute(update(model).where(model.id == row_id).values(id=model.id))
+
+
+def _retire_cached_cards(session: Session, account_no: str) -> None:
+    """Home pages cached for residents who linked the account are rebuilt, now with the pending line."""
+    session.execute(
+        update(Resident)
+        .where(Resident.id.in_(select(AccountLink.resident_id).where(AccountLink.account_no == account_no)))
+        .values(links_version=Resident.links_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def new_receipt_no() -> str:
+    """A receipt number a resident can read out on the phone: P and ten letters or digits, no look-alikes."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "P" + "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+def find_attempt(session: Session, attempt: str) -> Payment | None:
+    """The payment a form's attempt token already made, if any."""
+    return session.scalar(select(Payment).filter_by(idempotency_key=f"pay-{attempt}"))
+
+
+def find_payment(session: Session, public_id: str) -> Payment | None:
+    """A payment by the id in its URLs."""
+    return session.scalar(select(Payment).filter_by(public_id=public_id))
+
+
+def start_payment(
+    session: Session,
+    processor: PaymentProcessor,
+    *,
+    source: str,
+    account_no: str,
+    customer_id: str,
+    resident_id: int | None,
+    email: str,
+    method: str,
+    amount_cents: int,
+    rules: PaymentRules,
+    attempt: str,
+    urls: Callable[[str], Urls],
+    now: datetime,
+) -> Payment:
+    """Record an open payment and create its hosted page at the processor; a repeated ``attempt`` returns the first.
+
+    ``attempt`` is the random token of the form the resident submitted, so a double submit makes one payment
+    (and one charge: the processor gets the same idempotency key). Raises PaymentError("amount"|"method")
+    and ProcessorUnavailable (the caller rolls back: nothing was charged and nothing is kept).
+    """
+    if method not in METHODS:
+        raise PaymentError("method")
+    if not rules.min_cents <= amount_cents <= rules.max_cents:
+        raise PaymentError("amount")
+    key = f"pay-{attempt}"
+    existing = session.scalar(select(Payment).filter_by(idempotency_key=key))
+    if existing is not None:
+        return existing
+    payment = Payment(
+        public_id=secrets.token_urlsafe(18),
+        idempotency_key=key,
+        receipt_no=new_receipt_no(),
+        source=source,
+        resident_id=resident_id,
+        account_no=account_no,
+        customer_id=customer_id,
+        email=email[:320],
+        method=method,
+        amount_cents=amount_cents,
+        fee_cents=rules.fee(method).cents(amount_cents),
+        status=OPEN,
+        processor=processor.name,
+        created_at=now,
+        updated_at=now,
+    )
+    # The same form submitted twice at the same moment: the unique key makes the second flush fail
+    # (IntegrityError); the caller rolls back and finds the first with ``find_attempt``.
+    session.add(payment)
+    session.flush()
+    where = urls(payment.public_id)
+    checkout = processor.create_checkout(
+        amount_cents=payment.amount_cents + payment.fee_cents,
+        method=method,
+        description=f"Account {account_no}",
+        idempotency_key=key,
+        success_url=where.success,
+        cancel_url=where.cancel,
+        webhook_url=where.webhook,
+        email=email,
+    )
+    payment.checkout_id, payment.checkout_url = checkout.id, checkout.url
+    _audit(
+        session,
+        "payment_open",
+        account_no=account_no,
+        actor=source,
+        now=now,
+        resident_id=resident_id,
+        payment=payment,
+        detail=f"{method} {payment.amount_cents}+{payment.fee_cents} cents",
+    )
+    session.flush()
+    return payment
+
+
+def apply_outcome(session: Session, payment: Payment, outcome: Outcome, *, actor: str, now: datetime) -> bool:
+    """Move an open payment to what the processor reports; True when it changed.
+
+    A finished payment never changes again, so a replayed, late or out-of-order report does nothing. A
+    success is written to the billing outbox with its processor reference.
+    """
+    _lock(session, Payment, payment.id)
+    session.refresh(payment)
+    if payment.status != OPEN or outcome.status == OPEN:
+        return False
+    payment.status = outcome.status
+    payment.failure = outcome.failure if outcome.status == FAILED else ""
+    payment.method_label = outcome.method_label or payment.method_label
+    payment.updated_at = now
+    if outcome.status == SUCCEEDED:
+        payment.reference = outcome.reference or payment.checkout_id
+        _retire_cached_cards(session, payment.account_no)
+        outbox.record_payload(
+            session,
+            outbox.PAYMENT,
+            payment.account_no,
+            payment.customer_id,
+            {
+                "amount": f"{payment.amount_cents / 100:.2f}",
+                "method": payment.method,
+                "receipt": payment.receipt_no,
+                "reference": payment.reference,
+            },
+            resident_id=payment.resident_id,
+            now=now,
+        )
+    _audit(
+        session,
+        f"payment_{outcome.status}",
+        account_no=payment.account_no,
+        actor=actor,
+        now=now,
+        resident_id=payment.resident_id,
+        payment=payment,
+        detail=outcome.failure,
+    )
+    session.flush()
+    return True
+
+
+def refresh_payment(session: Session, processor: PaymentProcessor, payment: Payment, *, now: datetime) -> bool:
+    """On return from the hosted page: ask the processor (a return URL proves nothing) and apply its answer."""
+    if payment.status != OPEN or not payment.checkout_id:
+        return False
+    return apply_outcome(session, payment, processor.checkout_outcome(payment.checkout_id), actor="return", now=now)
+
+
+def handle_webhook(session: Session, event: WebhookEvent, *, now: datetime) -> str:
+    """Apply a verified webhook once: ``duplicate`` for a replay, ``unknown`` for a checkout we never made.
+
+    The event id is recorded in the same transaction as its effect; the same event delivered twice at the
+    same moment makes the second commit fail on the unique id (IntegrityError: the caller rolls back).
+    """
+    if session.scalar(select(ProcessorWebhook.id).filter_by(event_id=event.id[:200])) is not None:
+        return "duplicate"
+    session.add(ProcessorWebhook(event_id=event.id[:200], received_at=now))
+    session.flush()
+    if event.checkout_id:
+        payment = session.scalar(select(Payment).filter_by(checkout_id=event.checkout_id))
+        if payment is not None:
+            return "applied" if apply_outcome(session, payment, event.outcome, actor="webhook", now=now) else "ignored"
+        enrolment = session.scalar(select(AutopayEnrolment).filter_by(setup_id=event.checkout_id))
+        if enrolment is not None:
+            return "applied" if apply_setup(session, enrolment, event.outcome, actor="webhook", now=now) else "ignored"
+    return "unknown"
+
+
+# --- pending lines --------------------------------------------------------------------------------------
+
+
+def pending_payments(session: Session, account_no: str, customer_id: str) -> list[Payment]:
+    """Succeeded portal payments that no import has carried yet (by processor reference), newest first."""
+    return list(
+        session.scalars(
+            select(Payment)
+            .where(
+                Payment.account_no == account_no,
+                Payment.customer_id == customer_id,
+                Payment.status == SUCCEEDED,
+                Payment.posted_at.is_(None),
+                ~exists().where(BillingPayment.reference == Payment.reference),
+            )
+            .order_by(Payment.created_at.desc(), Payment.id.desc())
+        )
+    )
+
+
+def pending_totals(session: Session, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Pending cents per (account, customer), in one query."""
+    if not pairs:
+        return {}
+    wanted = set(pairs)
+    rows = session.execute(
+        select(Payment.account_no, Payment.customer_id, Payment.amount_cents).where(
+            Payment.account_no.in_({a for a, _ in wanted}),
+            Payment.status == SUCCEEDED,
+            Payment.posted_at.is_(None),
+            ~exists().where(BillingPayment.reference == Payment.reference),
+        )
+    ).all()
+    totals: dict[tuple[str, str], int] = {}
+    for account_no, customer_id, cents in rows:
+        if (account_no, customer_id) in wanted:
+            totals[(account_no, customer_id)] = totals.get((account_no, customer_id), 0) + cents
+    return totals
+
+
+def match_posted(session: Session, *, now: datetime) -> int:
+    """Mark succeeded payments that an import carried (same processor reference) as posted; return how many."""
+    result = session.execute(
+        update(Payment)
+        .where(
+            Payment.status == SUCCEEDED,
+            Payment.posted_at.is_(None),
+            exists().where(BillingPayment.reference == Payment.reference),
+        )
+        .values(posted_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- Auto Pay -------------------------------------------------------------------------------------------
+
+
+def active_enrolment(session: Session, account_no: str, customer_id: str) -> AutopayEnrolment | None:
+    """The account's active Auto Pay for this customer, if any."""
+    return session.scalar(
+        select(AutopayEnrolment)
+        .filter_by(account_no=account_no, customer_id=customer_id, status="active")
+        .order_by(AutopayEnrolment.id.desc())
+    )
+
+
+def start_enrolment(
+    session: Session,
+    processor: PaymentProcessor,
+    summary: AccountSummary,
+    *,
+    resident_id: int,
+    email: str,
+    method: str,
+    max_cents: int | None,
+    attempt: str,
+    urls: Callable[[str], Urls],
+    today: date,
+    now: datetime,
+) -> AutopayEnrolment:
+    """Begin Auto Pay (or a new method for it): a setup page at the processor saves the method; charges nothing."""
+    if not can_pay(summary):
+        raise PaymentError("not_allowed")
+    if method not in METHODS:
+        raise PaymentError("method")
+    if max_cents is not None and max_cents <= 0:
+        raise PaymentError("amount")
+    key = f"setup-{attempt}"
+    existing = session.scalar(select(AutopayEnrolment).filter_by(setup_key=key))
+    if existing is not None:
+        return existing
+    enrolment = AutopayEnrolment(
+        resident_id=resident_id,
+        account_no=summary.account_no,
+        customer_id=summary.customer_id,
+        email=email[:320],
+        status="setup",
+        max_cents=max_cents,
+        processor=processor.name,
+        setup_key=key,
+        starts_on=today,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(enrolment)
+    session.flush()
+    where = urls(str(enrolment.id))
+    checkout = processor.create_setup(
+        method=method,
+        idempotency_key=key,
+        success_url=where.success,
+        cancel_url=where.cancel,
+        webhook_url=where.webhook,
+        email=email,
+    )
+    enrolment.setup_id, enrolment.setup_url = checkout.id, checkout.url
+    _audit(
+        session,
+        "autopay_setup",
+        account_no=summary.account_no,
+        actor="resident",
+        now=now,
+        resident_id=resident_id,
+        enrolment=enrolment,
+    )
+    session.flush()
+    return enrolment
+
+
+def _autopay_change(session: Session, enrolment: AutopayEnrolment, status: str, now: datetime) -> None:
+    payload: dict[str, object] = {"status": status}
+    if status == "active":
+        payload["max"] = f"{enrolment.max_cents / 100:.2f}" if enrolment.max_cents is not None else ""
+    outbox.record_payload(
+        session,
+        outbox.AUTOPAY,
+        enrolment.account_no,
+        enrolment.customer_id,
+        payload,
+        resident_id=enrolment.resident_id,
+        now=now,
+    )
+
+
+def apply_setup(session: Session, enrolment: AutopayEnrolment, outcome: Outcome, *, actor: str, now: datetime) -> bool:
+    """Activate an enrolment once its method is saved (the previous active one ends); True when it changed."""
+    _lock(session, AutopayEnrolment, enrolment.id)
+    session.refresh(enrolment)
+    if enrolment.status != "setup" or outcome.status == OPEN:
+        return False
+    if outcome.status != SUCCEEDED or not outcome.method_id:
+        enrolment.status, enrolment.updated_at = CANCELLED, now
+        _audit(
+            session,
+            "autopay_setup_failed",
+            account_no=enrolment.account_no,
+            actor=actor,
+            now=now,
+            resident_id=enrolment.resident_id,
+            enrolment=enrolment,
+            detail=outcome.failure,
+        )
+        session.flush()
+        return True
+    previous = active_enrolment(session, enrolment.account_no, enrolment.customer_id)
+    if previous is not None:
+        previous.status, previous.updated_at = CANCELLED, now
+        _move_charges(session, previous, enrolment)
+    enrolment.status, enrolment.updated_at = "active", now
+    enrolment.method_id, enrolment.method_label = outcome.method_id, outcome.method_label
+    _audit(
+        session,
+        "autopay_active",
+        account_no=enrolment.account_no,
+        actor=actor,
+        now=now,
+        resident_id=enrolment.resident_id,
+        enrolment=enrolment,
+        detail=outcome.method_label,
+    )
+    _autopay_change(session, enrolment, "active", now)
+    session.flush()
+    return True
+
+
+def _move_charges(session: Session, old: AutopayEnrolment, new: AutopayEnrolment) -> None:
+    """Charges scheduled on the old method are taken with the new one (a bill is still charged once)."""
+    new.starts_on = old.starts_on
+    session.execute(
+        update(AutopayCharge)
+        .where(AutopayCharge.enrolment_id == old.id, AutopayCharge.status == "scheduled")
+        .values(enrolment_id=new.id)
+    )
+
+
+def change_maximum(
+    session: Session, enrolment: AutopayEnrolment, max_cents: int | None, *, resident_id: int, now: datetime
+) -> None:
+    """Set or clear the maximum; charges not yet taken are checked against it when they run."""
+    if max_cents is not None and max_cents <= 0:
+        raise PaymentError("amount")
+    _lock(session, AutopayEnrolment, enrolment.id)
+    enrolment.max_cents, enrolment.updated_at = max_cents, now
+    _audit(
+        session,
+        "autopay_changed",
+        account_no=enrolment.account_no,
+        actor="resident",
+        now=now,
+        resident_id=resident_id,
+        enrolment=enrolment,
+        detail=f"max {max_cents}",
+    )
+    _autopay_change(session, enrolment, "active", now)
+    session.flush()
+
+
+def cancel_enrolment(session: Session, enrolment: AutopayEnrolment, *, resident_id: int, now: datetime) -> None:
+    """Stop Auto Pay: nothing scheduled is charged any more."""
+    _lock(session, AutopayEnrolment, enrolment.id)
+    enrolment.status, enrolment.updated_at = CANCELLED, now
+    session.execute(
+        update(AutopayCharge)
+        .where(AutopayCharge.enrolment_id == enrolment.id, AutopayCharge.status == "scheduled")
+        .values(status=CANCELLED)
+    )
+    _audit(
+        session,
+        "autopay_cancelled",
+        account_no=enrolment.account_no,
+        actor="resident",
+        now=now,
+        resident_id=resident_id,
+        enrolment=enrolment,
+    )
+    _autopay_change(session, enrolment, CANCELLED, now)
+    session.flush()
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An email to send after the job's commit."""
+
+    to: str
+    kind: str  #: over_max, charged, failed
+    account_no: str
+    amount_cents: int
+    max_cents: int | None = None
+    receipt_no: str = ""
+
+
+def schedule_charges(
+    session: Session, billing: BillingSource, *, today: date, days_before: int, now: datetime
+) -> list[Notice]:
+    """Schedule each active enrolment's new unpaid bills for their due date (less ``days_before``).
+
+    A bill over the enrolment's maximum is not scheduled: it is recorded as ``over_max`` and the resident is
+    emailed. The unique (enrolment, bill) row means a bill is scheduled once, even by two jobs at once: the
+    later one's flush fails with IntegrityError, and its caller rolls back (the other job scheduled them).
+    """
+    notices: list[Notice] = []
+    enrolments = session.scalars(select(AutopayEnrolment).filter_by(status="active").order_by(AutopayEnrolment.id))
+    for enrolment in list(enrolments):
+        known = set(session.scalars(select(AutopayCharge.bill_no).filter_by(enrolment_id=enrolment.id)))
+        for bill in billing.bills(enrolment.account_no, enrolment.customer_id):
+            if bill.bill_no in known or bill.balance <= 0 or bill.bill_date < enrolment.starts_on:
+                continue
+            amount = to_cents(bill.balance)
+            over = enrolment.max_cents is not None and amount > enrolment.max_cents
+            charge = AutopayCharge(
+                enrolment_id=enrolment.id,
+                bill_no=bill.bill_no,
+                run_on=max(bill.due_date - timedelta(days=days_before), today),
+                amount_cents=amount,
+                idempotency_key=f"autopay-{secrets.token_urlsafe(18)}",
+                status="over_max" if over else "scheduled",
+                created_at=now,
+            )
+            session.add(charge)  # a job scheduling it at the same moment fails on the unique row (IntegrityError)
+            action = "autopay_over_max" if over else "autopay_scheduled"
+            _audit(
+                session,
+                action,
+                account_no=enrolment.account_no,
+                actor="job",
+                now=now,
+                resident_id=enrolment.resident_id,
+                enrolment=enrolment,
+                detail=f"{bill.bill_no} {amount} cents",
+            )
+            if over:
+                notices.append(Notice(enrolment.email, "over_max", enrolment.account_no, amount, enrolment.max_cents))
+    session.flush()
+    return notices
+
+
+def claim_due(session: Session, *, today: date, worker: str, now: datetime, limit: int = 100) -> list[int]:
+    """Claim due charges for this job instance; each is claimed by one instance only. The caller commits.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets simultaneous jobs take different rows without waiting.
+    SQLite: a conditional UPDATE per row (only one writer succeeds while the status is still scheduled).
+    """
+    due = (AutopayCharge.status == "scheduled") & (AutopayCharge.run_on <= today)
+    stale = (AutopayCharge.status == "claimed") & (AutopayCharge.claimed_at < now - CLAIM_TIMEOUT)
+    query = select(AutopayCharge.id).where(due | stale).order_by(AutopayCharge.run_on, AutopayCharge.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        ids = list(session.scalars(query.with_for_update(skip_locked=True)))
+        if ids:
+            session.execute(
+                update(AutopayCharge)
+                .where(AutopayCharge.id.in_(ids))
+                .values(status="claimed", claimed_by=worker[:80], claimed_at=now)
+            )
+        return ids
+    claimed = []
+    for charge_id in list(session.scalars(query)):
+        result = session.execute(
+            update(AutopayCharge)
+            .where(AutopayCharge.id == charge_id, due | stale)
+            .values(status="claimed", claimed_by=worker[:80], claimed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) == 1:
+            claimed.append(charge_id)
+    return claimed
+
+
+def take_charge(
+    session: Session, processor: PaymentProcessor, billing: BillingSource, charge_id: int, *, now: datetime
+) -> Notice | None:
+    """Charge one claimed Auto Pay charge with the enrolment's saved method (idempotency key per charge).
+
+    A bill already paid meanwhile, or an enrolment cancelled, is not charged. The processor being down puts
+    the charge back for the next run. Returns the email to send after commit.
+    """
+    charge = session.get(AutopayCharge, charge_id)
+    if charge is None or charge.status != "claimed":
+        return None
+    enrolment = session.get(AutopayEnrolment, charge.enrolment_id)
+    if enrolment is None or enrolment.status != "active":
+        charge.status = CANCELLED
+        return None
+    bill = next(
+        (b for b in billing.bills(enrolment.account_no, enrolment.customer_id) if b.bill_no == charge.bill_no), None
+    )
+    amount = min(charge.amount_cents, to_cents(bill.balance)) if bill is not None else 0
+    if amount <= 0:
+        charge.status = "paid"
+        _audit(
+            session,
+            "autopay_not_needed",
+            account_no=enrolment.account_no,
+            actor="job",
+            now=now,
+            enrolment=enrolment,
+            detail=charge.bill_no,
+        )
+        return None
+    if enrolment.max_cents is not None and amount > enrolment.max_cents:
+        charge.status = "over_max"
+        _audit(
+            session,
+            "autopay_over_max",
+            account_no=enrolment.account_no,
+            actor="job",
+            now=now,
+            enrolment=enrolment,
+            detail=f"{charge.bill_no} {amount} cents",
+        )
+        return Notice(enrolment.email, "over_max", enrolment.account_no, amount, enrolment.max_cents)
+    key = charge.idempotency_key
+    payment = session.scalar(select(Payment).filter_by(idempotency_key=key))
+    if payment is None:
+        payment = Payment(
+            public_id=secrets.token_urlsafe(18),
+            idempotency_key=key,
+            receipt_no=new_receipt_no(),
+            source="autopay",
+            resident_id=enrolment.resident_id,
+            account_no=enrolment.account_no,
+            customer_id=enrolment.customer_id,
+            email=enrolment.email,
+            method="saved",
+            amount_cents=amount,
+            status=OPEN,
+            processor=processor.name,
+            method_label=enrolment.method_label,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(payment)
+        session.flush()
+        _audit(
+            session,
+            "payment_open",
+            account_no=enrolment.account_no,
+            actor="job",
+            now=now,
+            resident_id=enrolment.resident_id,
+            payment=payment,
+            detail=charge.bill_no,
+        )
+    charge.payment_id = payment.id
+    outcome = processor.charge_saved(
+        method_id=enrolment.method_id,
+        amount_cents=payment.amount_cents,
+        idempotency_key=key,
+        description=f"Auto Pay, account {enrolment.account_no}, bill {charge.bill_no}",
+    )
+    apply_outcome(session, payment, outcome, actor="job", now=now)
+    charge.status = "charged" if payment.status == SUCCEEDED else FAILED
+    session.flush()
+    kind = "charged" if payment.status == SUCCEEDED else FAILED
+    return Notice(enrolment.email, kind, enrolment.account_no, payment.amount_cents, receipt_no=payment.receipt_no)
+
+
+def release_claim(session: Session, charge_id: int) -> None:
+    """Put a claimed charge back (the processor was down): the next run takes it."""
+    session.execute(
+        update(AutopayCharge)
+        .where(AutopayCharge.id == charge_id, AutopayCharge.status == "claimed")
+        .values(status="scheduled", claimed_by="", claimed_at=None)
+    )
+
+
+# --- staff console -------------------------------------------------------------------------------------
+
+
+def recent_payments(
+    session: Session, *, resident_id: int | None = None, account_no: str | None = None, limit: int = 50
+) -> list[Payment]:
+    """Payments of one resident or on one account (guest and Auto Pay ones included), newest first."""
+    query = select(Payment).order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
+    if resident_id is not None:
+        query = query.where(Payment.resident_id == resident_id)
+    if account_no is not None:
+        query = query.where(Payment.account_no == account_no)
+    return list(session.scalars(query))
+
+
+def enrolments(
+    session: Session, *, resident_id: int | None = None, account_no: str | None = None
+) -> list[AutopayEnrolment]:
+    """Auto Pay enrolments (every state) of one resident or on one account, newest first."""
+    query = select(AutopayEnrolment).order_by(AutopayEnrolment.created_at.desc(), AutopayEnrolment.id.desc())
+    if resident_id is not None:
+        query = query.where(AutopayEnrolment.resident_id == resident_id)
+    if account_no is not None:
+        query = query.where(AutopayEnrolment.account_no == account_no)
+    return list(session.scalars(query.limit(50)))

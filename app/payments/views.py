@@ -1,0 +1,501 @@
+"""Pay a bill, Pay Now without an account, Auto Pay, the return from the processor and its webhook.
+
+Views validate the form, call one service function, commit, then redirect or render. The outcome of a
+payment is learnt from the processor only: its signed webhook, or a status check when the resident returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from app.accounts import service as accounts
+from app.accounts.models import AccountLink
+from app.accounts.service import get_link
+from app.accounts.views import _too_many_attempts, link_rules
+from app.auth.security import login_required
+from app.billing import billing_source, city_today
+from app.billing.types import AccountSummary
+from app.errors import render_error
+from app.extensions import db
+from app.forms import EmptyForm
+from app.mail import send_mail
+from app.payments import bp, payment_processor, payment_rules, service
+from app.payments.forms import AutopayForm, AutopayMaximumForm, GuestLookupForm, GuestPayForm, PayForm
+from app.payments.models import AutopayEnrolment, Payment
+from app.payments.processor import SUCCEEDED, InvalidWebhook, ProcessorUnavailable
+from app.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+#: How long a verified Pay Now lookup stays usable in the browser session.
+GUEST_TTL = 15 * 60
+
+
+def _external(endpoint: str, **values: Any) -> str:
+    base = current_app.config.get("PORTAL_BASE_URL")
+    if base:
+        return str(base).rstrip("/") + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+def _payment_urls(public_id: str) -> service.Urls:
+    return service.Urls(
+        success=_external("payments.finish", public_id=public_id),
+        cancel=_external("payments.cancelled", public_id=public_id),
+        webhook=_external("payments.webhook"),
+    )
+
+
+def _setup_urls(account_no: str) -> Callable[[str], service.Urls]:
+    def urls(enrolment_id: str) -> service.Urls:
+        return service.Urls(
+            success=_external("payments.autopay_return", account_no=account_no, enrolment_id=enrolment_id),
+            cancel=_external("payments.autopay_return", account_no=account_no, enrolment_id=enrolment_id),
+            webhook=_external("payments.webhook"),
+        )
+
+    return urls
+
+
+def _summary(link: AccountLink) -> AccountSummary:
+    found = billing_source().summaries([(link.account_no, link.customer_id)], today=city_today())
+    summary = found.get((link.account_no, link.customer_id))
+    if summary is None:
+        abort(404)
+    return summary
+
+
+def _own_link(account_no: str) -> AccountLink:
+    link = get_link(db.session(), g.resident.id, account_no)
+    if link is None:
+        abort(404)
+    return link
+
+
+def _unavailable() -> ResponseReturnValue:
+    response = current_app.make_response(
+        render_error(
+            503,
+            title=_("Online payments are unavailable right now"),
+            message=_(
+                "We couldn't reach the payment processor. Nothing was charged. Please try again in a few minutes, "
+                "or call Utility Billing at %(phone)s.",
+                phone=current_app.config["UTILITY_PHONE"],
+            ),
+        )
+    )
+    response.headers["Retry-After"] = "120"
+    return response
+
+
+def _money(cents: int) -> str:
+    return f"${cents / 100:,.2f}"
+
+
+def _send_receipt(payment: Payment) -> None:
+    """Email the receipt of a payment that just succeeded (after commit)."""
+    body = _(
+        "Thank you. We received your payment of %(amount)s for account %(number)s.\n"
+        "Receipt number: %(receipt)s\n"
+        "It will show on your account once Utility Billing posts it.",
+        amount=_money(payment.amount_cents + payment.fee_cents),
+        number=payment.account_no,
+        receipt=payment.receipt_no,
+    )
+    send_mail(current_app.config, payment.email, _("Payment receipt %(receipt)s", receipt=payment.receipt_no), body)
+
+
+def send_notice(notice: service.Notice) -> None:
+    """Email an Auto Pay notice (after commit)."""
+    if notice.kind == "over_max":
+        subject = _("Auto Pay did not pay your bill for account %(number)s", number=notice.account_no)
+        body = _(
+            "Your new bill of %(amount)s is more than your Auto Pay maximum of %(max)s, so it was not charged. "
+            "Please pay it by its due date.",
+            amount=_money(notice.amount_cents),
+            max=_money(notice.max_cents or 0),
+        )
+    elif notice.kind == "charged":
+        subject = _("Payment receipt %(receipt)s", receipt=notice.receipt_no)
+        body = _(
+            "Auto Pay paid %(amount)s on account %(number)s. Receipt number: %(receipt)s",
+            amount=_money(notice.amount_cents),
+            number=notice.account_no,
+            receipt=notice.receipt_no,
+        )
+    else:
+        subject = _("Auto Pay could not pay your bill for account %(number)s", number=notice.account_no)
+        body = _("The payment was declined. Please pay your bill by its due date.")
+    send_mail(current_app.config, notice.to, subject, body)
+
+
+# --- pay a bill -------------------------------------------------------------------------------------------
+
+
+def _start(form: PayForm, *, source: str, account_no: str, customer_id: str, email: str) -> ResponseReturnValue:
+    """Create the payment and send the resident to the processor; the same form twice gives one payment."""
+    try:
+        payment = service.start_payment(
+            db.session(),
+            payment_processor(),
+            source=source,
+            account_no=account_no,
+            customer_id=customer_id,
+            resident_id=g.resident.id if g.resident is not None else None,
+            email=email,
+            method=form.method.data,
+            amount_cents=form.cents or 0,
+            rules=payment_rules(),
+            attempt=form.attempt.data,
+            urls=_payment_urls,
+            now=utcnow(),
+        )
+    except ProcessorUnavailable as exc:
+        db.session.rollback()
+        log.warning("payment not started, processor unavailable: %s", exc)
+        return _unavailable()
+    except IntegrityError:  # the same form, submitted twice at the same moment
+        db.session.rollback()
+        first = service.find_attempt(db.session(), form.attempt.data)
+        if first is None:
+            abort(409)
+        payment = first
+    else:
+        db.session.commit()
+    if source == "guest":
+        session["guest_payments"] = [*session.get("guest_payments", [])[-9:], payment.public_id]
+    if payment.status != "open":
+        return redirect(url_for("payments.receipt", public_id=payment.public_id))
+    return redirect(payment.checkout_url, code=303)
+
+
+def _amount_error(form: PayForm) -> None:
+    rules = payment_rules()
+    form.amount.errors = [
+        _(
+            "Enter an amount from %(low)s to %(high)s.",
+            low=_money(rules.min_cents),
+            high=_money(rules.max_cents),
+        )
+    ]
+
+
+@bp.route("/accounts/<account_no>/pay", methods=["GET", "POST"])
+@login_required
+def pay_bill(account_no: str) -> ResponseReturnValue:
+    """Pay a bill: the amount due or another amount, card or bank account, fees shown before paying."""
+    link = _own_link(account_no)
+    summary = _summary(link)
+    pending = service.pending_payments(db.session(), link.account_no, link.customer_id)
+    allowed = service.can_pay(summary)
+    due = max(service.to_cents(summary.current_balance) - sum(p.amount_cents for p in pending), 0)
+    form = PayForm(data={"amount": f"{due / 100:.2f}", "method": "card"} if request.method == "GET" else None)
+    status = 200
+    if request.method == "POST" and not allowed:
+        status = 409
+    elif form.validate_on_submit():
+        rules = payment_rules()
+        if rules.min_cents <= (form.cents or 0) <= rules.max_cents:
+            return _start(
+                form,
+                source="resident",
+                account_no=link.account_no,
+                customer_id=link.customer_id,
+                email=g.resident.email or "",
+            )
+        _amount_error(form)
+    return (
+        render_template(
+            "payments/pay.html",
+            link=link,
+            summary=summary,
+            form=form,
+            allowed=allowed,
+            due_cents=due,
+            pending=pending,
+            rules=payment_rules(),
+            action=url_for("payments.pay_bill", account_no=link.account_no),
+        ),
+        status,
+    )
+
+
+def _own_payment(public_id: str) -> Payment:
+    payment = service.find_payment(db.session(), public_id)
+    if payment is None:
+        abort(404)
+    mine = g.resident is not None and payment.resident_id == g.resident.id
+    if not mine and public_id not in session.get("guest_payments", []):
+        abort(404)
+    return payment
+
+
+@bp.get("/payments/<public_id>/return")
+def finish(public_id: str) -> ResponseReturnValue:
+    """Back from the hosted page: ask the processor how it ended, then show the confirmation."""
+    payment = _own_payment(public_id)
+    try:
+        changed = service.refresh_payment(db.session(), payment_processor(), payment, now=utcnow())
+    except ProcessorUnavailable as exc:
+        db.session.rollback()
+        log.warning("payment %s status check failed: %s", payment.id, exc)
+        changed = False
+    db.session.commit()
+    if changed and payment.status == SUCCEEDED:
+        _send_receipt(payment)
+    return redirect(url_for("payments.receipt", public_id=public_id))
+
+
+@bp.get("/payments/<public_id>/cancelled")
+def cancelled(public_id: str) -> ResponseReturnValue:
+    """The resident left the hosted page: the processor confirms, and nothing was charged."""
+    return finish(public_id)
+
+
+@bp.get("/payments/<public_id>")
+def receipt(public_id: str) -> ResponseReturnValue:
+    """Confirmation: receipt number when paid; declined, cancelled or still waiting otherwise."""
+    payment = _own_payment(public_id)
+    return render_template("payments/receipt.html", payment=payment, money=_money)
+
+
+@bp.post("/payments/webhook")
+def webhook() -> ResponseReturnValue:
+    """The processor's signed event: verified, applied once, answered 200 (400 when forged or malformed)."""
+    try:
+        event = payment_processor().parse_webhook(request.get_data(), dict(request.headers))
+    except InvalidWebhook as exc:
+        log.warning("webhook refused: %s", exc)
+        return {"error": "invalid signature"}, 400
+    except ProcessorUnavailable:
+        return {"error": "payments are not configured"}, 503
+    try:
+        result = service.handle_webhook(db.session(), event, now=utcnow())
+        db.session.commit()
+    except IntegrityError:  # the same event delivered twice at once: the other delivery applied it
+        db.session.rollback()
+        return {"result": "duplicate"}, 200
+    if result == "applied" and event.checkout_id:
+        payment = db.session.scalar(db.select(Payment).filter_by(checkout_id=event.checkout_id))
+        if payment is not None and payment.status == SUCCEEDED:
+            _send_receipt(payment)
+    return {"result": result}, 200
+
+
+# --- Pay Now without signing in ---------------------------------------------------------------------------
+
+
+def mask_address(address: str) -> str:
+    """The service address with its house number hidden but its first digit: "1•• Elm St"."""
+    first, _, rest = address.partition(" ")
+    if first[:1].isdigit():
+        return first[0] + "•" * (len(first) - 1) + (" " + rest if rest else "")
+    return address[:3] + "•" * max(len(address) - 3, 0)
+
+
+@bp.route("/pay", methods=["GET", "POST"])
+def guest_lookup() -> ResponseReturnValue:
+    """Pay Now: the account number and customer ID from the bill; the same attempt limits as linking."""
+    rules = link_rules()
+    form = GuestLookupForm(account_length=rules.account_length, customer_length=rules.customer_length)
+    form_error = None
+    if form.validate_on_submit():
+        try:
+            accounts.verify_guest(
+                db.session(),
+                form.account_no.data,
+                form.customer_id.data,
+                billing=billing_source(),
+                rules=rules,
+                client_addr=request.remote_addr or "unknown",
+                now=utcnow(),
+            )
+        except accounts.RateLimited as exc:
+            db.session.commit()
+            return _too_many_attempts(exc)
+        except accounts.AccountNotFound:
+            db.session.commit()  # the failed attempt counts toward the limits
+            form_error = _(
+                "We couldn't find an account with that account number and customer ID. Check both numbers on "
+                "your bill, or contact Utility Billing at %(phone)s.",
+                phone=current_app.config["UTILITY_PHONE"],
+            )
+        else:
+            db.session.commit()
+            session["guest_pay"] = {
+                "account_no": form.account_no.data,
+                "customer_id": form.customer_id.data,
+                "at": int(time.time()),
+            }
+            return redirect(url_for("payments.guest_pay"))
+    return render_template("payments/guest_lookup.html", form=form, form_error=form_error)
+
+
+@bp.route("/pay/amount", methods=["GET", "POST"])
+def guest_pay() -> ResponseReturnValue:
+    """Pay Now, second step: only the amount due and a masked service address; a receipt to the email typed."""
+    found = session.get("guest_pay")
+    if not isinstance(found, dict) or int(time.time()) - int(found.get("at", 0)) > GUEST_TTL:
+        return redirect(url_for("payments.guest_lookup"))
+    pair = (str(found["account_no"]), str(found["customer_id"]))
+    summary = billing_source().summaries([pair], today=city_today()).get(pair)
+    if summary is None:
+        return redirect(url_for("payments.guest_lookup"))
+    pending = service.pending_payments(db.session(), *pair)
+    due = max(service.to_cents(summary.current_balance) - sum(p.amount_cents for p in pending), 0)
+    allowed = service.can_pay(summary)
+    form = GuestPayForm(data={"amount": f"{due / 100:.2f}", "method": "card"} if request.method == "GET" else None)
+    status = 200
+    if request.method == "POST" and not allowed:
+        status = 409
+    elif form.validate_on_submit():
+        rules = payment_rules()
+        if rules.min_cents <= (form.cents or 0) <= rules.max_cents:
+            return _start(form, source="guest", account_no=pair[0], customer_id=pair[1], email=form.email.data)
+        _amount_error(form)
+    return (
+        render_template(
+            "payments/guest_pay.html",
+            form=form,
+            allowed=allowed,
+            due_cents=due,
+            address=mask_address(summary.service_address),
+            rules=payment_rules(),
+        ),
+        status,
+    )
+
+
+# --- Auto Pay ---------------------------------------------------------------------------------------------
+
+
+def _recent_sign_in() -> bool:
+    stamp = session.get("auth_time") or session.get("login_at") or 0
+    return time.time() - float(stamp) <= int(current_app.config["REAUTH_MINUTES"]) * 60
+
+
+def _reauthenticate(account_no: str) -> ResponseReturnValue:
+    flash(_("For your security, please sign in again to change Auto Pay."), "info")
+    return redirect(url_for("auth.login", reauth="1", next=url_for("payments.autopay", account_no=account_no)))
+
+
+@bp.route("/accounts/<account_no>/autopay", methods=["GET", "POST"])
+@login_required
+def autopay(account_no: str) -> ResponseReturnValue:
+    """Auto Pay: enrol with a method saved at the processor and an optional maximum; change or cancel."""
+    link = _own_link(account_no)
+    summary = _summary(link)
+    allowed = service.can_pay(summary)
+    enrolment = service.active_enrolment(db.session(), link.account_no, link.customer_id)
+    form = AutopayForm(data={"method": "card"} if request.method == "GET" else None)
+    maximum = AutopayMaximumForm(
+        data={"max_amount": f"{enrolment.max_cents / 100:.2f}" if enrolment and enrolment.max_cents else ""}
+    )
+    status = 200
+    if request.method == "POST":
+        if not allowed:
+            status = 409
+        elif not _recent_sign_in():
+            return _reauthenticate(link.account_no)
+        elif form.validate_on_submit():
+            try:
+                started = service.start_enrolment(
+                    db.session(),
+                    payment_processor(),
+                    summary,
+                    resident_id=g.resident.id,
+                    email=g.resident.email or "",
+                    method=form.method.data,
+                    max_cents=form.max_cents,
+                    attempt=form.attempt.data,
+                    urls=_setup_urls(link.account_no),
+                    today=city_today(),
+                    now=utcnow(),
+                )
+            except ProcessorUnavailable:
+                db.session.rollback()
+                return _unavailable()
+            db.session.commit()
+            return redirect(started.setup_url, code=303)
+    return (
+        render_template(
+            "payments/autopay.html",
+            link=link,
+            summary=summary,
+            allowed=allowed,
+            enrolment=enrolment,
+            form=form,
+            maximum=maximum,
+            cancel_form=EmptyForm(),
+            days_before=int(current_app.config["AUTOPAY_DAYS_BEFORE_DUE"]),
+            recent=_recent_sign_in(),
+        ),
+        status,
+    )
+
+
+@bp.get("/accounts/<account_no>/autopay/<int:enrolment_id>/return")
+@login_required
+def autopay_return(account_no: str, enrolment_id: int) -> ResponseReturnValue:
+    """Back from saving a method: ask the processor, then activate (or not) and show the result."""
+    link = _own_link(account_no)
+    enrolment = db.session.get(AutopayEnrolment, enrolment_id)
+    if enrolment is None or enrolment.resident_id != g.resident.id or enrolment.account_no != link.account_no:
+        abort(404)
+    if enrolment.status == "setup" and enrolment.setup_id:
+        try:
+            outcome = payment_processor().checkout_outcome(enrolment.setup_id)
+            service.apply_setup(db.session(), enrolment, outcome, actor="return", now=utcnow())
+        except ProcessorUnavailable:
+            db.session.rollback()
+            return _unavailable()
+        db.session.commit()
+    if enrolment.status == "active":
+        flash(_("Auto Pay is on for account %(number)s.", number=link.account_no), "success")
+    elif enrolment.status != "setup":
+        flash(_("Auto Pay was not turned on. Nothing was saved."), "warning")
+    return redirect(url_for("payments.autopay", account_no=link.account_no))
+
+
+@bp.post("/accounts/<account_no>/autopay/maximum")
+@login_required
+def autopay_maximum(account_no: str) -> ResponseReturnValue:
+    """Change or clear the maximum amount (needs a recent sign-in)."""
+    link = _own_link(account_no)
+    enrolment = service.active_enrolment(db.session(), link.account_no, link.customer_id)
+    if enrolment is None or not service.can_pay(_summary(link)):
+        abort(409)
+    if not _recent_sign_in():
+        return _reauthenticate(link.account_no)
+    form = AutopayMaximumForm()
+    if not form.validate_on_submit():
+        flash(form.max_amount.errors[0] if form.max_amount.errors else _("Please try again."), "error")
+        return redirect(url_for("payments.autopay", account_no=link.account_no))
+    service.change_maximum(db.session(), enrolment, form.max_cents, resident_id=g.resident.id, now=utcnow())
+    db.session.commit()
+    flash(_("Auto Pay was updated for account %(number)s.", number=link.account_no), "success")
+    return redirect(url_for("payments.autopay", account_no=link.account_no))
+
+
+@bp.post("/accounts/<account_no>/autopay/cancel")
+@login_required
+def autopay_cancel(account_no: str) -> ResponseReturnValue:
+    """Turn Auto Pay off: nothing more is charged."""
+    link = _own_link(account_no)
+    enrolment = service.active_enrolment(db.session(), link.account_no, link.customer_id)
+    if enrolment is None:
+        abort(404)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    service.cancel_enrolment(db.session(), enrolment, resident_id=g.resident.id, now=utcnow())
+    db.session.commit()
+    flash(_("Auto Pay is off for account %(number)s.", number=link.account_no), "success")
+    return redirect(url_for("payments.autopay", account_no=link.account_no))

@@ -1,0 +1,179 @@
+"""Auto Pay: enrol with a method saved at the processor, re-authentication, the job, the maximum, two jobs at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.billing import city_today
+from app.billing.models import BillingAccount, BillingBill, PortalChange
+from app.extensions import db
+from app.payments.models import AutopayCharge, AutopayEnrolment, Payment
+from tests.conftest import csrf_token_from
+from tests.payments.conftest import APPROVE, DECLINE, Mailbox, Processor, pay_on_hosted_page
+
+
+def enrol(client: FlaskClient, *, number: str = APPROVE, max_amount: str = "", method: str = "card") -> Any:
+    """Submit the Auto Pay form and save a card on the processor's page; return the portal's answer."""
+    html = client.get("/accounts/100001/autopay").get_data(as_text=True)
+    attempt = html.split('name="attempt" type="hidden" value="', 1)[1].split('"', 1)[0]
+    data = {"csrf_token": csrf_token_from(html), "attempt": attempt, "method": method, "max_amount": max_amount}
+    started = client.post("/accounts/100001/autopay", data=data)
+    assert started.status_code == 303, started.get_data(as_text=True)
+    back = pay_on_hosted_page(started.headers["Location"], number=number)
+    return client.get(back)
+
+
+def enrolment(app: Flask) -> AutopayEnrolment:
+    with app.app_context():
+        found = db.session.scalar(select(AutopayEnrolment).filter_by(status="active"))
+        assert found is not None
+        db.session.expunge(found)
+        return found
+
+
+def new_bill(app: Flask, bill_no: str, cents: int, *, due_in_days: int = 0) -> None:
+    """A bill arriving with the next import: dated today, due in ``due_in_days``."""
+    with app.app_context():
+        account = db.session.scalar(select(BillingAccount).filter_by(account_no="100001"))
+        assert account is not None
+        today = city_today()
+        db.session.add(
+            BillingBill(
+                bill_no=bill_no,
+                account_id=account.id,
+                customer_id="2000001",
+                bill_date=today,
+                due_date=today + timedelta(days=due_in_days),
+                amount_cents=cents,
+                balance_cents=cents,
+            )
+        )
+        db.session.commit()
+
+
+def run_job(app: Flask) -> str:
+    result = app.test_cli_runner().invoke(args=["payments", "run"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_enrol_with_a_saved_card_and_a_maximum_then_the_job_pays_new_bills(
+    pay_app: Flask, pat: FlaskClient, processor: Processor, mailbox: Mailbox
+) -> None:
+    page = pat.get("/accounts/100001/autopay").get_data(as_text=True)
+    assert "Turn on Auto Pay" in page
+    done = enrol(pat, max_amount="100.00")
+    assert done.status_code == 302 and done.headers["Location"] == "/accounts/100001/autopay"
+    active = enrolment(pay_app)
+    assert active.max_cents == 10000 and active.method_label == "Card ending 4242" and active.method_id
+    page = pat.get("/accounts/100001/autopay").get_data(as_text=True)
+    assert "Auto Pay is on" in page and "Card ending 4242" in page and "$100.00" in page
+
+    assert "0 due" in run_job(pay_app)  # bills from before enrolment are not charged
+    new_bill(pay_app, "B-AP-1", 4321)
+    new_bill(pay_app, "B-AP-2", 25000)  # over the maximum
+    new_bill(pay_app, "B-AP-3", 1500, due_in_days=10)  # not due yet
+    output = run_job(pay_app)
+    assert "1 due, 1 charged" in output
+    with pay_app.app_context():
+        charges = {c.bill_no: c.status for c in db.session.scalars(select(AutopayCharge))}
+        paid = db.session.scalar(select(Payment).filter_by(source="autopay"))
+        assert paid is not None and paid.status == "succeeded" and paid.amount_cents == 4321
+        kinds = [c.kind for c in db.session.scalars(select(PortalChange).order_by(PortalChange.id))]
+    assert charges == {"B-AP-1": "charged", "B-AP-2": "over_max", "B-AP-3": "scheduled"}
+    assert kinds == ["autopay", "payment"]
+    subjects = sorted(m["Subject"] for m in mailbox.to("pat@example.org"))
+    assert any("did not pay" in s for s in subjects) and any(paid.receipt_no in s for s in subjects)
+    assert "0 due" in run_job(pay_app)  # each bill once
+    assert len([c for c in processor.server.state.charges if c.get("amount_cents") == 4321]) == 1
+
+
+def test_change_the_maximum_and_cancel(pay_app: Flask, pat: FlaskClient) -> None:
+    enrol(pat)
+    html = pat.get("/accounts/100001/autopay").get_data(as_text=True)
+    token = csrf_token_from(html)
+    assert (
+        pat.post("/accounts/100001/autopay/maximum", data={"csrf_token": token, "max_amount": "75"}).status_code == 302
+    )
+    assert enrolment(pay_app).max_cents == 7500
+    pat.post("/accounts/100001/autopay/maximum", data={"csrf_token": token, "max_amount": ""})
+    assert enrolment(pay_app).max_cents is None
+    new_bill(pay_app, "B-AP-9", 1000, due_in_days=5)
+    run_job(pay_app)
+    assert pat.post("/accounts/100001/autopay/cancel", data={"csrf_token": token}).status_code == 302
+    with pay_app.app_context():
+        assert db.session.scalar(select(AutopayEnrolment.status)) == "cancelled"
+        assert db.session.scalar(select(AutopayCharge.status)) == "cancelled"
+    assert "Turn on Auto Pay" in pat.get("/accounts/100001/autopay").get_data(as_text=True)
+
+
+def test_a_declined_saved_card_is_emailed_and_not_retried(pay_app: Flask, pat: FlaskClient, mailbox: Mailbox) -> None:
+    enrol(pat, number=DECLINE)  # saving works; the charge shows how the card behaves
+    new_bill(pay_app, "B-AP-D", 2000)
+    assert "1 due, 0 charged, 1 declined" in run_job(pay_app)
+    assert any("could not pay" in m["Subject"] for m in mailbox.to("pat@example.org"))
+    assert "0 due" in run_job(pay_app)
+
+
+def test_changing_auto_pay_needs_a_recent_sign_in(pay_app: Flask, pat: FlaskClient) -> None:
+    with pat.session_transaction() as session:
+        session["auth_time"] = session["login_at"] = int(time.time()) - 3600
+    html = pat.get("/accounts/100001/autopay").get_data(as_text=True)
+    assert "sign in again" in html
+    attempt = html.split('name="attempt" type="hidden" value="', 1)[1].split('"', 1)[0]
+    response = pat.post(
+        "/accounts/100001/autopay",
+        data={"csrf_token": csrf_token_from(html), "attempt": attempt, "method": "card"},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?reauth=1&next=/accounts/100001/autopay"
+    to_provider = pat.get(response.headers["Location"])
+    query = parse_qs(urlsplit(to_provider.headers["Location"]).query)
+    assert query["prompt"] == ["login"] and query["max_age"] == [str(5 * 60)]
+    with pay_app.app_context():
+        assert db.session.scalar(select(AutopayEnrolment)) is None
+
+
+def test_previous_occupant_gets_no_auto_pay(pay_app: Flask, pat: FlaskClient) -> None:
+    html = pat.get("/accounts/100004/autopay").get_data(as_text=True)
+    assert "Online payment is not available for this account" in html and "Turn on Auto Pay" not in html
+    token = csrf_token_from(pat.get("/accounts/100001/autopay").get_data(as_text=True))
+    forced = pat.post("/accounts/100004/autopay", data={"csrf_token": token, "attempt": "y" * 20, "method": "card"})
+    assert forced.status_code == 409
+
+
+def test_two_jobs_at_once_take_each_charge_once(
+    pay_app: Flask, pat: FlaskClient, make_app: Any, processor: Processor
+) -> None:
+    jobs = 3
+    enrol(pat)
+    for n in range(6):
+        new_bill(pay_app, f"B-TWO-{n}", 1000 + n)
+    apps = [make_app(DEV_PAYMENTS_PORT=pay_app.config["DEV_PAYMENTS_PORT"]) for _ in range(jobs)]
+    barrier = threading.Barrier(jobs)
+    outputs: list[str] = []
+
+    def job(app: Flask) -> None:
+        barrier.wait()
+        outputs.append(app.test_cli_runner().invoke(args=["payments", "run"]).output)
+
+    threads = [threading.Thread(target=job, args=(app,)) for app in apps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    with pay_app.app_context():
+        statuses = [c.status for c in db.session.scalars(select(AutopayCharge))]
+        amounts = sorted(p.amount_cents for p in db.session.scalars(select(Payment).filter_by(source="autopay")))
+    assert statuses == ["charged"] * 6, outputs
+    assert amounts == [1000 + n for n in range(6)]
+    charged = [c["amount_cents"] for c in processor.server.state.charges if 1000 <= c.get("amount_cents", 0) < 1006]
+    assert sorted(charged) == amounts

@@ -1,0 +1,172 @@
+"""The Stripe adapter against stripe-mock (Stripe's own API mock), and Stripe's webhook signature scheme.
+
+stripe-mock is built from the Go module proxy into ``.cache/stripe-mock`` on first use. It answers every call
+with fixed fixture objects and keeps no state, so these tests check the requests the SDK makes are accepted
+by Stripe's OpenAPI description and that the answers are read correctly; they cannot check Stripe's behaviour
+over time (a session being paid, a card declined). The webhook tests use Stripe's documented scheme.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from app.payments.processor import CANCELLED, OPEN, SUCCEEDED, InvalidWebhook, sign
+from app.payments.stripe_processor import StripeProcessor
+from tests.browser.conftest import free_port
+from tests.conftest import csrf_token_from
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / ".cache" / "stripe-mock"
+SECRET = "whsec_test_secret"
+
+
+def _binary() -> Path | None:
+    found = CACHE / "stripe-mock"
+    if found.exists():
+        return found
+    go = shutil.which("go")
+    if go is None:
+        return None
+    env = {**os.environ, "GOBIN": str(CACHE), "GOFLAGS": "-modcacherw"}
+    result = subprocess.run(
+        [go, "install", "github.com/stripe/stripe-mock@latest"], env=env, capture_output=True, timeout=600
+    )
+    return found if result.returncode == 0 and found.exists() else None
+
+
+@pytest.fixture(scope="session")
+def stripe_mock() -> Iterator[str]:
+    """stripe-mock on a free port; yields its base URL."""
+    binary = _binary()
+    if binary is None:
+        message = "stripe-mock could not be built (go install github.com/stripe/stripe-mock@latest)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    port = free_port()
+    process = subprocess.Popen(
+        [str(binary), "-http-addr", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+def stripe_processor(stripe_mock: str) -> StripeProcessor:
+    return StripeProcessor("sk_test_123", SECRET, api_base=stripe_mock)
+
+
+def test_checkout_session_and_status_check(stripe_processor: StripeProcessor) -> None:
+    checkout = stripe_processor.create_checkout(
+        amount_cents=4250,
+        method="card",
+        description="Account 100001",
+        idempotency_key="pay-test-1",
+        success_url="https://portal.example/payments/x/return",
+        cancel_url="https://portal.example/payments/x/cancelled",
+        webhook_url="https://portal.example/payments/webhook",
+        email="pat@example.org",
+    )
+    assert checkout.id.startswith("cs_") and checkout.url
+    outcome = stripe_processor.checkout_outcome(checkout.id)
+    assert outcome.status in (OPEN, SUCCEEDED, CANCELLED)
+
+
+def test_setup_and_off_session_charge(stripe_processor: StripeProcessor) -> None:
+    setup = stripe_processor.create_setup(
+        method="ach",
+        idempotency_key="setup-test-1",
+        success_url="https://portal.example/a",
+        cancel_url="https://portal.example/b",
+        webhook_url="https://portal.example/payments/webhook",
+        email="pat@example.org",
+    )
+    assert setup.id.startswith("cs_")
+    outcome = stripe_processor.charge_saved(
+        method_id="cus_123:pm_123", amount_cents=1000, idempotency_key="autopay-test-1", description="Auto Pay"
+    )
+    assert outcome.status in (SUCCEEDED, OPEN, "failed")
+    if outcome.status == SUCCEEDED:
+        assert outcome.reference and outcome.reference.startswith("pi_")
+
+
+def stripe_event(kind: str, session: dict[str, Any], event_id: str = "evt_1") -> bytes:
+    return json.dumps({"id": event_id, "object": "event", "type": kind, "data": {"object": session}}).encode()
+
+
+def test_webhook_signature_follows_stripes_scheme(stripe_processor: StripeProcessor) -> None:
+    session = {"id": "cs_test_1", "object": "checkout.session", "mode": "payment", "status": "complete"}
+    session |= {"payment_status": "paid", "payment_intent": "pi_123"}
+    body = stripe_event("checkout.session.completed", session)
+    event = stripe_processor.parse_webhook(body, {"Stripe-Signature": sign(SECRET, body)})
+    assert (event.id, event.checkout_id) == ("evt_1", "cs_test_1")
+    assert (event.outcome.status, event.outcome.reference) == (SUCCEEDED, "pi_123")
+    expired = stripe_event("checkout.session.expired", {**session, "status": "expired"}, "evt_2")
+    assert (
+        stripe_processor.parse_webhook(expired, {"Stripe-Signature": sign(SECRET, expired)}).outcome.status == CANCELLED
+    )
+    for header in (sign("whsec_wrong", body), sign(SECRET, body, int(time.time()) - 3600), "", "t=1,v1=00"):
+        with pytest.raises(InvalidWebhook):
+            stripe_processor.parse_webhook(body, {"Stripe-Signature": header})
+    with pytest.raises(InvalidWebhook):
+        stripe_processor.parse_webhook(body + b" ", {"Stripe-Signature": sign(SECRET, body)})
+
+
+def test_the_portal_pays_through_stripe(make_app: Any, stripe_mock: str) -> None:
+    from tests.billing.pages import add_links, load_demo, resident_id
+    from tests.conftest import sign_in
+
+    app: Flask = make_app(
+        PAYMENT_PROCESSOR="stripe",
+        STRIPE_SECRET_KEY="sk_test_123",
+        STRIPE_WEBHOOK_SECRET=SECRET,
+        STRIPE_API_BASE=stripe_mock,
+    )
+    load_demo(app)
+    client = app.test_client()
+    sign_in(client, app.config["OIDC_ISSUER"], "pat")
+    add_links(app, resident_id(app, "pat"), [("100001", "2000001")])
+    html = client.get("/accounts/100001/pay").get_data(as_text=True)
+    attempt = html.split('name="attempt" type="hidden" value="', 1)[1].split('"', 1)[0]
+    data = {"csrf_token": csrf_token_from(html), "attempt": attempt, "amount": "42.50", "method": "card"}
+    response = client.post("/accounts/100001/pay", data=data)
+    assert response.status_code == 303 and response.headers["Location"].startswith("https://")
+
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.payments.models import Payment
+
+    with app.app_context():
+        payment = db.session.scalar(select(Payment))
+        assert payment is not None and payment.processor == "stripe" and payment.checkout_id
+        checkout_id = payment.checkout_id
+    session = {"id": checkout_id, "object": "checkout.session", "mode": "payment", "status": "complete"}
+    body = stripe_event("checkout.session.completed", session | {"payment_status": "paid", "payment_intent": "pi_9"})
+    forged = client.post("/payments/webhook", data=body, headers={"Stripe-Signature": sign("whsec_x", body)})
+    assert forged.status_code == 400
+    signed = client.post("/payments/webhook", data=body, headers={"Stripe-Signature": sign(SECRET, body)})
+    assert signed.status_code == 200 and signed.get_json() == {"result": "applied"}
+    with app.app_context():
+        paid = db.session.scalar(select(Payment))
+        assert paid is not None and (paid.status, paid.reference) == ("succeeded", "pi_9")
