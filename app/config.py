@@ -160,7 +160,7 @@ def _time_zone(name: str) -> str | None:
 
 
 def _fee(value: str) -> str | None:
-    from app.payments.fees import Fee  # at check time: app.payments imports this module
+    from app.fees import Fee
 
     try:
         Fee.parse(value)

@@ -14,10 +14,10 @@ def init_headers(app: Flask) -> None:
     """Set CSP (no inline script or style), framing, sniffing, referrer and HSTS headers."""
     issuer = urlsplit(get_settings(app).oidc_issuer or "")
     provider_origin = f"{issuer.scheme}://{issuer.netloc}"
-    from app.payments import processor_origin
-
     # Chrome applies form-action to the redirects after a POST: sign-out redirects to the provider, and a
-    # payment form to the processor's hosted page.
+    # payment form to the processor's hosted page (features register such origins in
+    # app.extensions["form_action_origins"] before this runs).
+    extra_origins = " ".join(o for o in app.extensions.get("form_action_origins", []) if o)
     csp = "; ".join(
         [
             "default-src 'self'",
@@ -28,7 +28,7 @@ def init_headers(app: Flask) -> None:
             "connect-src 'self'",
             "object-src 'none'",
             "base-uri 'self'",
-            f"form-action 'self' {provider_origin} {processor_origin(get_settings(app))}",
+            f"form-action 'self' {provider_origin} {extra_origins}",
             "frame-ancestors 'none'",
         ]
     )

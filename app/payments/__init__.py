@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Flask
 
 from app.config import Settings, get_settings
-from app.payments.fees import Fee
+from app.fees import Fee
 from app.payments.processor import PaymentProcessor, ProcessorUnavailable
 from app.payments.service import PaymentRules
 
@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
 
     csrf.exempt(views.webhook)
     app.extensions.setdefault("billing_summary_extras", []).append(_summary_extras)
+    app.extensions.setdefault("form_action_origins", []).append(processor_origin(get_settings(app)))
     app.register_blueprint(bp)
 
 

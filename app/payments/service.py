@@ -21,8 +21,8 @@ from app.auth.models import Resident
 from app.billing.client import BillingSource
 from app.billing.models import BillingPayment
 from app.billing.types import AccountSummary
+from app.fees import Fee
 from app.payments import outbox
-from app.payments.fees import Fee
 from app.payments.models import AutopayCharge, AutopayEnrolment, Payment, PaymentEvent, ProcessorWebhook
 from app.payments.processor import CANCELLED, FAILED, OPEN, SUCCEEDED, Outcome, PaymentProcessor, WebhookEvent
 
