@@ -110,10 +110,13 @@ def _copy(conn: Connection, source: Source, spec: FileSpec, mapping: Mapping, pr
     name = mapping.filename(spec)
     header, bom = _header(source, name)
     by_header = {mapping.header(spec, c): c for c in spec.names}
-    if sorted(header) != sorted(by_header) or len(set(header)) != len(header):
+    absent = [c.name for c in spec.columns if c.may_be_absent and mapping.header(spec, c.name) not in header]
+    expected = sorted(h for h, c in by_header.items() if c not in absent)
+    if sorted(header) != expected or len(set(header)) != len(header):
         raise GiveUp()
     ordered = [by_header[h] for h in header]
-    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {_raw(spec)} ({', '.join(f'{c} text' for c in ordered)})")
+    columns = ", ".join(f"{c} text" for c in (*ordered, *absent))  # a column left out of the file stays NULL
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {_raw(spec)} ({columns})")
     raw: Any = conn.connection.driver_connection
     last = b""
     with (

@@ -258,7 +258,16 @@ def _synth_account(out: _Writers, index: int, periods: list[date], newest_billed
                 method = rng.choice(METHODS)
                 out.write(
                     "payments",
-                    (f"{bill_no}-{n}", account_no, occupant, bill_no, posted.isoformat(), money_text(portion), method),
+                    (
+                        f"{bill_no}-{n}",
+                        account_no,
+                        occupant,
+                        bill_no,
+                        posted.isoformat(),
+                        money_text(portion),
+                        method,
+                        "",
+                    ),
                 )
                 paid += portion
                 posted += timedelta(days=rng.randint(5, 12))

@@ -114,6 +114,7 @@ def _queries() -> dict[str, Any]:
             BillingPayment.posted_on,
             BillingPayment.amount_cents,
             BillingPayment.method,
+            BillingPayment.reference,
         )
         .join(account, account.id == BillingPayment.account_id)
         .outerjoin(bill, bill.id == BillingPayment.bill_id)

@@ -46,6 +46,8 @@ class Column:
     required: bool = True
     max_length: int = 0
     choices: tuple[str, ...] = ()
+    #: The header may leave the column out altogether (a column added after the city's first extracts).
+    may_be_absent: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,16 @@ class FileSpec:
         return tuple(c.name for c in self.columns)
 
 
-def _c(name: str, kind: str = "str", *, required: bool = True, size: int = 0, choices: tuple[str, ...] = ()) -> Column:
-    return Column(name, kind, required, size, choices)
+def _c(
+    name: str,
+    kind: str = "str",
+    *,
+    required: bool = True,
+    size: int = 0,
+    choices: tuple[str, ...] = (),
+    may_be_absent: bool = False,
+) -> Column:
+    return Column(name, kind, required, size, choices, may_be_absent)
 
 
 SPECS: tuple[FileSpec, ...] = (
@@ -152,6 +162,8 @@ SPECS: tuple[FileSpec, ...] = (
             _c("posted_on", "date"),
             _c("amount", "money"),
             _c("method", size=40),
+            # the processor's reference of a payment made through the portal: clears its pending line
+            _c("reference", size=200, required=False, may_be_absent=True),
         ),
         ("payment_id",),
         incremental=True,
@@ -470,7 +482,8 @@ def read_rows(
 ) -> Iterator[tuple[int, tuple[Value, ...]]]:
     """Yield (line number, canonical values) for each valid row of one file; report the others.
 
-    The header must hold every column (in any order, under the mapping's names) and nothing else.
+    The header must hold every column (in any order, under the mapping's names) and nothing else; a column
+    that ``may_be_absent`` can be left out, and is then empty on every row.
     """
     file = mapping.filename(spec)
     if source.size(file) == 0:
@@ -488,7 +501,8 @@ def read_rows(
             problems.add(file, 1, "", f"the header row cannot be read: {exc}")
             return
         wanted = {mapping.header(spec, name): name for name in spec.names}
-        missing = [h for h in wanted if h not in header]
+        absent_ok = {mapping.header(spec, c.name) for c in spec.columns if c.may_be_absent}
+        missing = [h for h in wanted if h not in header and h not in absent_ok]
         extra = [h for h in header if h not in wanted]
         for h in missing:
             problems.add(file, 1, h, "column is missing from the header")
@@ -498,7 +512,7 @@ def read_rows(
             problems.add(file, 1, "", "a column appears twice in the header")
         if missing or extra or len(set(header)) != len(header):
             return
-        positions = [header.index(mapping.header(spec, name)) for name in spec.names]
+        positions = [header.index(h) if (h := mapping.header(spec, name)) in header else None for name in spec.names]
         width = len(header)
         while True:
             try:
@@ -518,6 +532,9 @@ def read_rows(
             values: list[Value] = []
             ok = True
             for column, position in zip(spec.columns, positions, strict=True):
+                if position is None:  # left out of the header (may_be_absent)
+                    values.append(None)
+                    continue
                 try:
                     values.append(parser.value(column, fields[position]))
                 except ValueError as exc:

@@ -282,8 +282,8 @@ LIVE_HISTORY = (
     ),
     (
         "billing_payment",
-        "payment_id, account_id, customer_id, bill_id, posted_on, amount_cents, method",
-        "s.payment_id, a.id, s.customer_id, b.id, s.posted_on, s.amount, s.method",
+        "payment_id, account_id, customer_id, bill_id, posted_on, amount_cents, method, reference",
+        "s.payment_id, a.id, s.customer_id, b.id, s.posted_on, s.amount, s.method, s.reference",
         "stage_payments s JOIN billing_account a ON a.account_no = s.account_no "
         "LEFT JOIN billing_bill b ON b.bill_no = s.bill_no",
         "payment_id",

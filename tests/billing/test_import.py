@@ -355,6 +355,27 @@ def test_incremental_adds_and_updates_without_deleting(app: Flask, extract: Path
     assert counts[1] == before[0][1] + 1
 
 
+def test_payments_may_carry_the_processor_reference(app: Flask, extract: Path, tmp_path: Path) -> None:
+    """payments.csv may have a reference column (a portal payment's processor reference); it is stored."""
+    assert run_import(app, extract)[0] == 0
+    inc = tmp_path / "inc"
+    inc.mkdir()
+    (inc / "manifest.csv").write_text("extract_kind,since,generated_at,format_version\nincremental,2026-11-01,,1\n")
+    (inc / "bills.csv").write_text("bill_no,account_no,customer_id,bill_date,due_date,amount,balance,is_final\n")
+    (inc / "bill_lines.csv").write_text("bill_no,line_no,service,description,amount\n")
+    (inc / "payments.csv").write_text(
+        "payment_id,account_no,customer_id,bill_no,posted_on,amount,method,reference\n"
+        "P-7,100001,2000001,,2026-11-21,12.00,Online,pi_portal_7\n"
+        "P-8,100001,2000001,,2026-11-22,3.00,Cash,\n"
+    )
+    (inc / "meter_reads.csv").write_text("account_no,service,period_start,period_end,consumption,unit\n")
+    code, output = run_import(app, inc)
+    assert code == 0, output
+    with app.app_context():
+        references = dict(db.session.execute(select(BillingPayment.payment_id, BillingPayment.reference)).all())
+    assert references["P-7"] == "pi_portal_7" and references["P-8"] is None
+
+
 def test_second_import_refused_while_one_runs(app: Flask, extract: Path, loaded: list[object]) -> None:
     with app.app_context():
         engine = db.engine
