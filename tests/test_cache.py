@@ -184,11 +184,10 @@ class SilentServer:
 @pytest.mark.parametrize("fault", ["refused", "hung"])
 def test_pages_work_while_redis_is_down(make_app: Callable[..., Flask], oidc_server: str, fault: str) -> None:
     server = SilentServer() if fault == "hung" else None
-    if server is None:
-        with socket.create_server(("127.0.0.1", 0)) as probe:
-            port = probe.getsockname()[1]  # closed again: connections are refused
-    else:
-        port = server.port
+    # Bound but never listening: connections are refused, and no other process can take the port meanwhile.
+    refusing = socket.socket()
+    refusing.bind(("127.0.0.1", 0))
+    port = server.port if server is not None else refusing.getsockname()[1]
     try:
         app = make_app(REDIS_URL=f"redis://127.0.0.1:{port}/0", CACHE_TIMEOUT=0.2, CACHE_RETRY_SECONDS=300)
         load_demo(app)
@@ -211,6 +210,7 @@ def test_pages_work_while_redis_is_down(make_app: Callable[..., Flask], oidc_ser
         if server is not None:
             assert len(server.accepted) == 1  # rested after the first timeout, not asked again per request
     finally:
+        refusing.close()
         if server is not None:
             server.close()
 
