@@ -59,8 +59,3 @@ def test_hostile_posts_answer_404_or_400(
     _assert_clean(client.post("/accounts/link", data=form), 400, capfd)
     # The page still works for what is sent next.
     assert client.get("/accounts/link").status_code == 200
-
-
-def test_largest_id_is_an_ordinary_miss(client: FlaskClient, login_as: Callable[..., TestResponse]) -> None:
-    login_as("edgy", **STAFF)
-    assert client.get("/staff/residents/2147483647").status_code == 404
