@@ -269,6 +269,13 @@ class Settings:
         "digits of a customer ID; shorter input is padded with leading zeros (`0`: no fixed length)",
         check=whole_number(0, 20, "from 0 (no fixed length) to 20"),
     )
+    link_proof: str = setting(
+        "customer_id",
+        "what a resident types besides the account number to link it or to use Pay Now: `customer_id`, "
+        "`last_name` (the current customer's last name) or `last_bill_amount` (the amount of their most recent "
+        "bill); links always store account number + customer ID",
+        check=one_of("customer_id", "last_name", "last_bill_amount"),
+    )
     max_linked_accounts: int = setting(10, "accounts one resident may link", check=positive)
     link_failures_per_resident: int = setting(
         5, "wrong account/customer pairs allowed per resident per window, counted in the database", check=positive

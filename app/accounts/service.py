@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import AccountLink
+from app.accounts.proofs import LinkProof, amount_matches, name_matches
 from app.activity.models import AccountEvent, Outcome
 from app.activity.service import recent_events, record_event
 from app.auth.models import Resident
@@ -42,7 +43,7 @@ class EmailNotVerified(LinkError):
 
 
 class AccountNotFound(LinkError):
-    """No account has that account number and customer ID (which half was wrong is not said)."""
+    """No account has that account number and proof (customer ID, ...); which half was wrong is not said."""
 
 
 class AlreadyLinked(LinkError):
@@ -79,7 +80,7 @@ class InvalidNumber(ValueError):
 
 @dataclass(frozen=True)
 class LinkRules:
-    """Format rules and limits (``length`` 0 means "no fixed length, no padding")."""
+    """Format rules, the city's linking proof and limits (``length`` 0 means "no fixed length, no padding")."""
 
     account_length: int
     customer_length: int
@@ -87,6 +88,7 @@ class LinkRules:
     failures_per_resident: int
     failures_per_address: int
     window: timedelta
+    proof: LinkProof = LinkProof.CUSTOMER_ID
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LinkRules:
@@ -98,6 +100,7 @@ class LinkRules:
             failures_per_resident=settings.link_failures_per_resident,
             failures_per_address=settings.link_failures_per_address,
             window=timedelta(minutes=settings.link_failure_window_minutes),
+            proof=LinkProof(settings.link_proof),
         )
 
 
@@ -115,6 +118,36 @@ def normalise_number(raw: str | None, length: int = 0) -> str:
     if len(value) > limit:
         raise InvalidNumber("too_long")
     return value.zfill(length) if length > 0 else value
+
+
+def _account_number(raw: str | None, rules: LinkRules) -> tuple[str, bool]:
+    """The normalised account number and True, or the input (stripped, to audit) and False when it is not one."""
+    try:
+        return normalise_number(raw, rules.account_length), True
+    except InvalidNumber:
+        return (raw or "").strip(), False
+
+
+def proved_tenure(billing: BillingSource, account_no: str, proof: str, *, rules: LinkRules) -> Tenure | None:
+    """The time on the account of the customer that ``proof`` (of the ``rules.proof`` kind) proves, or None.
+
+    A customer ID must be one of the account's customers, past or present; a last name or a last bill amount
+    is compared with the account's current customer (``BillingSource.account_holder``).
+    """
+    if rules.proof is LinkProof.CUSTOMER_ID:
+        try:
+            customer = normalise_number(proof, rules.customer_length)
+        except InvalidNumber:
+            return None
+        return billing.find_tenure(account_no, customer)
+    holder = billing.account_holder(account_no)
+    if holder is None:
+        return None
+    if rules.proof is LinkProof.LAST_NAME:
+        matched = name_matches(proof, holder.last_name)
+    else:
+        matched = amount_matches(proof, holder.last_bill_amount)
+    return billing.find_tenure(account_no, holder.customer_id) if matched else None
 
 
 def _retry_at(
@@ -154,7 +187,7 @@ def link_account(
     session: Session,
     resident_id: int,
     account_no: str,
-    customer_id: str,
+    proof: str,
     *,
     billing: BillingSource,
     rules: LinkRules,
@@ -163,13 +196,11 @@ def link_account(
 ) -> AccountLink:
     """Link an account after checking the pair against the billing system; every outcome is audited.
 
-    Raises EmailNotVerified, RateLimited, AlreadyLinked, TooManyLinks or AccountNotFound, in that order.
+    ``proof`` is the customer ID, last name or last bill amount, as the city's ``rules.proof`` says; the link
+    records the proved customer's ID. Raises EmailNotVerified, RateLimited, AlreadyLinked, TooManyLinks or
+    AccountNotFound, in that order.
     """
-    try:
-        account = normalise_number(account_no, rules.account_length)
-        customer = normalise_number(customer_id, rules.customer_length)
-    except InvalidNumber:
-        account, customer = (account_no or "").strip(), ""
+    account, valid = _account_number(account_no, rules)
     _lock_resident(session, resident_id)
     _lock_address(session, client_addr)
     resident = session.get(Resident, resident_id)
@@ -194,10 +225,11 @@ def link_account(
     if count >= rules.max_links:
         record_event(session, resident_id, account, Outcome.FAILED_LIMIT, client_addr=client_addr, now=now)
         raise TooManyLinks(rules.max_links)
-    if not customer or billing.find_tenure(account, customer) is None:
+    proved = proved_tenure(billing, account, proof, rules=rules) if valid else None
+    if proved is None:
         record_event(session, resident_id, account, Outcome.FAILED_NOT_FOUND, client_addr=client_addr, now=now)
         raise AccountNotFound()
-    link = AccountLink(resident_id=resident_id, account_no=account, customer_id=customer, created_at=now)
+    link = AccountLink(resident_id=resident_id, account_no=account, customer_id=proved.customer_id, created_at=now)
     session.add(link)
     _bump_links_version(session, resident_id)
     record_event(session, resident_id, account, Outcome.LINKED, client_addr=client_addr, now=now)
@@ -207,7 +239,7 @@ def link_account(
 def verify_guest(
     session: Session,
     account_no: str,
-    customer_id: str,
+    proof: str,
     *,
     billing: BillingSource,
     rules: LinkRules,
@@ -217,14 +249,10 @@ def verify_guest(
     """Check a pair typed by someone not signed in (Pay Now), under the limits linking uses; audited.
 
     Wrong pairs count against the client address (``failures_per_address``, shared with linking) and against
-    the account number (``failures_per_resident``: guessing one account's customer ID). Raises RateLimited
-    or AccountNotFound; returns the customer's time on the account.
+    the account number (``failures_per_resident``: guessing one account's proof). Raises RateLimited
+    or AccountNotFound; returns the proved customer's time on the account.
     """
-    try:
-        account = normalise_number(account_no, rules.account_length)
-        customer = normalise_number(customer_id, rules.customer_length)
-    except InvalidNumber:
-        account, customer = (account_no or "").strip(), ""
+    account, valid = _account_number(account_no, rules)
     _lock_address(session, client_addr)
     guest_account = and_(AccountEvent.resident_id.is_(None), AccountEvent.account_no == account[:40])
     waits = [
@@ -235,7 +263,7 @@ def verify_guest(
     if blocked:
         record_event(session, None, account, Outcome.RATE_LIMITED, client_addr=client_addr, now=now)
         raise RateLimited(max(blocked))
-    tenure = billing.find_tenure(account, customer) if customer else None
+    tenure = proved_tenure(billing, account, proof, rules=rules) if valid else None
     if tenure is None:
         record_event(session, None, account, Outcome.FAILED_NOT_FOUND, client_addr=client_addr, now=now)
         raise AccountNotFound()

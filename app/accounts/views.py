@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from app.accounts import bp, service
 from app.accounts.forms import LinkAccountForm, RemoveLinkForm
 from app.accounts.models import AccountLink
+from app.accounts.proofs import LinkProof
 from app.accounts.service import LinkRules
 from app.auth.security import login_required
 from app.billing import billing_source, city_today
@@ -58,9 +59,11 @@ def settings() -> ResponseReturnValue:
 @bp.route("/accounts/link", methods=["GET", "POST"])
 @login_required
 def link_account() -> ResponseReturnValue:
-    """Account Link Setup: the account number and customer ID from the bill."""
+    """Account Link Setup: the account number and the city's proof (customer ID, last name or bill amount)."""
     rules = link_rules()
-    form = LinkAccountForm(account_length=rules.account_length, customer_length=rules.customer_length)
+    form = LinkAccountForm(
+        account_length=rules.account_length, customer_length=rules.customer_length, proof=rules.proof
+    )
     form_error = None
     if form.validate_on_submit():
         try:
@@ -68,7 +71,7 @@ def link_account() -> ResponseReturnValue:
                 db.session(),
                 g.resident.id,
                 form.account_no.data,
-                form.customer_id.data,
+                form.proof_field.data,
                 billing=billing_source(),
                 rules=rules,
                 client_addr=_client_addr(),
@@ -90,6 +93,7 @@ def link_account() -> ResponseReturnValue:
         form_error=form_error,
         account_length=rules.account_length,
         customer_length=rules.customer_length,
+        proof=rules.proof.value,
     )
 
 
@@ -103,10 +107,28 @@ def _link_error_message(exc: service.LinkError, rules: LinkRules, account_no: st
         )
     if isinstance(exc, service.TooManyLinks):
         return _("You can link up to %(num)d accounts. Remove one you no longer need, then try again.", num=exc.limit)
+    return not_found_message(rules.proof)
+
+
+def not_found_message(proof: LinkProof) -> str:
+    """The one message for a pair that matched nothing: it never says which half was wrong."""
+    phone = get_settings().utility_phone
+    if proof is LinkProof.LAST_NAME:
+        return _(
+            "We couldn't find an account with that account number and last name. Check both on your bill, "
+            "or contact Utility Billing at %(phone)s.",
+            phone=phone,
+        )
+    if proof is LinkProof.LAST_BILL_AMOUNT:
+        return _(
+            "We couldn't find an account with that account number and last bill amount. Check both on your most "
+            "recent bill, or contact Utility Billing at %(phone)s.",
+            phone=phone,
+        )
     return _(
         "We couldn't find an account with that account number and customer ID. Check both numbers on your bill, "
         "or contact Utility Billing at %(phone)s.",
-        phone=get_settings().utility_phone,
+        phone=phone,
     )
 
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.billing.client import BillingSource, Pair
-from app.billing.types import AccountSummary, Bill, Customer, Payment, Reading, Service, Tenure
+from app.billing.types import AccountHolder, AccountSummary, Bill, Customer, Payment, Reading, Service, Tenure
 from app.cache import Cache
 
 #: Key namespace of everything here; the version in each key changes when the value's shape does.
@@ -105,6 +105,10 @@ class CachedBillingSource:
     def find_tenure(self, account_no: str, customer_id: str) -> Tenure | None:
         """Always asked of the billing source: linking must see the system of record."""
         return self.inner.find_tenure(account_no, customer_id)
+
+    def account_holder(self, account_no: str) -> AccountHolder | None:
+        """Always asked of the billing source, like ``find_tenure``."""
+        return self.inner.account_holder(account_no)
 
     def customer(self, customer_id: str) -> Customer | None:
         return self.inner.customer(customer_id)

@@ -30,6 +30,7 @@ from app.billing.models import (
     BillingService,
 )
 from app.billing.types import (
+    AccountHolder,
     AccountSummary,
     Bill,
     BillLine,
@@ -53,6 +54,10 @@ class BillingSource(Protocol):
 
     def find_tenure(self, account_no: str, customer_id: str) -> Tenure | None:
         """The customer's time on the account, or None when the pair does not exist (verification)."""
+        ...
+
+    def account_holder(self, account_no: str) -> AccountHolder | None:
+        """The account's current customer, with their last name and last bill (the other linking proofs)."""
         ...
 
     def summaries(self, pairs: Sequence[Pair], *, today: date) -> dict[Pair, AccountSummary]:
@@ -147,6 +152,38 @@ class SqlBillingSource:
     def find_tenure(self, account_no: str, customer_id: str) -> Tenure | None:
         """The customer's time on the account, or None when the pair does not exist."""
         return self._tenures(self._occupancies([(account_no, customer_id)])).get((account_no, customer_id))
+
+    def account_holder(self, account_no: str) -> AccountHolder | None:
+        """The customer of the account's open occupancy (else of the one that started last), in two queries.
+
+        None when there is no such account or it has no occupancy. The bill is that customer's newest on the
+        account, never a previous occupant's, so the amount proves the same customer the link will record.
+        """
+        session = self._session()
+        row = session.execute(
+            select(BillingAccount.id, BillingOccupancy.customer_id)
+            .join(BillingOccupancy, BillingOccupancy.account_id == BillingAccount.id)
+            .where(BillingAccount.account_no == account_no)
+            .order_by(
+                case((BillingOccupancy.end_date.is_(None), 0), else_=1),
+                BillingOccupancy.start_date.desc(),
+                BillingOccupancy.id.desc(),
+            )
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        account_id, customer_id = row
+        last_bill = (
+            select(BillingBill.amount_cents)
+            .where(BillingBill.account_id == account_id, BillingBill.customer_id == customer_id)
+            .order_by(BillingBill.bill_date.desc(), BillingBill.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        name = select(BillingCustomer.last_name).filter_by(customer_id=customer_id).scalar_subquery()
+        last_name, amount = session.execute(select(name, last_bill)).one()
+        return AccountHolder(account_no, customer_id, last_name or "", None if amount is None else cents(amount))
 
     def summaries(self, pairs: Sequence[Pair], *, today: date) -> dict[Pair, AccountSummary]:
         """Summaries for many pairs in two queries, however many pairs there are."""

@@ -26,6 +26,19 @@ class Tenure:
 
 
 @dataclass(frozen=True)
+class AccountHolder:
+    """An account's current customer (of its open occupancy, else its latest) and what linking may check.
+
+    ``last_bill_amount`` is the amount of that customer's most recent bill on the account (None: no bill yet).
+    """
+
+    account_no: str
+    customer_id: str
+    last_name: str
+    last_bill_amount: Decimal | None
+
+
+@dataclass(frozen=True)
 class Customer:
     """The billing system's customer: whoever is responsible for paying."""
 

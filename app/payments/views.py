@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from app.accounts import service as accounts
 from app.accounts.models import AccountLink
 from app.accounts.service import get_link
-from app.accounts.views import _too_many_attempts, link_rules
+from app.accounts.views import _too_many_attempts, link_rules, not_found_message
 from app.auth.security import login_required
 from app.billing import billing_source, city_today
 from app.billing.types import AccountSummary
@@ -303,16 +303,18 @@ def mask_address(address: str) -> str:
 
 @bp.route("/pay", methods=["GET", "POST"])
 def guest_lookup() -> ResponseReturnValue:
-    """Pay Now: the account number and customer ID from the bill; the same attempt limits as linking."""
+    """Pay Now: the account number and the linking proof from the bill; the same attempt limits as linking."""
     rules = link_rules()
-    form = GuestLookupForm(account_length=rules.account_length, customer_length=rules.customer_length)
+    form = GuestLookupForm(
+        account_length=rules.account_length, customer_length=rules.customer_length, proof=rules.proof
+    )
     form_error = None
     if form.validate_on_submit():
         try:
-            accounts.verify_guest(
+            tenure = accounts.verify_guest(
                 db.session(),
                 form.account_no.data,
-                form.customer_id.data,
+                form.proof_field.data,
                 billing=billing_source(),
                 rules=rules,
                 client_addr=request.remote_addr or "unknown",
@@ -323,20 +325,16 @@ def guest_lookup() -> ResponseReturnValue:
             return _too_many_attempts(exc)
         except accounts.AccountNotFound:
             db.session.commit()  # the failed attempt counts toward the limits
-            form_error = _(
-                "We couldn't find an account with that account number and customer ID. Check both numbers on "
-                "your bill, or contact Utility Billing at %(phone)s.",
-                phone=current_app.config["UTILITY_PHONE"],
-            )
+            form_error = not_found_message(rules.proof)
         else:
             db.session.commit()
             session["guest_pay"] = {
-                "account_no": form.account_no.data,
-                "customer_id": form.customer_id.data,
+                "account_no": tenure.account_no,
+                "customer_id": tenure.customer_id,
                 "at": int(time.time()),
             }
             return redirect(url_for("payments.guest_pay"))
-    return render_template("payments/guest_lookup.html", form=form, form_error=form_error)
+    return render_template("payments/guest_lookup.html", form=form, form_error=form_error, proof=rules.proof.value)
 
 
 @bp.route("/pay/amount", methods=["GET", "POST"])
