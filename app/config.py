@@ -278,10 +278,14 @@ class Settings:
     )
     max_linked_accounts: int = setting(10, "accounts one resident may link", check=positive)
     link_failures_per_resident: int = setting(
-        5, "wrong account/customer pairs allowed per resident per window, counted in the database", check=positive
+        5,
+        "wrong linking pairs (account number and the `LINK_PROOF` proof) allowed per resident per window, counted in the database",
+        check=positive,
     )
     link_failures_per_address: int = setting(
-        30, "wrong account/customer pairs allowed per client address per window", check=positive
+        30,
+        "wrong linking pairs (account number and the `LINK_PROOF` proof) allowed per client address per window",
+        check=positive,
     )
     link_failure_window_minutes: int = setting(15, "the window for those limits", check=positive)
     logout_token_max_age: int = setting(
