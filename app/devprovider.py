@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
+import flask
 import requests
 import werkzeug.serving
 
@@ -53,6 +55,13 @@ DEMO_USERS: list[dict[str, Any]] = [
 ]
 
 
+#: The stylesheet the provider's pages load from a CDN (Pico CSS), and where it is served from instead: the
+#: vendored copy (MIT licence, ``app/devprovider_static/LICENSE.md``) keeps the pages styled offline.
+CDN_STYLESHEET = "https://cdn.jsdelivr.net/npm/@picocss/pico@2/css/pico.min.css"
+LOCAL_STYLESHEET = "/_portal/pico.min.css"
+STYLESHEET_FILE = Path(__file__).resolve().parent / "devprovider_static" / "pico.min.css"
+
+
 class DevProviderUnavailable(RuntimeError):
     """The development provider was asked for but cannot run here."""
 
@@ -81,6 +90,7 @@ def start(port: int, *, production: bool) -> werkzeug.serving.BaseWSGIServer:
         ) from None
     users = [oidc_provider_mock.User(sub=u["sub"], claims=u["claims"]) for u in DEMO_USERS]
     provider = oidc_provider_mock.app(require_nonce=True, user_claims=users)
+    use_local_stylesheet(provider)
     try:
         server = werkzeug.serving.make_server("localhost", port, provider, threaded=True)
     except OSError as exc:
@@ -89,6 +99,22 @@ def start(port: int, *, production: bool) -> werkzeug.serving.BaseWSGIServer:
     threading.Thread(target=server.serve_forever, name="dev-oidc-provider", daemon=True).start()
     log.warning("development OpenID provider started at http://localhost:%s (never use it in production)", port)
     return server
+
+
+def use_local_stylesheet(provider: flask.Flask) -> None:
+    """Serve the provider's stylesheet from the vendored copy and point its pages at it instead of the CDN."""
+
+    @provider.get(LOCAL_STYLESHEET)
+    def stylesheet() -> flask.Response:
+        return flask.send_file(STYLESHEET_FILE, mimetype="text/css", max_age=3600)
+
+    @provider.after_request
+    def local_links(response: flask.Response) -> flask.Response:
+        if response.mimetype == "text/html" and not response.direct_passthrough:
+            page = response.get_data(as_text=True)
+            if CDN_STYLESHEET in page:
+                response.set_data(page.replace(CDN_STYLESHEET, LOCAL_STYLESHEET))
+        return response
 
 
 def ensure_running(port: int, *, production: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -58,6 +59,48 @@ def test_a_missing_package_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "oidc_provider_mock", None)  # what an install without the dev extra sees
     with pytest.raises(devprovider.DevProviderUnavailable, match=r"oidc-provider-mock .*pip install -e '\.\[dev\]'"):
         devprovider.start(free_port(), production=False)
+
+
+#: Every URL a page makes the browser fetch or follow: stylesheets, scripts, images, links, form targets.
+REFERENCE = re.compile(r"""(?:href|src|action)\s*=\s*["']([^"']*)["']|url\(\s*["']?([^"')]*)|@import\s+["']([^"']*)""")
+
+
+def external_references(html: str) -> list[str]:
+    """The URLs in ``html`` that point off the page's own server (anything but a path or a data: URL)."""
+    urls = ["".join(groups) for groups in REFERENCE.findall(html)]
+    return [
+        url for url in urls if not (url.startswith("/") and not url.startswith("//")) and not url.startswith("data:")
+    ]
+
+
+def test_the_provider_pages_are_styled_without_network(make_app: Callable[..., Flask]) -> None:
+    port = free_port()
+    server = devprovider.start(port, production=False)
+    try:
+        app = make_app(OIDC_ISSUER=None, OIDC_CLIENT_SECRET=None, DEV_OIDC_PORT=port)
+        start = app.test_client().get("/login")
+        assert start.status_code == 302
+        sign_in_page = requests.get(start.headers["Location"], timeout=5)
+        assert sign_in_page.status_code == 200 and "<form" in sign_in_page.text
+        assert external_references(sign_in_page.text) == []
+        assert f'href="{devprovider.LOCAL_STYLESHEET}"' in sign_in_page.text
+        error_page = requests.get(f"http://localhost:{port}/oauth2/authorize?client_id=nobody", timeout=5)
+        assert error_page.status_code == 400 and external_references(error_page.text) == []
+        assert f'href="{devprovider.LOCAL_STYLESHEET}"' in error_page.text
+        stylesheet = requests.get(f"http://localhost:{port}{devprovider.LOCAL_STYLESHEET}", timeout=5)
+        assert stylesheet.status_code == 200
+        assert stylesheet.headers["Content-Type"].startswith("text/css")
+        assert stylesheet.content == devprovider.STYLESHEET_FILE.read_bytes()
+        assert b"Pico CSS" in stylesheet.content and external_references(stylesheet.text) == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_external_references_finds_what_a_page_would_fetch() -> None:
+    page = '<link rel="stylesheet" href="https://cdn.example/x.css"><img src="//cdn.example/i.png"><a href="/ok">'
+    assert external_references(page) == ["https://cdn.example/x.css", "//cdn.example/i.png"]
+    assert external_references("<style>a{background:url(data:image/png;base64,AA)}</style>") == []
 
 
 @pytest.mark.slow
