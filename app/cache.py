@@ -54,6 +54,43 @@ class NullCache:
         return 0
 
 
+class ProcessCache:
+    """Values kept in this process's memory for their time to live: shared data that changes rarely
+    (the announcements) when no Redis is configured. Each worker process has its own, so nothing kept here
+    may need forgetting across processes before its time to live ends.
+    """
+
+    enabled = True
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self._values: dict[str, tuple[float, bytes]] = {}
+        self._max_entries = max_entries
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        now = time.monotonic()
+        found: list[bytes | None] = []
+        for key in keys:
+            entry = self._values.get(key)
+            found.append(entry[1] if entry is not None and entry[0] > now else None)
+        return found
+
+    def set_many(self, values: Mapping[str, bytes], ttl: int) -> None:
+        if len(self._values) + len(values) > self._max_entries:
+            now = time.monotonic()
+            self._values = {k: v for k, v in self._values.items() if v[0] > now}
+            if len(self._values) + len(values) > self._max_entries:
+                self._values.clear()
+        expires = time.monotonic() + ttl
+        for key, value in values.items():
+            self._values[key] = (expires, value)
+
+    def delete_prefix(self, prefix: str) -> int:
+        doomed = [key for key in list(self._values) if key.startswith(prefix)]
+        for key in doomed:
+            self._values.pop(key, None)
+        return len(doomed)
+
+
 class RedisCache:
     """Redis with short timeouts; any Redis error is logged once, counted as a miss, and Redis is rested."""
 
@@ -171,9 +208,19 @@ def init_app(app: Flask) -> None:
             retry_after=settings.cache_retry_seconds,
         )
     app.extensions["cache"] = store
+    app.extensions["shared_cache"] = store if store.enabled else ProcessCache()
 
 
 def cache() -> Cache:
     """This app's cache."""
     found: Cache = current_app.extensions["cache"]
+    return found
+
+
+def shared_cache() -> Cache:
+    """Where data shared by every visitor is kept: Redis when configured, else this process's memory.
+
+    Only for what may be shown up to its time to live late in the other processes (announcements).
+    """
+    found: Cache = current_app.extensions["shared_cache"]
     return found

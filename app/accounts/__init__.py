@@ -16,9 +16,9 @@ def init_app(app: Flask) -> None:
     find the resident's own link without importing this package.
     """
     from app.accounts import views  # noqa: F401  (registers routes on bp)
-    from app.accounts.service import LinkRules, get_link
+    from app.accounts.service import LinkRules, find_link
     from app.reads import read_session
 
     app.extensions["link_rules"] = LinkRules.from_settings(get_settings(app))
-    app.extensions["account_links"] = lambda resident_id, account_no: get_link(read_session(), resident_id, account_no)
+    app.extensions["account_links"] = lambda resident_id, account_no: find_link(read_session(), resident_id, account_no)
     app.register_blueprint(bp)

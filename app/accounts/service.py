@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, select, text, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import AccountLink
@@ -303,13 +303,37 @@ def get_link(session: Session, resident_id: int, account_no: str) -> AccountLink
     return session.scalar(select(AccountLink).filter_by(resident_id=resident_id, account_no=account_no))
 
 
-def linked_accounts(session: Session, resident_id: int) -> list[AccountLink]:
+@dataclass(frozen=True)
+class LinkedPair:
+    """A resident's link as the pages read it (a plain row, no ORM object)."""
+
+    account_no: str
+    customer_id: str
+    created_at: datetime
+
+
+_LINKS = AccountLink.__table__
+#: Built once: pages run these on every request, and building a statement costs more than running it.
+LINKS_QUERY = (
+    select(_LINKS.c.account_no, _LINKS.c.customer_id, _LINKS.c.created_at)
+    .where(_LINKS.c.resident_id == bindparam("resident_id"))
+    .order_by(_LINKS.c.created_at, _LINKS.c.id)
+)
+LINK_QUERY = select(_LINKS.c.account_no, _LINKS.c.customer_id, _LINKS.c.created_at).where(
+    _LINKS.c.resident_id == bindparam("resident_id"), _LINKS.c.account_no == bindparam("account_no")
+)
+
+
+def linked_accounts(session: Session, resident_id: int) -> list[LinkedPair]:
     """The resident's links, in the order they were made."""
-    return list(
-        session.scalars(
-            select(AccountLink).filter_by(resident_id=resident_id).order_by(AccountLink.created_at, AccountLink.id)
-        )
-    )
+    rows = session.connection().execute(LINKS_QUERY, {"resident_id": resident_id})
+    return [LinkedPair(*row) for row in rows]
+
+
+def find_link(session: Session, resident_id: int, account_no: str) -> LinkedPair | None:
+    """The resident's own link to ``account_no`` for reading (the bill pages), or None."""
+    row = session.connection().execute(LINK_QUERY, {"resident_id": resident_id, "account_no": account_no}).first()
+    return LinkedPair(*row) if row is not None else None
 
 
 def unlink_account(session: Session, resident_id: int, account_no: str, *, client_addr: str, now: datetime) -> None:
@@ -329,7 +353,7 @@ def recent_activity(session: Session, resident_id: int, limit: int = 10) -> list
 
 def linked_summaries(
     session: Session, billing: BillingSource, resident_id: int, *, today: date
-) -> tuple[list[AccountLink], dict[Pair, AccountSummary]]:
+) -> tuple[list[LinkedPair], dict[Pair, AccountSummary]]:
     """The resident's links and the billing system's summary of each (the home page and Account Settings)."""
     links = linked_accounts(session, resident_id)
     return links, account_summaries(billing, [(link.account_no, link.customer_id) for link in links], today=today)

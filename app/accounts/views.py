@@ -11,7 +11,6 @@ from flask_babel import gettext as _
 
 from app.accounts import bp, service
 from app.accounts.forms import LinkAccountForm, RemoveLinkForm
-from app.accounts.models import AccountLink
 from app.accounts.proofs import LinkProof
 from app.accounts.service import LinkRules
 from app.auth.security import login_required
@@ -37,7 +36,7 @@ def _client_addr() -> str:
     return request.remote_addr or "unknown"
 
 
-def _linked_summaries(resident_id: int, today: date) -> tuple[list[AccountLink], dict[Pair, AccountSummary]]:
+def _linked_summaries(resident_id: int, today: date) -> tuple[list[service.LinkedPair], dict[Pair, AccountSummary]]:
     return service.linked_summaries(read_session(), billing_source(), resident_id, today=today)
 
 

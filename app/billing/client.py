@@ -11,13 +11,16 @@ only about that customer's own time on the account.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import functools
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
+from sqlalchemy import Date, Integer, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.expression import BindParameter, Executable
 
 from app.billing.models import (
     BillingAccount,
@@ -105,6 +108,170 @@ class BillingSource(Protocol):
         ...
 
 
+def _summaries_statement() -> Select[Any]:
+    """Every summary of the pairs among ``accounts`` x ``customers``, in one statement built once.
+
+    One row per (account, customer): the account's columns, the customer's time on it (occupancies merged:
+    the earliest start, and no end while any occupancy is open) and the sums over the customer's bills.
+    """
+    account, occupancy, bill = BillingAccount.__table__, BillingOccupancy.__table__, BillingBill.__table__
+    accounts: BindParameter[str] = bindparam("accounts", expanding=True)
+    customers: BindParameter[str] = bindparam("customers", expanding=True)
+    totals = (
+        select(
+            bill.c.account_id,
+            bill.c.customer_id,
+            func.sum(bill.c.balance_cents).label("balance"),
+            func.sum(case((bill.c.due_date <= bindparam("today"), bill.c.balance_cents), else_=0)).label("due_now"),
+            func.min(case((bill.c.balance_cents > 0, bill.c.due_date), else_=None)).label("due_date"),
+            func.max(bill.c.bill_date).label("last_bill"),
+        )
+        .where(
+            bill.c.account_id.in_(select(account.c.id).where(account.c.account_no.in_(accounts))),
+            bill.c.customer_id.in_(customers),
+        )
+        .group_by(bill.c.account_id, bill.c.customer_id)
+        .subquery("totals")
+    )
+    return (
+        select(
+            account.c.account_no,
+            occupancy.c.customer_id,
+            account.c.service_address,
+            account.c.route,
+            account.c.status,
+            account.c.bill_delivery,
+            func.min(occupancy.c.start_date).label("start"),
+            case((func.count(occupancy.c.end_date) == func.count(), func.max(occupancy.c.end_date)), else_=None).label(
+                "end"
+            ),
+            func.max(totals.c.balance).label("balance"),
+            func.max(totals.c.due_now).label("due_now"),
+            func.max(totals.c.due_date).label("due_date"),
+            func.max(totals.c.last_bill).label("last_bill"),
+        )
+        .select_from(
+            account.join(occupancy, occupancy.c.account_id == account.c.id).outerjoin(
+                totals, and_(totals.c.account_id == account.c.id, totals.c.customer_id == occupancy.c.customer_id)
+            )
+        )
+        .where(account.c.account_no.in_(accounts), occupancy.c.customer_id.in_(customers))
+        .group_by(
+            account.c.id,
+            account.c.account_no,
+            occupancy.c.customer_id,
+            account.c.service_address,
+            account.c.route,
+            account.c.status,
+            account.c.bill_delivery,
+        )
+    )
+
+
+SUMMARIES = _summaries_statement()
+
+_ACCOUNT, _OCCUPANCY, _BILL = BillingAccount.__table__, BillingOccupancy.__table__, BillingBill.__table__
+_CUSTOMER, _SERVICE = BillingCustomer.__table__, BillingService.__table__
+_PAYMENT, _READ = BillingPayment.__table__, BillingMeterRead.__table__
+#: The account's row id by number, as a scalar subquery (``account_no`` bound).
+_ACCOUNT_ID = select(_ACCOUNT.c.id).where(_ACCOUNT.c.account_no == bindparam("account_no")).scalar_subquery()
+#: One customer's time on one account (occupancies merged as in ``SUMMARIES``); no row when it has none.
+TENURE = (
+    select(
+        func.min(_OCCUPANCY.c.start_date).label("start"),
+        case((func.count(_OCCUPANCY.c.end_date) == func.count(), func.max(_OCCUPANCY.c.end_date)), else_=None).label(
+            "end"
+        ),
+    )
+    .where(_OCCUPANCY.c.account_id == _ACCOUNT_ID, _OCCUPANCY.c.customer_id == bindparam("customer_id"))
+    .having(func.count() > 0)
+)
+CUSTOMER = select(_CUSTOMER.c.customer_id, _CUSTOMER.c.name, _CUSTOMER.c.mailing_address).where(
+    _CUSTOMER.c.customer_id == bindparam("customer_id")
+)
+_BILL_COLUMNS = (
+    _BILL.c.bill_no,
+    _BILL.c.bill_date,
+    _BILL.c.due_date,
+    _BILL.c.amount_cents,
+    _BILL.c.balance_cents,
+    _BILL.c.is_final,
+)
+_OWN_BILLS = (_BILL.c.account_id == _ACCOUNT_ID, _BILL.c.customer_id == bindparam("customer_id"))
+BILL = select(_BILL.c.id, *_BILL_COLUMNS).where(*_OWN_BILLS, _BILL.c.bill_no == bindparam("bill_no"))
+BILL_LINES = (
+    select(BillingBillLine.service, BillingBillLine.description, BillingBillLine.amount_cents)
+    .where(BillingBillLine.bill_id == bindparam("bill_id"))
+    .order_by(BillingBillLine.line_no, BillingBillLine.id)
+)
+READINGS = (
+    select(_READ.c.service, _READ.c.period_start, _READ.c.period_end, _READ.c.consumption, _READ.c.unit)
+    .where(
+        _READ.c.account_id == _ACCOUNT_ID,
+        _READ.c.period_start >= bindparam("since"),
+        exists().where(
+            _OCCUPANCY.c.account_id == _READ.c.account_id,
+            _OCCUPANCY.c.customer_id == bindparam("customer_id"),
+            _OCCUPANCY.c.start_date <= _READ.c.period_start,
+            or_(_OCCUPANCY.c.end_date.is_(None), _OCCUPANCY.c.end_date >= _READ.c.period_end),
+        ),
+    )
+    .order_by(_READ.c.period_start, _READ.c.service)
+)
+
+
+@functools.cache
+def _bills_statement(limited: bool, offset: bool) -> Select[Any]:
+    """The customer's bills newest first; with ``limit`` / ``offset`` bound when asked (built once per shape)."""
+    statement = select(*_BILL_COLUMNS).where(*_OWN_BILLS).order_by(_BILL.c.bill_date.desc(), _BILL.c.id.desc())
+    if limited:
+        statement = statement.limit(bindparam("limit", type_=Integer))
+    if offset:
+        statement = statement.offset(bindparam("offset", type_=Integer))
+    return statement
+
+
+@functools.cache
+def _payments_statement(by_bill: bool, limited: bool, offset: bool) -> Select[Any]:
+    """The customer's payments newest first, with the bill number each was applied to (built once per shape)."""
+    statement = (
+        select(_BILL.c.bill_no, _PAYMENT.c.posted_on, _PAYMENT.c.amount_cents, _PAYMENT.c.method)
+        .select_from(_PAYMENT.outerjoin(_BILL, _BILL.c.id == _PAYMENT.c.bill_id))
+        .where(_PAYMENT.c.account_id == _ACCOUNT_ID, _PAYMENT.c.customer_id == bindparam("customer_id"))
+        .order_by(_PAYMENT.c.posted_on.desc(), _PAYMENT.c.id.desc())
+    )
+    if by_bill:
+        statement = statement.where(_BILL.c.bill_no == bindparam("bill_no"))
+    if limited:
+        statement = statement.limit(bindparam("limit", type_=Integer))
+    if offset:
+        statement = statement.offset(bindparam("offset", type_=Integer))
+    return statement
+
+
+@functools.cache
+def _services_statement(ended: bool) -> Select[Any]:
+    """Services of an account overlapping a time from ``start`` (to ``end`` when ``ended``), built once per shape."""
+    statement = (
+        select(
+            _SERVICE.c.service,
+            _SERVICE.c.code,
+            _SERVICE.c.start_date,
+            _SERVICE.c.stop_date,
+            _SERVICE.c.status,
+            _SERVICE.c.metered,
+        )
+        .where(
+            _SERVICE.c.account_id == _ACCOUNT_ID,
+            or_(_SERVICE.c.stop_date.is_(None), _SERVICE.c.stop_date >= bindparam("start", type_=Date)),
+        )
+        .order_by(_SERVICE.c.code, _SERVICE.c.start_date)
+    )
+    if ended:
+        statement = statement.where(_SERVICE.c.start_date <= bindparam("end", type_=Date))
+    return statement
+
+
 class SqlBillingSource:
     """The billing read model in the portal's database (``app.billing.models``)."""
 
@@ -112,46 +279,16 @@ class SqlBillingSource:
         self._session = session
         self._writer = writer or session
 
-    # --- helpers ------------------------------------------------------------------------------------
-
-    def _occupancies(self, pairs: Iterable[Pair]) -> list[tuple[BillingAccount, BillingOccupancy]]:
-        wanted = set(pairs)
-        if not wanted:
-            return []
-        rows = (
-            self._session()
-            .execute(
-                select(BillingAccount, BillingOccupancy)
-                .join(BillingOccupancy, BillingOccupancy.account_id == BillingAccount.id)
-                .where(
-                    BillingAccount.account_no.in_({a for a, _ in wanted}),
-                    BillingOccupancy.customer_id.in_({c for _, c in wanted}),
-                )
-                .order_by(BillingOccupancy.start_date)
-            )
-            .all()
-        )
-        return [(acc, occ) for acc, occ in rows if (acc.account_no, occ.customer_id) in wanted]
-
-    @staticmethod
-    def _tenures(rows: list[tuple[BillingAccount, BillingOccupancy]]) -> dict[Pair, Tenure]:
-        """Merge a customer's occupancies of one account (moved out and back) into one span."""
-        tenures: dict[Pair, Tenure] = {}
-        for acc, occ in rows:
-            key = (acc.account_no, occ.customer_id)
-            previous = tenures.get(key)
-            if previous is None:
-                tenures[key] = Tenure(acc.account_no, occ.customer_id, occ.start_date, occ.end_date)
-            else:
-                end = None if previous.end is None or occ.end_date is None else max(previous.end, occ.end_date)
-                tenures[key] = Tenure(key[0], key[1], min(previous.start, occ.start_date), end)
-        return tenures
-
     # --- BillingSource ------------------------------------------------------------------------------
+
+    def _read(self, statement: Executable, **params: Any) -> Any:
+        """Run a statement built once, on the read session's connection (no ORM objects)."""
+        return self._session().connection().execute(statement, params)
 
     def find_tenure(self, account_no: str, customer_id: str) -> Tenure | None:
         """The customer's time on the account, or None when the pair does not exist."""
-        return self._tenures(self._occupancies([(account_no, customer_id)])).get((account_no, customer_id))
+        row = self._read(TENURE, account_no=account_no, customer_id=customer_id).first()
+        return Tenure(account_no, customer_id, row.start, row.end) if row is not None else None
 
     def account_holder(self, account_no: str) -> AccountHolder | None:
         """The customer of the account's open occupancy (else of the one that started last), in two queries.
@@ -186,88 +323,61 @@ class SqlBillingSource:
         return AccountHolder(account_no, customer_id, last_name or "", None if amount is None else cents(amount))
 
     def summaries(self, pairs: Sequence[Pair], *, today: date) -> dict[Pair, AccountSummary]:
-        """Summaries for many pairs in two queries, however many pairs there are."""
-        rows = self._occupancies(pairs)
-        if not rows:
+        """Summaries for many pairs in one prepared statement, however many pairs there are."""
+        wanted = set(pairs)
+        if not wanted:
             return {}
-        tenures = self._tenures(rows)
-        accounts = {acc.account_no: acc for acc, _ in rows}
-        unpaid = BillingBill.balance_cents > 0
-        totals = {
-            (account_id, customer_id): (balance, due_now, due_date, last_bill)
-            for account_id, customer_id, balance, due_now, due_date, last_bill in self._session()
+        rows = (
+            self._session()
+            .connection()
             .execute(
-                select(
-                    BillingBill.account_id,
-                    BillingBill.customer_id,
-                    func.sum(BillingBill.balance_cents),
-                    func.sum(case((BillingBill.due_date <= today, BillingBill.balance_cents), else_=0)),
-                    func.min(case((unpaid, BillingBill.due_date), else_=None)),
-                    func.max(BillingBill.bill_date),
-                )
-                .where(
-                    BillingBill.account_id.in_({acc.id for acc in accounts.values()}),
-                    BillingBill.customer_id.in_({c for _, c in tenures}),
-                )
-                .group_by(BillingBill.account_id, BillingBill.customer_id)
+                SUMMARIES,
+                {
+                    "accounts": sorted({a for a, _ in wanted}),
+                    "customers": sorted({c for _, c in wanted}),
+                    "today": today,
+                },
             )
-            .all()
-        }
+        )
         result: dict[Pair, AccountSummary] = {}
-        for key, tenure in tenures.items():
-            acc = accounts[key[0]]
-            balance, due_now, due_date, last_bill = totals.get((acc.id, key[1]), (0, 0, None, None))
-            closed = acc.status == "closed" or tenure.end is not None
+        for row in rows:
+            key = (row.account_no, row.customer_id)
+            if key not in wanted:
+                continue
+            tenure = Tenure(row.account_no, row.customer_id, row.start, row.end)
+            closed = row.status == "closed" or row.end is not None
             result[key] = AccountSummary(
-                account_no=acc.account_no,
-                customer_id=key[1],
-                service_address=acc.service_address,
-                route=acc.route,
-                status="closed" if closed else acc.status,
-                bill_delivery=acc.bill_delivery,
-                current_balance=cents(balance),
-                amount_due_now=cents(max(due_now or 0, 0)),
-                due_date=due_date,
-                last_bill_date=last_bill,
+                account_no=row.account_no,
+                customer_id=row.customer_id,
+                service_address=row.service_address,
+                route=row.route,
+                status="closed" if closed else row.status,
+                bill_delivery=row.bill_delivery,
+                current_balance=cents(row.balance),
+                amount_due_now=cents(max(row.due_now or 0, 0)),
+                due_date=row.due_date,
+                last_bill_date=row.last_bill,
                 tenure=tenure,
             )
         return result
 
     def customer(self, customer_id: str) -> Customer | None:
         """The customer's name and mailing address."""
-        row = self._session().scalar(select(BillingCustomer).filter_by(customer_id=customer_id))
-        if row is None:
-            return None
-        return Customer(row.customer_id, row.name, row.mailing_address)
+        row = self._read(CUSTOMER, customer_id=customer_id).first()
+        return Customer(*row) if row is not None else None
 
     def services(self, account_no: str, customer_id: str) -> list[Service]:
         """Services that overlap the customer's time on the account."""
         tenure = self.find_tenure(account_no, customer_id)
         if tenure is None:
             return []
-        conditions = [
-            BillingAccount.account_no == account_no,
-            or_(BillingService.stop_date.is_(None), BillingService.stop_date >= tenure.start),
-        ]
+        params: dict[str, Any] = {"account_no": account_no, "start": tenure.start}
         if tenure.end is not None:
-            conditions.append(BillingService.start_date <= tenure.end)
-        rows = self._session().scalars(
-            select(BillingService)
-            .join(BillingAccount, BillingAccount.id == BillingService.account_id)
-            .where(*conditions)
-            .order_by(BillingService.code, BillingService.start_date)
-        )
-        return [Service(s.service, s.code, s.start_date, s.stop_date, s.status, s.metered) for s in rows]
+            params["end"] = tenure.end
+        return [Service(*row) for row in self._read(_services_statement(tenure.end is not None), **params)]
 
     @staticmethod
-    def _bill_filter(account_no: str, customer_id: str) -> ColumnElement[bool]:
-        return and_(
-            BillingBill.account_id == select(BillingAccount.id).filter_by(account_no=account_no).scalar_subquery(),
-            BillingBill.customer_id == customer_id,
-        )
-
-    @staticmethod
-    def _bill(row: BillingBill, lines: tuple[BillLine, ...] = ()) -> Bill:
+    def _bill(row: Any, lines: tuple[BillLine, ...] = ()) -> Bill:
         return Bill(
             bill_no=row.bill_no,
             bill_date=row.bill_date,
@@ -278,28 +388,24 @@ class SqlBillingSource:
             lines=lines,
         )
 
+    @staticmethod
+    def _window(limit: int | None, offset: int) -> dict[str, int]:
+        window = {"limit": limit} if limit is not None else {}
+        return window | ({"offset": offset} if offset else {})
+
     def bills(self, account_no: str, customer_id: str, *, limit: int | None = None, offset: int = 0) -> list[Bill]:
         """The customer's bills on the account, newest first (a page of them when ``limit`` is given)."""
-        rows = self._session().scalars(
-            select(BillingBill)
-            .where(self._bill_filter(account_no, customer_id))
-            .order_by(BillingBill.bill_date.desc(), BillingBill.id.desc())
-            .limit(limit)
-            .offset(offset or None)
-        )
+        statement = _bills_statement(limit is not None, bool(offset))
+        rows = self._read(statement, account_no=account_no, customer_id=customer_id, **self._window(limit, offset))
         return [self._bill(row) for row in rows]
 
     def bill(self, account_no: str, customer_id: str, bill_no: str) -> Bill | None:
         """One of the customer's bills with its lines."""
-        row = self._session().scalar(
-            select(BillingBill).where(self._bill_filter(account_no, customer_id), BillingBill.bill_no == bill_no)
-        )
+        row = self._read(BILL, account_no=account_no, customer_id=customer_id, bill_no=bill_no).first()
         if row is None:
             return None
-        lines = self._session().scalars(
-            select(BillingBillLine).filter_by(bill_id=row.id).order_by(BillingBillLine.line_no, BillingBillLine.id)
-        )
-        return self._bill(row, tuple(BillLine(ln.service, ln.description, cents(ln.amount_cents)) for ln in lines))
+        lines = self._read(BILL_LINES, bill_id=row.id)
+        return self._bill(row, tuple(BillLine(service, text, cents(amount)) for service, text, amount in lines))
 
     def payments(
         self,
@@ -311,35 +417,19 @@ class SqlBillingSource:
         offset: int = 0,
     ) -> list[Payment]:
         """The customer's payments on the account, newest first (of one bill, or a page, when asked)."""
-        statement = (
-            select(BillingPayment, BillingBill.bill_no)
-            .join(BillingAccount, BillingAccount.id == BillingPayment.account_id)
-            .outerjoin(BillingBill, BillingBill.id == BillingPayment.bill_id)
-            .where(BillingAccount.account_no == account_no, BillingPayment.customer_id == customer_id)
-            .order_by(BillingPayment.posted_on.desc(), BillingPayment.id.desc())
-            .limit(limit)
-            .offset(offset or None)
-        )
+        statement = _payments_statement(bill_no is not None, limit is not None, bool(offset))
+        params: dict[str, Any] = {"account_no": account_no, "customer_id": customer_id, **self._window(limit, offset)}
         if bill_no is not None:
-            statement = statement.where(BillingBill.bill_no == bill_no)
-        rows = self._session().execute(statement).all()
-        return [Payment(bill_no, p.posted_on, cents(p.amount_cents), p.method) for p, bill_no in rows]
+            params["bill_no"] = bill_no
+        return [
+            Payment(number, posted, cents(amount), method)
+            for number, posted, amount, method in self._read(statement, **params)
+        ]
 
     def readings(self, account_no: str, customer_id: str, *, since: date) -> list[Reading]:
         """Reads from ``since`` on whose whole period lies inside one of the customer's occupancies."""
-        own_time = exists().where(
-            BillingOccupancy.account_id == BillingMeterRead.account_id,
-            BillingOccupancy.customer_id == customer_id,
-            BillingOccupancy.start_date <= BillingMeterRead.period_start,
-            or_(BillingOccupancy.end_date.is_(None), BillingOccupancy.end_date >= BillingMeterRead.period_end),
-        )
-        rows = self._session().scalars(
-            select(BillingMeterRead)
-            .join(BillingAccount, BillingAccount.id == BillingMeterRead.account_id)
-            .where(and_(BillingAccount.account_no == account_no, BillingMeterRead.period_start >= since, own_time))
-            .order_by(BillingMeterRead.period_start, BillingMeterRead.service)
-        )
-        return [Reading(r.service, r.period_start, r.period_end, r.consumption, r.unit) for r in rows]
+        rows = self._read(READINGS, account_no=account_no, customer_id=customer_id, since=since)
+        return [Reading(*row) for row in rows]
 
     def set_bill_delivery(self, account_no: str, delivery: str) -> None:
         """Update the account row in the request's transaction (the view commits it with the audit row)."""

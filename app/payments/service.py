@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import AccountLink
@@ -281,21 +281,32 @@ def handle_webhook(session: Session, event: WebhookEvent, *, now: datetime) -> s
 # --- pending lines --------------------------------------------------------------------------------------
 
 
+#: Built once: the Account Summary runs it on every visit.
+PENDING_PAYMENTS = (
+    select(Payment)
+    .where(
+        Payment.account_no == bindparam("account_no"),
+        Payment.customer_id == bindparam("customer_id"),
+        Payment.status == SUCCEEDED,
+        Payment.posted_at.is_(None),
+        ~exists().where(BillingPayment.reference == Payment.reference),
+    )
+    .order_by(Payment.created_at.desc(), Payment.id.desc())
+)
+
+
 def pending_payments(session: Session, account_no: str, customer_id: str) -> list[Payment]:
     """Succeeded portal payments that no import has carried yet (by processor reference), newest first."""
-    return list(
-        session.scalars(
-            select(Payment)
-            .where(
-                Payment.account_no == account_no,
-                Payment.customer_id == customer_id,
-                Payment.status == SUCCEEDED,
-                Payment.posted_at.is_(None),
-                ~exists().where(BillingPayment.reference == Payment.reference),
-            )
-            .order_by(Payment.created_at.desc(), Payment.id.desc())
-        )
-    )
+    return list(session.scalars(PENDING_PAYMENTS, {"account_no": account_no, "customer_id": customer_id}))
+
+
+#: Built once (the home page runs it on every visit): succeeded, not yet posted payments of some accounts.
+PENDING_QUERY = select(Payment.account_no, Payment.customer_id, Payment.amount_cents).where(
+    Payment.account_no.in_(bindparam("accounts", expanding=True)),
+    Payment.status == SUCCEEDED,
+    Payment.posted_at.is_(None),
+    ~exists().where(BillingPayment.reference == Payment.reference),
+)
 
 
 def pending_totals(session: Session, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -303,14 +314,7 @@ def pending_totals(session: Session, pairs: Sequence[tuple[str, str]]) -> dict[t
     if not pairs:
         return {}
     wanted = set(pairs)
-    rows = session.execute(
-        select(Payment.account_no, Payment.customer_id, Payment.amount_cents).where(
-            Payment.account_no.in_({a for a, _ in wanted}),
-            Payment.status == SUCCEEDED,
-            Payment.posted_at.is_(None),
-            ~exists().where(BillingPayment.reference == Payment.reference),
-        )
-    ).all()
+    rows = session.connection().execute(PENDING_QUERY, {"accounts": sorted({a for a, _ in wanted})}).all()
     totals: dict[tuple[str, str], int] = {}
     for account_no, customer_id, cents in rows:
         if (account_no, customer_id) in wanted:
