@@ -26,6 +26,40 @@ def portal_context() -> dict[str, Any]:
     }
 
 
+#: URLs that templates built, kept per app (see :func:`memoize_template_url_for`); emptied at this many.
+URL_MEMO_SIZE = 20_000
+
+
+def memoize_template_url_for(app: Flask) -> None:
+    """Let templates' ``url_for`` reuse the URLs it built before: a page links the same few dozen each time.
+
+    A relative URL is a pure function of the script root, the endpoint and the values here: the one URL
+    default (static fingerprints) is fixed for the app's life. External URLs, blueprint-relative endpoints
+    and calls outside a request are built every time.
+    """
+    from flask.globals import _cv_request
+
+    build = app.url_for
+    memo: dict[tuple[Any, ...], str] = {}
+
+    def url_for(endpoint: str, /, **values: Any) -> str:
+        ctx = _cv_request.get(None)
+        if ctx is None or endpoint.startswith(".") or values.get("_external"):
+            return build(endpoint, **values)
+        try:
+            key = (ctx.request.root_path, endpoint, *sorted(values.items()))
+            found = memo.get(key)
+        except TypeError:  # an unhashable value
+            return build(endpoint, **values)
+        if found is None:
+            if len(memo) >= URL_MEMO_SIZE:
+                memo.clear()
+            found = memo[key] = build(endpoint, **values)
+        return found
+
+    app.jinja_env.globals["url_for"] = url_for
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build a portal app; ``test_config`` replaces the instance file and the environment."""
     app = Flask(
@@ -72,4 +106,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.static_files import init_static
 
     init_static(app)  # wraps wsgi_app, so after ProxyFix: static files skip the Flask app altogether
+    memoize_template_url_for(app)
     return app

@@ -309,7 +309,8 @@ class Settings:
     )
     billing_cache_seconds: int = setting(
         60,
-        "how long an account summary or home-page fragment may be reused (`0`: never)",
+        "how long an account summary or home-page fragment may be reused (`0`: never); without Redis, how long "
+        "each process keeps the announcements (a change shows within it)",
         check=whole_number(0, 3600, "of seconds from 0 (no caching) to 3600"),
     )
     billing_extract_mapping: str = setting(

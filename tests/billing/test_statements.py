@@ -1,0 +1,49 @@
+"""How many SQL statements each signed-in page runs: a fixed few, the session check always among them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.billing.pages import load_demo, post_link
+from tests.conftest import count_queries, sign_in
+
+PAIRS = [("100001", "2000001"), ("100002", "2000001"), ("100003", "2000003")]
+#: The session and resident (one statement) plus what the page shows; tests/perf/bench_home.py prints the same.
+STATEMENTS = {
+    "/": 4,  # links, their summaries, pending payments (announcements: kept in the process)
+    "/accounts/100001": 9,  # link, summary, customer, tenure, services, latest bill, its payments, pending
+    "/accounts/100001/bills": 4,  # link, a page of bills, a page of payments
+    "/accounts/100001/consumption": 4,  # link, summary (the customer's time), reads
+}
+
+
+@pytest.mark.parametrize(("path", "expected"), STATEMENTS.items())
+def test_signed_in_pages_run_a_fixed_few_statements(
+    app: Flask, client: FlaskClient, login_as: Callable[..., Any], path: str, expected: int
+) -> None:
+    load_demo(app)
+    login_as("pat")
+    for account_no, customer_id in PAIRS:
+        assert post_link(client, account_no, customer_id).status_code == 302  # type: ignore[attr-defined]
+    client.get(path)  # first use: the linking message, the session's "last seen" write
+    with count_queries(app) as queries:
+        assert client.get(path).status_code == 200
+    assert queries() == expected
+
+
+def test_without_keeping_announcements_the_home_page_reads_them(
+    make_app: Callable[..., Flask], oidc_server: str
+) -> None:
+    app = make_app(BILLING_CACHE_SECONDS=0)
+    load_demo(app)
+    client = app.test_client()
+    sign_in(client, oidc_server, "pat")
+    client.get("/")
+    with count_queries(app) as queries:
+        home = client.get("/").get_data(as_text=True)
+    assert queries() == 3 and "Announcements" in home  # the session, the links (none), the announcements
