@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import flask_babel
-from flask import Flask, g, request, url_for
+from flask import Flask, current_app, g, request, url_for
 from flask.globals import _cv_request
 from flask_babel import get_locale, get_timezone, get_translations
 from jinja2 import pass_eval_context
@@ -35,8 +35,10 @@ def language_links() -> list[tuple[str, str, str]]:
     """``(code, name, url)`` of each language the page is not in, for the header's switcher."""
     current = str(get_locale() or "en")
     here = request.full_path if request.query_string else request.path
+    # The templates' url_for (memoized per app in create_app): every page of a session builds the same links.
+    build: Callable[..., str] = current_app.jinja_env.globals.get("url_for", url_for)  # type: ignore[assignment]
     return [
-        (code, LANGUAGE_NAMES.get(code, code), url_for("main.choose_language", code=code, next=here))
+        (code, LANGUAGE_NAMES.get(code, code), build("main.choose_language", code=code, next=here))
         for code in get_settings().babel_supported_locales
         if code != current
     ]
@@ -109,6 +111,8 @@ def template_gettext(eval_ctx: EvalContext, string: str, /, **variables: Any) ->
     text = _translations().ugettext(string)
     if eval_ctx.autoescape:
         text = Markup(text)
+    if not variables and "%" not in text:  # what ``%`` would give back unchanged
+        return text
     return text % variables  # type: ignore[no-any-return]
 
 
