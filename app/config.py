@@ -279,7 +279,8 @@ class Settings:
     max_linked_accounts: int = setting(10, "accounts one resident may link", check=positive)
     link_failures_per_resident: int = setting(
         5,
-        "wrong linking pairs (account number and the `LINK_PROOF` proof) allowed per resident per window, counted in the database",
+        "wrong linking pairs (account number and the `LINK_PROOF` proof) allowed per resident per window,"
+        " counted in the database",
         check=positive,
     )
     link_failures_per_address: int = setting(
