@@ -24,8 +24,9 @@ import flask_sqlalchemy.session
 from flask import Flask, Response, g, has_app_context, request
 from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import make_transient_to_detached
 from werkzeug.exceptions import HTTPException
 
 if TYPE_CHECKING:
@@ -93,7 +94,8 @@ def transaction(work: Callable[[], T]) -> T:
     try:
         return work()
     except DBAPIError as exc:
-        if not connection_lost(exc) or (attempt is not None and attempt.commits != before):
+        # Outside a request nothing counts the commits: never repeat what may have been kept.
+        if not connection_lost(exc) or attempt is None or attempt.commits != before:
             raise
         log.warning("database connection lost before the commit; running the transaction again")
         _discard(db.session)
@@ -132,6 +134,7 @@ class CheckedCommitSession(flask_sqlalchemy.session.Session):
         xid = self._transaction_id()
         attempt = current_attempt()
         before = attempt.commits if attempt is not None else 0
+        kept = list(self.identity_map.values())  # all flushed: every object has its row
         try:
             super().commit()
         except DBAPIError as exc:
@@ -140,11 +143,24 @@ class CheckedCommitSession(flask_sqlalchemy.session.Session):
             outcome = _commit_outcome(self, xid)
             log.warning("database connection lost during commit; the transaction %s", outcome or "is unknown")
             if outcome == "committed":
-                _discard(self)
+                self._as_committed(kept)
                 return
             if outcome == "aborted" and attempt is not None:
                 attempt.commits = before  # nothing was kept: the request may run again
             raise
+
+    def _as_committed(self, kept: list[Any]) -> None:
+        """Leave the session as a successful commit would: the same objects, expired, on a new connection.
+
+        The failed commit rolled back in memory (objects inserted in it lost their identity); their rows
+        are committed, so they are attached again by primary key and load afresh when next read.
+        """
+        _discard(self)
+        for obj in kept:
+            if inspect(obj).key is None:
+                make_transient_to_detached(obj)
+            self.add(obj)
+        self.expire_all()
 
     def _transaction_id(self) -> int | None:
         """The PostgreSQL transaction id of the open transaction if it wrote anything, else None."""

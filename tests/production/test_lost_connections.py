@@ -3,8 +3,9 @@
 The portal runs under real gunicorn on PostgreSQL; a request asks (``X-Test-Terminate``, see
 tests/support/terminations.py) for its own connection to be ended with ``pg_terminate_backend`` at one
 point: before a read, before the write of a link, before its COMMIT, before the session is saved after the
-commit, before the rollback that ends the unit of work. Reads and uncommitted writes are answered as if
-nothing happened, and a committed write answers as committed, once.
+commit, before the rollback that ends the unit of work. A TCP proxy loses the answer to a COMMIT the
+server carried out (tests/support/pgproxy.py). Reads and uncommitted writes are answered as if nothing
+happened, and a committed write answers as committed, once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import requests
 
 from tests.browser.conftest import free_port
 from tests.support.gunicorn import BIN, ROOT, gunicorn, migrate, sign_in_over_http
+from tests.support.pgproxy import CommitCutter, commit_cutter
 from tests.support.terminations import HEADER, MARK
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -45,12 +47,16 @@ class Portal:
         return int(n)
 
 
+def _with_demo_data(env: dict[str, str]) -> None:
+    migrate(env)
+    subprocess.run([BIN / "flask", "--app", "wsgi", "billing", "demo"], cwd=ROOT, env={**os.environ, **env},
+                   check=True, capture_output=True)  # fmt: skip
+
+
 @pytest.fixture
 def portal(gunicorn_env: dict[str, str], database_url: str, tmp_path: Path) -> Iterator[Portal]:
     """The portal with demo billing data under gunicorn with the termination hook."""
-    migrate(gunicorn_env)
-    subprocess.run([BIN / "flask", "--app", "wsgi", "billing", "demo"], cwd=ROOT, env={**os.environ, **gunicorn_env},
-                   check=True, capture_output=True)  # fmt: skip
+    _with_demo_data(gunicorn_env)
     log = tmp_path / "gunicorn.log"
     with gunicorn(gunicorn_env, free_port(), log, config="tests/support/terminations.conf.py") as base:
         yield Portal(base, log, database_url)
@@ -146,3 +152,36 @@ def test_sign_in_whose_profile_write_loses_the_connection_signs_in(portal: Porta
     assert callback.status_code == 302, portal.log.read_text()
     assert browser.get(f"{portal.base}/account", allow_redirects=False, timeout=10).status_code == 200
     assert portal.count("SELECT count(*) FROM resident WHERE subject = 'newcomer'") == 1
+
+
+def test_link_whose_commit_answer_is_lost_answers_as_committed(
+    gunicorn_env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    _with_demo_data(gunicorn_env)
+    with commit_cutter() as cutter:
+        # Plain TCP (no TLS), so that the proxy sees the COMMIT go by.
+        through = database_url.replace("@127.0.0.1:5432/", f"@127.0.0.1:{cutter.port}/") + "?sslmode=disable"
+        assert through != database_url
+        env = {**gunicorn_env, "DATABASE_URL": through}
+        with gunicorn(env, free_port(), tmp_path / "gunicorn.log") as base:
+            portal = Portal(base, tmp_path / "gunicorn.log", database_url)
+            browser = _signed_in(portal, "linker")
+            response = _cut_link(portal, browser, cutter)
+            assert cutter.cut == 1, portal.log.read_text()
+            assert response.status_code == 302, portal.log.read_text()
+            assert LINKED in browser.get(portal.base + response.headers["Location"], timeout=10).text
+    assert "the transaction committed" in portal.log.read_text()
+    assert _links(portal, "linker") == (1, 1)
+
+
+def _cut_link(portal: Portal, browser: requests.Session, cutter: CommitCutter) -> requests.Response:
+    page = browser.get(f"{portal.base}/accounts/link", timeout=10)
+    match = CSRF.search(page.text)
+    assert match, page.text
+    cutter.arm()  # the session save of that page is done: the next COMMIT is the link's
+    return browser.post(
+        f"{portal.base}/accounts/link",
+        data={"csrf_token": match.group(1), "account_no": "100001", "customer_id": "2000001"},
+        allow_redirects=False,
+        timeout=15,
+    )
