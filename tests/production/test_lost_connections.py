@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 LINKED = "Account 100001 is now linked to your profile."
+REPEATED = "runs again"  # the portal's log line when it dispatches a request again
 
 
 class Portal:
@@ -101,16 +102,18 @@ def _links(portal: Portal, sub: str) -> tuple[int, int]:
     [
         "SELECT account_link.",  # the links, on the read engine
         "SELECT account_event.",  # the activity, in the request's transaction
-        "ROLLBACK",  # save_session ends that transaction
+        "ROLLBACK",  # save_session ends that transaction, after the page was rendered
     ],
 )
 def test_signed_in_page_answers_when_its_connection_dies(portal: Portal, point: str) -> None:
     browser = _signed_in(portal, "reader")
     assert _link(portal, browser).status_code == 302
-    before = portal.terminations()
+    before, repeated = portal.terminations(), portal.log.read_text().count(REPEATED)
     response = browser.get(f"{portal.base}/account", headers={HEADER: point}, allow_redirects=False, timeout=15)
     assert portal.terminations() == before + 1, portal.log.read_text()
     assert response.status_code == 200, portal.log.read_text()
+    # Reads are dispatched again; the closing rollback comes after the answer and is let go.
+    assert portal.log.read_text().count(REPEATED) == repeated + (point != "ROLLBACK")
     assert "100001" in response.text and "Sign out" in response.text
     assert browser.get(f"{portal.base}/account", allow_redirects=False, timeout=15).status_code == 200
 

@@ -4,8 +4,8 @@
 installs :func:`install` in each worker. A request that carries ``X-Test-Terminate: <point>`` then has the
 backend of its connection ended with ``pg_terminate_backend`` (waiting until it is gone) the first time it
 reaches that point: just before a statement whose SQL starts with ``<point>`` (``INSERT INTO account_link``,
-``UPDATE portal_session``), or just before a ``COMMIT`` or ``ROLLBACK``. Once per request: a request the
-portal dispatches again carries on unharmed, as after a real database restart.
+``UPDATE portal_session``), or just before a ``COMMIT`` or ``ROLLBACK`` of the main (not the read) engine.
+Once per request: a request the portal dispatches again carries on unharmed, as after a real restart.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ def install(app: Flask) -> None:
     from app.extensions import db
 
     with app.app_context():
-        engines = {db.engine, reads.read_engine()}
-    for engine in engines:
+        main, read = db.engine, reads.read_engine()
+    for engine in {main, read}:
         event.listen(engine, "before_cursor_execute", lambda conn, _c, sql, *_: _end_backend(conn, sql.lstrip()))
-        event.listen(engine, "commit", lambda conn: _end_backend(conn, "COMMIT"))
-        event.listen(engine, "rollback", lambda conn: _end_backend(conn, "ROLLBACK"))
+    # The read engine's connections are in autocommit: its COMMIT and ROLLBACK send nothing to the server.
+    event.listen(main, "commit", lambda conn: _end_backend(conn, "COMMIT"))
+    event.listen(main, "rollback", lambda conn: _end_backend(conn, "ROLLBACK"))
