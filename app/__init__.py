@@ -82,9 +82,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
 
-    from app import cache, cookies, languages, models, reads  # noqa: F401  (models: every table, for migrations)
+    from app import cache, cookies, languages, models, reads, retry  # noqa: F401  (models: every table, for migrations)
 
     db.init_app(app)
+    retry.init_app(app, db)
     reads.init_app(app)
     cache.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "app" / "migrations"), render_as_batch=True)

@@ -9,6 +9,8 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from app.retry import CheckedCommitSession
+
 
 class Base(DeclarativeBase):
     """Declarative base with a naming convention so migrations name constraints predictably."""
@@ -24,7 +26,7 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
+db = SQLAlchemy(model_class=Base, session_options={"class_": CheckedCommitSession})
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()

@@ -5,23 +5,21 @@ The session lookup that starts every signed-in request, and pages that only show
 
 The read engine has its own small pool of connections that stay in autocommit. It does not ping before
 every checkout: :func:`with_retry` runs a read again once when its connection turned out to be dead (a
-database restart or failover), and SQLAlchemy then replaces every older connection in the pool.
+database restart or failover), and SQLAlchemy then replaces every older connection in the pool. Reads
+inside a request need no wrapper: the request runs again (``app.retry``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 from flask import Flask, current_app
 from flask.globals import app_ctx
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 
 from app.extensions import db
+from app.retry import with_retry
 
-T = TypeVar("T")
+__all__ = ["dispose", "init_app", "read_engine", "read_session", "with_retry"]
 
 
 def _build_engine(app: Flask) -> Engine:
@@ -44,16 +42,6 @@ def read_engine() -> Engine:
     if engine is None:
         engine = current_app.extensions["read_engine"] = _build_engine(current_app)
     return engine
-
-
-def with_retry(read: Callable[[], T]) -> T:
-    """Run ``read``; if its connection was dead, run it once more on a fresh one."""
-    try:
-        return read()
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-        return read()
 
 
 def read_session() -> Session:

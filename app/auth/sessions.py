@@ -2,7 +2,9 @@
 
 The cookie carries only a random id; the row is keyed by its SHA-256, so a database dump does not hand
 out live cookies. Rows also record the resident and the provider's ``sid``, which is what the back-channel
-logout ends. Session storage uses its own short transactions, apart from the request's unit of work.
+logout ends. Session storage uses its own short transactions, apart from the request's unit of work; each
+is safe to repeat and runs once more when its connection turns out to be dead, so a view's committed answer
+(its redirect and flash) is never lost to a connection that died after the commit.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from flask import Flask, Request, Response
 from flask import session as flask_session
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import CallbackDict
 
 from app.auth.models import PortalSession, Resident
 from app.cookies import CookiePolicy
 from app.extensions import db
-from app.reads import read_engine, with_retry
+from app.reads import read_engine
+from app.retry import connection_lost, end_unit_of_work, with_retry
 from app.timeutil import as_utc, utcnow
 
 TABLE = PortalSession.__table__
@@ -109,8 +113,7 @@ class DatabaseSessionInterface(SessionInterface):
         now = utcnow()
         created, seen = as_utc(found.session_created_at), as_utc(found.session_last_seen_at)
         if now - seen > self.idle_timeout or now - created > self.absolute_timeout:
-            with db.engine.begin() as conn:
-                conn.execute(delete(TABLE).where(TABLE.c.id_hash == id_hash))
+            with_retry(lambda: _delete(id_hash))
             session = ServerSession()
             session.expired = True
             return session
@@ -125,8 +128,7 @@ class DatabaseSessionInterface(SessionInterface):
         assert isinstance(session, ServerSession)
         # The request's unit of work ends here (views commit what they keep), so that a session write on its
         # own connection never waits on a lock the request still holds (SQLite locks the whole database).
-        if db.session.registry.has() and db.session().in_transaction():
-            db.session.rollback()
+        end_unit_of_work()
         name = self.cookie_name(app)
         cookie_args = self.cookies.flags()
         now = utcnow()
@@ -147,25 +149,24 @@ class DatabaseSessionInterface(SessionInterface):
             "expires_at": expires,
         }
         if session.token is None or session.regenerated:
-            old = session.token
-            session.token = secrets.token_urlsafe(32)
-            with db.engine.begin() as conn:
-                if old is not None:
-                    conn.execute(delete(TABLE).where(TABLE.c.id_hash == hash_session_id(old)))
-                conn.execute(insert(TABLE).values(id_hash=hash_session_id(session.token), created_at=now, **values))
-                if random.random() < 0.01:
-                    purge_expired(conn, now)
+            old, new = session.token, secrets.token_urlsafe(32)
+            purge = random.random() < 0.01
+            try:
+                _store_new(old, new, now, values, purge=purge)
+            except DBAPIError as exc:
+                if not connection_lost(exc):
+                    raise
+                # The first try may have committed before its answer was lost: replace what it stored.
+                _store_new(old, new, now, values, purge=purge, replace=True)
+            session.token = new
             session.regenerated = False
             response.vary.add("Cookie")
             response.set_cookie(name, session.token, **cookie_args)
             return
         due = session.last_seen_at is None or now - session.last_seen_at > TOUCH_INTERVAL
         if session.modified or due:
-            with db.engine.begin() as conn:
-                result = conn.execute(
-                    update(TABLE).where(TABLE.c.id_hash == hash_session_id(session.token)).values(**values)
-                )
-            if result.rowcount == 0:  # ended meanwhile (e.g. back-channel logout): do not resurrect it
+            token = session.token
+            if with_retry(lambda: _update(token, values)) == 0:  # ended meanwhile (back-channel logout): stays ended
                 response.delete_cookie(name, **cookie_args)
 
 
@@ -183,10 +184,35 @@ def _lookup(id_hash: str) -> Any:
         return conn.execute(SESSION_QUERY, {"id_hash": id_hash}).first()
 
 
+def _store_new(
+    old: str | None, new: str, now: datetime, values: dict[str, Any], *, purge: bool, replace: bool = False
+) -> None:
+    """Insert the row of a new session id (dropping the old id's row) in one transaction."""
+    with db.engine.begin() as conn:
+        if old is not None:
+            conn.execute(delete(TABLE).where(TABLE.c.id_hash == hash_session_id(old)))
+        if replace:
+            conn.execute(delete(TABLE).where(TABLE.c.id_hash == hash_session_id(new)))
+        conn.execute(insert(TABLE).values(id_hash=hash_session_id(new), created_at=now, **values))
+        if purge:
+            purge_expired(conn, now)
+
+
+def _update(token: str, values: dict[str, Any]) -> int:
+    """Write a session's row; how many rows matched (0: the session ended meanwhile)."""
+    with db.engine.begin() as conn:
+        result = conn.execute(update(TABLE).where(TABLE.c.id_hash == hash_session_id(token)).values(**values))
+        return result.rowcount or 0
+
+
+def _delete(id_hash: str) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(delete(TABLE).where(TABLE.c.id_hash == id_hash))
+
+
 def end_session_token(token: str) -> None:
     """Delete the session row for a cookie value."""
-    with db.engine.begin() as conn:
-        conn.execute(delete(TABLE).where(TABLE.c.id_hash == hash_session_id(token)))
+    with_retry(lambda: _delete(hash_session_id(token)))
 
 
 def end_sessions(*, provider_sid: str | None = None, resident_id: int | None = None, conn: Any = None) -> int:

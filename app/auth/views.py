@@ -22,6 +22,7 @@ from app.config import get_settings
 from app.errors import render_error
 from app.extensions import db
 from app.forms import EmptyForm
+from app.retry import not_repeatable, transaction
 from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -132,21 +133,28 @@ def callback() -> ResponseReturnValue:
             message = _("Sign-in was cancelled.")
         return sign_in_failed(exc, message)
 
+    not_repeatable()  # the code is spent: a lost database connection repeats only the transaction below
     claims = done.result.claims
     auth_time = _auth_time(claims, reauth=done.reauth)
     if auth_time is None:
         return sign_in_failed(OidcError("re-authentication requested but auth_time is too old"))
-    resident = record_sign_in(db.session(), client.settings.issuer, claims, utcnow())
-    db.session.commit()
+
+    def record() -> int:
+        resident = record_sign_in(db.session(), client.settings.issuer, claims, utcnow())
+        resident_id = resident.id
+        db.session.commit()
+        return resident_id
+
+    resident_id = transaction(record)
     session.clear()
     session.regenerate()  # type: ignore[attr-defined]
-    session["resident_id"] = resident.id
+    session["resident_id"] = resident_id
     session["provider_sid"] = claims.get("sid") if isinstance(claims.get("sid"), str) else None
     session["id_token"] = done.result.id_token
     session["login_at"] = int(time.time())
     session["auth_time"] = auth_time
     session["roles"] = roles_from_claims(claims, get_settings().oidc_roles_claim)
-    log.info("resident %s signed in", resident.id)
+    log.info("resident %s signed in", resident_id)
     return redirect(done.next_target if is_safe_next(done.next_target) else url_for("home.index"))
 
 

@@ -10,6 +10,7 @@ from app.config import Settings, get_settings
 from app.fees import Fee
 from app.payments.processor import PaymentProcessor, ProcessorUnavailable
 from app.payments.service import PaymentRules
+from app.retry import not_repeatable
 
 if TYPE_CHECKING:
     from app.billing.types import AccountSummary
@@ -46,7 +47,12 @@ def processor_origin(settings: Settings) -> str:
 
 
 def payment_processor() -> PaymentProcessor:
-    """This app's processor: Stripe, or the development one that ``flask dev run`` starts (never in production)."""
+    """This app's processor: Stripe, or the development one that ``flask dev run`` starts (never in production).
+
+    A request that uses it is never dispatched again after a lost database connection (``app.retry``): its
+    calls carry idempotency keys, but a repeated start would send them with new return URLs.
+    """
+    not_repeatable()
     settings = get_settings()
     if settings.payment_processor == "stripe":
         from app.payments.stripe_processor import StripeProcessor

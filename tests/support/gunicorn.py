@@ -41,11 +41,16 @@ def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path, seconds
 
 
 @contextmanager
-def gunicorn(env: Mapping[str, str], port: int, log: Path, *args: str) -> Iterator[str]:
-    """gunicorn on 127.0.0.1:``port`` with ``env``; stderr (and the access log when it is ``-``) go to ``log``."""
+def gunicorn(
+    env: Mapping[str, str], port: int, log: Path, *args: str, config: str = "gunicorn.conf.py"
+) -> Iterator[str]:
+    """gunicorn on 127.0.0.1:``port`` with ``env``; stderr (and the access log when it is ``-``) go to ``log``.
+
+    ``config`` is the shipped ``gunicorn.conf.py`` unless a test brings its own (relative to the repo root).
+    """
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [BIN / "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", *args, "wsgi:app"],
+            [BIN / "gunicorn", "-c", config, "-b", f"127.0.0.1:{port}", *args, "wsgi:app"],
             cwd=ROOT,
             env={**os.environ, **env},
             stdout=out,
