@@ -76,12 +76,16 @@ def _counts(counts: dict[str, int]) -> str:
 @billing_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--mapping", "mapping_path", help="Mapping file (default: BILLING_EXTRACT_MAPPING).")
-def import_command(path: Path, mapping_path: str | None) -> None:
+@click.option("--timings", is_flag=True, help="Print the seconds spent in each phase before the summary.")
+def import_command(path: Path, mapping_path: str | None, timings: bool) -> None:
     """Validate the extract in PATH (a folder or .zip) and swap it into the read model in one transaction."""
     result = _import(path, _mapping(mapping_path))
     if result.outcome == "unchanged":
         click.echo(f"Extract {result.checksum[:12]} is the last one imported; nothing changed.")
         return
+    if timings:
+        for phase, seconds in result.phases.items():
+            click.echo(f"  {phase}: {seconds:.1f} s")
     click.echo(
         f"Imported {result.kind} extract {result.checksum[:12]} in {result.seconds:.1f} s: {_counts(result.counts)}."
     )

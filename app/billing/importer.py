@@ -67,7 +67,7 @@ class ImportResult:
     counts: dict[str, int] = field(default_factory=dict)
     problems: Problems = field(default_factory=Problems)
     seconds: float = 0.0
-    #: Seconds per phase (staged, checked, swapped), for the log and the benchmark.
+    #: Seconds spent in each phase, in order (checksum, copy, checks, keys, indexes...), for staff and the benchmark.
     phases: dict[str, float] = field(default_factory=dict)
 
 
@@ -396,27 +396,29 @@ def import_extract(
                 phases=result.phases,
             )
         except bulk.GiveUp:
-            result.phases.clear()  # the row-by-row path below reports or loads it
+            # The row-by-row path below reports the problems, or loads what the server did not like.
+            result.phases.clear()
+            result.phases["fast path, given up"] = time.monotonic() - started
         else:
             checkpoint("swapped")
-            result.phases["swapped"] = time.monotonic() - started
             result.outcome = "succeeded"
             result.seconds = time.monotonic() - started
             return result
+    mark = bulk.phase_timer(result.phases, time.monotonic())
     load = _load_postgres if conn.dialect.name == "postgresql" else _load_sqlite
     _create_staging(conn, specs)
     for spec in specs:
         rows = read_rows(source, spec, mapping, problems, progress)
         result.counts[spec.kind] = load(conn, spec, rows)
     checkpoint("loaded")
-    result.phases["staged"] = time.monotonic() - started
+    mark("read, check and stage rows")
     if not problems:
         _check_keys(conn, mapping, specs, problems)
     if not problems:
         _check_references(conn, mapping, manifest.kind, problems)
     if problems:
         return result
-    result.phases["checked"] = time.monotonic() - started
+    mark("duplicate and orphan checks")
     checkpoint("built")
     if manifest.kind == FULL:
         _swap_full(conn)
@@ -425,7 +427,7 @@ def import_extract(
     _reapply(conn)
     _drop_staging(conn, specs)
     checkpoint("swapped")
-    result.phases["swapped"] = time.monotonic() - started
+    mark("swap")
     result.outcome = "succeeded"
     result.seconds = time.monotonic() - started
     return result
@@ -519,7 +521,9 @@ def run_import(
         try:
             files = [mapping.filename(s) for s in SPECS if source.exists(mapping.filename(s))]
             files += ["manifest.csv"] if source.exists("manifest.csv") else []
+            checksum_started = time.monotonic()
             checksum = source.checksum(files)
+            checksum_seconds = time.monotonic() - checksum_started
             previous = last_success(engine)
             if previous is not None and previous.checksum == checksum and not force:
                 result = ImportResult("unchanged", kind=previous.kind, checksum=checksum)
@@ -529,8 +533,11 @@ def run_import(
                 with engine.connect() as conn:
                     result = import_extract(conn, source, mapping, progress=progress)
                     result.checksum = checksum
+                    result.phases = {"checksum": checksum_seconds, **result.phases}
                     if result.outcome == "succeeded":
+                        commit_started = time.monotonic()
                         conn.commit()
+                        result.phases["commit"] = time.monotonic() - commit_started
                     else:
                         conn.rollback()
                         _drop_staging(conn, SPECS)

@@ -489,3 +489,51 @@ def test_documented_example_extract_imports(app: Flask) -> None:
     code, output = run_import(app, ROOT / "docs" / "example-extract")
     assert code == 0, output
     assert "4 accounts" in output
+
+
+def test_timings_name_the_phases(app: Flask, extract: Path) -> None:
+    """``--timings`` lists each phase; on PostgreSQL a valid extract takes the COPY fast path whole."""
+    result = app.test_cli_runner().invoke(args=["billing", "import", "--timings", str(extract)])
+    assert result.exit_code == 0, result.output
+    phases = [line.strip().split(":")[0] for line in result.output.splitlines() if line.startswith("  ")]
+    assert phases[0] == "checksum" and phases[-1] == "commit"
+    with app.app_context():
+        postgres = db.engine.dialect.name == "postgresql"
+    if postgres:
+        assert "copy bill_lines" in phases and "indexes billing_payment" in phases
+        assert "fast path, given up" not in phases
+    else:
+        assert "read, check and stage rows" in phases
+    assert result.output.splitlines()[-1].startswith("Imported full extract")
+
+
+def _field(name: str, column: int, value: str) -> Callable[[Path], None]:
+    def damage(folder: Path) -> None:
+        def change(ls: list[str]) -> list[str]:
+            fields = ls[1].rstrip("\n").split(",")
+            fields[column] = value
+            return [ls[0], ",".join(fields) + "\n", *ls[2:]]
+
+        edit(folder / name, change)
+
+    return damage
+
+
+#: Values PostgreSQL's own parsers read but the extract's rules refuse (the fast path must not take them).
+LENIENT = {
+    "plus sign": (_field("meter_reads.csv", 4, "+4270"), "meter_reads.csv:2: consumption", "not a whole number"),
+    "date and time": (_field("bills.csv", 3, "2025-01-05 10:00"), "bills.csv:2: bill_date", "is not a date"),
+    "month name": (_field("payments.csv", 4, "Jan 22 2025"), "payments.csv:2: posted_on", "is not a date"),
+    "three decimals": (_field("payments.csv", 5, "82.735"), "payments.csv:2: amount", "is not an amount"),
+    "on for true": (_field("services.csv", 6, "on"), "services.csv:2: metered", "must be true or false"),
+}
+
+
+@pytest.mark.parametrize("case", LENIENT)
+def test_values_the_server_would_read_are_refused(app: Flask, extract: Path, loaded: list[object], case: str) -> None:
+    damage, where, rule = LENIENT[case]
+    damage(extract)
+    code, output = run_import(app, extract)
+    assert code == 1, output
+    assert where in output and rule in output, output
+    assert snapshot(app) == loaded
