@@ -4,8 +4,9 @@ Each CSV file goes as it is into a temporary staging table with ``COPY ... (FORM
 parsed there, the rest stays text). One query per file checks every value against the same rules as
 ``app.billing.extract`` (typed views cast them, accepting only what the row rules accept), and the new read
 model is built in a schema of its own (``billing_next``) with the live tables' exact definition: rows
-first, then keys, indexes, statistics and foreign keys (each phase timed, see ``--timings``). The swap drops the live tables and moves the new ones into
-place in the same transaction, so readers keep the old data until the commit and wait only for the moves.
+first, then keys, indexes, statistics and foreign keys (each phase timed, see ``--timings``). The swap
+drops the live tables and moves the new ones into place in the same transaction, so readers keep the old
+data until the commit and wait only for the moves.
 
 Anything unexpected (a COPY error, a value that breaks a rule, a duplicate key, a row pointing at nothing)
 makes this path give up (its savepoint is rolled back) and the import runs the row-by-row path instead,

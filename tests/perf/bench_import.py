@@ -114,9 +114,8 @@ def main() -> None:
             size = sum(f.stat().st_size for f in folder.iterdir()) / 1024**2
             seconds, peak, output = flask(env, "billing", "import", "--timings", str(folder))
             print(f"  import: {seconds:.1f} s, peak RSS {peak:.0f} MB: {output.strip().splitlines()[-1]}", flush=True)
-            print(
-                "  import phases:\n" + "\n".join(f"  {line}" for line in output.strip().splitlines()[:-1]), flush=True
-            )
+            phases = [line.strip() for line in output.splitlines() if line.startswith("  ")]
+            print("  import phases (seconds): " + "; ".join(phases), flush=True)
             copy = raw_copy(database_url, folder)
             print(f"  raw COPY of the same files: {copy:.1f} s", flush=True)
             rows.append((accounts, size, seconds, copy, peak, output.strip().splitlines()[-1]))
