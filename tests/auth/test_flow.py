@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from app.auth.models import PortalSession, Resident
 from app.extensions import db
-from tests.conftest import authorize_at_provider, csrf_token, sign_in, start_sign_in
+from tests.support.pages import csrf_token
+from tests.support.signin import authorize_at_provider, sign_in, start_sign_in
 
 
 def test_login_redirect_uses_pkce_s256_state_and_nonce(client: FlaskClient, oidc_server: str) -> None:

@@ -14,7 +14,8 @@ from app.activity.models import AccountEvent
 from app.billing.models import BillingAccount
 from app.extensions import db
 from tests.billing.pages import add_links, assert_csp_clean, load_demo, resident_id
-from tests.conftest import csrf_token, sign_in
+from tests.support.pages import csrf_token
+from tests.support.signin import open_session
 
 CHANGE_LINK = 'href="/accounts/{}/delivery"'
 
@@ -42,10 +43,10 @@ def events(app: Flask) -> list[str]:
 
 
 @pytest.fixture
-def pat(app: Flask, client: FlaskClient, login_as: Callable[..., Any]) -> FlaskClient:
+def pat(app: Flask, client: FlaskClient, signed_in_as: Callable[..., Any]) -> FlaskClient:
     """Signed in as "pat" with an open account, a closed one and a moved-out occupant's account linked."""
     load_demo(app)
-    login_as("pat")
+    signed_in_as("pat")
     add_links(app, resident_id(app, "pat"), [("100001", "2000001"), ("100003", "2000003"), ("100004", "2000004")])
     return client
 
@@ -92,9 +93,9 @@ def test_choosing_the_current_delivery_changes_nothing(app: Flask, pat: FlaskCli
     assert events(app) == before
 
 
-def test_paperless_needs_an_activated_email(app: Flask, pat: FlaskClient, oidc_server: str) -> None:
+def test_paperless_needs_an_activated_email(app: Flask, pat: FlaskClient) -> None:
     set_delivery(app, "100001", "paper")
-    sign_in(pat, oidc_server, "pat", email_verified=False)  # the provider now says the email is unverified
+    open_session(pat, "pat", email_verified=False)  # signed in again: the email is unverified now
     response = post_delivery(pat, "100001", "email")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -128,9 +129,9 @@ def test_no_choice_is_explained_and_a_forged_one_is_400(app: Flask, pat: FlaskCl
     assert delivery_of(app, "100001") == before
 
 
-def test_someone_elses_account_is_404(app: Flask, pat: FlaskClient, oidc_server: str) -> None:
+def test_someone_elses_account_is_404(app: Flask, pat: FlaskClient) -> None:
     other = app.test_client()
-    sign_in(other, oidc_server, "sam")
+    open_session(other, "sam")
     assert other.get("/accounts/100001/delivery").status_code == 404
     token = csrf_token(other, "/account")
     response = other.post("/accounts/100001/delivery", data={"csrf_token": token, "delivery": "email"})

@@ -15,10 +15,10 @@ from tests.billing.pages import add_links, assert_csp_clean, load_demo, resident
 
 
 @pytest.fixture
-def pat(app: Flask, client: FlaskClient, login_as: Callable[..., Any]) -> FlaskClient:
+def pat(app: Flask, client: FlaskClient, signed_in_as: Callable[..., Any]) -> FlaskClient:
     """Signed in as "pat" with 100001 / 2000001 and the new occupant's 100004 / 2000400 linked."""
     load_demo(app)
-    login_as("pat")
+    signed_in_as("pat")
     add_links(app, resident_id(app, "pat"), [("100001", "2000001"), ("100004", "2000400")])
     return client
 
