@@ -14,10 +14,10 @@ from app.accounts.models import AccountLink
 from app.extensions import db
 from tests.billing.fixtures import count_queries
 from tests.billing.pages import add_links, assert_csp_clean, load_demo, post_link, resident_id
-from tests.support.pages import csrf_token
+from tests.support.pages import csrf_token, html_page
 from tests.support.signin import open_session
 
-NOT_FOUND = "We couldn&#39;t find an account with that account number and customer ID."
+NOT_FOUND = "We couldn't find an account with that account number and customer ID."
 
 
 @pytest.fixture
@@ -38,12 +38,12 @@ def test_home_redirects_anonymous_to_sign_in(client: FlaskClient) -> None:
 
 def test_link_page_explains_where_the_numbers_are(client: FlaskClient, signed_in_as: Callable[..., Any]) -> None:
     signed_in_as("pat")
-    html = client.get("/accounts/link").get_data(as_text=True)
-    assert "Account Link Setup" in html
-    assert "What is the account number?" in html and "What is the customer ID?" in html
-    assert 'aria-describedby="account_no-hint"' in html
-    assert 'role="img" aria-labelledby="bill-sample-title bill-sample-desc"' in html
-    assert_csp_clean(html)
+    page = html_page(client.get("/accounts/link"))
+    assert page.h1 == "Account Link Setup"
+    assert "What is the account number?" in page.text and "What is the customer ID?" in page.text
+    assert "account_no-hint" in str(page.select_one("#account_no")["aria-describedby"]).split()
+    assert page.select_one('[role="img"][aria-labelledby="bill-sample-title bill-sample-desc"]')
+    assert_csp_clean(page.html)
 
 
 def test_link_then_see_it_everywhere(
@@ -106,16 +106,15 @@ def test_bad_input_is_explained_next_to_the_form(
     message: str,
 ) -> None:
     signed_in_as("pat")
-    response = post_link(client, account_no, customer_id)
-    html = response.get_data(as_text=True)  # type: ignore[attr-defined]
-    assert response.status_code == 200  # type: ignore[attr-defined]
-    assert message in html
-    assert 'role="alert"' in html
-    assert "<title>Error: Account Link Setup" in html
+    page = html_page(post_link(client, account_no, customer_id))
+    assert page.status == 200
+    assert message in page.text
+    assert page.select('[role="alert"]')
+    assert page.title.startswith("Error: Account Link Setup")
     if message != NOT_FOUND:
-        assert 'aria-invalid="true"' in html and "usa-input--error" in html
+        assert page.select('[aria-invalid="true"]') and page.select(".usa-input--error")
     else:
-        assert "(555) 010-0100" in html
+        assert "(555) 010-0100" in page.text
     with app.app_context():
         assert db.session.scalar(select(AccountLink)) is None
 
@@ -124,10 +123,10 @@ def test_wrong_pair_message_does_not_say_which_half(
     client: FlaskClient, signed_in_as: Callable[..., Any], demo: None
 ) -> None:
     signed_in_as("pat")
-    wrong_customer = post_link(client, "100001", "2000003").get_data(as_text=True)  # type: ignore[attr-defined]
-    wrong_account = post_link(client, "100009", "2000001").get_data(as_text=True)  # type: ignore[attr-defined]
-    assert NOT_FOUND in wrong_customer and NOT_FOUND in wrong_account
-    assert 'aria-invalid="true"' not in wrong_customer + wrong_account
+    wrong_customer = html_page(post_link(client, "100001", "2000003"))
+    wrong_account = html_page(post_link(client, "100009", "2000001"))
+    assert NOT_FOUND in wrong_customer.text and NOT_FOUND in wrong_account.text
+    assert not wrong_customer.select('[aria-invalid="true"]') and not wrong_account.select('[aria-invalid="true"]')
 
 
 def test_closed_account_can_be_linked_and_shows_closed(
@@ -143,8 +142,8 @@ def test_closed_account_can_be_linked_and_shows_closed(
 def test_already_linked_is_said_kindly(client: FlaskClient, signed_in_as: Callable[..., Any], demo: None) -> None:
     signed_in_as("pat")
     post_link(client, "100001", "2000001")
-    html = post_link(client, "100001", "2000001").get_data(as_text=True)  # type: ignore[attr-defined]
-    assert "Account 100001 is already linked to your profile." in html
+    page = html_page(post_link(client, "100001", "2000001"))
+    assert "Account 100001 is already linked to your profile." in page.text
 
 
 def test_unverified_email_cannot_link(client: FlaskClient, signed_in_as: Callable[..., Any], demo: None) -> None:
@@ -196,10 +195,10 @@ def test_remove_needs_confirmation_and_csrf(
 ) -> None:
     signed_in_as("pat")
     post_link(client, "100001", "2000001")
-    page = client.get("/accounts/100001/remove")
-    assert page.status_code == 200
-    assert "Remove account 100001 from your profile?" in page.get_data(as_text=True)
-    assert_csp_clean(page.get_data(as_text=True))
+    page = html_page(client.get("/accounts/100001/remove"))
+    assert page.status == 200
+    assert page.h1 == "Remove account 100001 from your profile?"
+    assert_csp_clean(page.html)
     assert client.post("/accounts/100001/remove").status_code == 400  # no CSRF token
     token = csrf_token(client, "/accounts/100001/remove")
     response = client.post("/accounts/100001/remove", data={"csrf_token": token})

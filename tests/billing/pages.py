@@ -7,6 +7,7 @@ import re
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from app.accounts.models import AccountLink
 from app.auth.models import Resident
@@ -34,7 +35,7 @@ def add_links(app: Flask, rid: int, pairs: list[tuple[str, str]]) -> None:
         db.session.commit()
 
 
-def post_link(client: FlaskClient, account_no: str, customer_id: str) -> object:
+def post_link(client: FlaskClient, account_no: str, customer_id: str) -> TestResponse:
     """Submit Account Link Setup with a fresh CSRF token."""
     token = csrf_token(client, "/accounts/link")
     return client.post(

@@ -14,7 +14,7 @@ from app.auth.models import Resident
 from app.extensions import db
 from app.timeutil import utcnow
 from tests.support.apps import count_queries
-from tests.support.pages import csrf_token
+from tests.support.pages import csrf_token, html_page
 from tests.support.signin import open_session, sign_in
 
 STAFF = {"realm_access": {"roles": ["resident", "staff"]}}
@@ -107,9 +107,9 @@ def test_unknown_resident_is_404(client: FlaskClient) -> None:
 
 def test_overlong_search_is_rejected_kindly(client: FlaskClient) -> None:
     open_session(client, "clerk", **STAFF)
-    response = client.get("/staff/residents?q=" + "x" * 500)
-    assert response.status_code == 200
-    assert "Field cannot be longer than 200 characters" in response.get_data(as_text=True)
+    page = html_page(client.get("/staff/residents?q=" + "x" * 500))
+    assert page.status == 200
+    assert "Field cannot be longer than 200 characters" in page.text
 
 
 def test_pages_query_count_is_constant(make_app: Callable[..., Flask]) -> None:
@@ -133,12 +133,13 @@ def test_sign_out_everywhere_asks_first(client: FlaskClient, app: Flask) -> None
     open_session(other, "lostphone2", email="lost2@example.org", given_name="Lee")
     open_session(client, "clerk", **STAFF)
     resident_id = _resident_id(app, "lostphone2")
-    page = client.get(f"/staff/residents/{resident_id}").get_data(as_text=True)
-    assert f'href="/staff/residents/{resident_id}/sign-out"' in page and 'method="post"' not in page.split("<main")[1]
-    confirm = client.get(f"/staff/residents/{resident_id}/sign-out")
-    html = confirm.get_data(as_text=True)
-    assert confirm.status_code == 200 and "out everywhere?</h1>" in html and "This ends all 1 of" in html
-    assert f'action="/staff/residents/{resident_id}/sign-out"' in html
+    page = html_page(client.get(f"/staff/residents/{resident_id}"))
+    assert page.select(f'a[href="/staff/residents/{resident_id}/sign-out"]') and not page.select(
+        'main form[method="post"]'
+    )
+    confirm = html_page(client.get(f"/staff/residents/{resident_id}/sign-out"))
+    assert confirm.status == 200 and confirm.h1.endswith("out everywhere?") and "This ends all 1 of" in confirm.text
+    assert confirm.select(f'form[action="/staff/residents/{resident_id}/sign-out"]')
     assert other.get("/account").status_code == 200  # asking ends nothing
 
 
