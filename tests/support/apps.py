@@ -16,7 +16,7 @@ from sqlalchemy import event
 from app import create_app, reads
 from app.extensions import db
 from tests.support.config import base_config
-from tests.support.databases import EXTENSION, SCHEMA, PortalDatabase, dispose
+from tests.support.databases import EXTENSION, PortalDatabase, dispose
 
 
 @pytest.fixture(scope="session")
@@ -62,9 +62,11 @@ def make_app(
     def make(*, create_schema: bool = True, **overrides: Any) -> Flask:
         issuer = overrides.pop("OIDC_ISSUER", oidc_server)
         own_database = "DATABASE_URL" not in overrides
-        if own_database and not portal_database.created:
-            portal_database.create(SCHEMA if create_schema else None)
-        app = create_app(base_config(portal_database.url, issuer, **overrides))
+        if own_database:
+            url = portal_database.url or portal_database.create(schema=create_schema)
+        else:
+            url = overrides.pop("DATABASE_URL")
+        app = create_app(base_config(url, issuer, **overrides))
         app.jinja_env.bytecode_cache = compiled_templates
         if own_database:
             app.extensions[EXTENSION] = portal_database

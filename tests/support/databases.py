@@ -1,10 +1,11 @@
 """Each test's database, copied from a template built once per session (and per pytest-xdist worker).
 
 Creating the schema and loading the demo cost most of a page test's set-up, so each is done once, into a
-template: on SQLite a file, copied for each test; on PostgreSQL (``TEST_DATABASE_URL``) a database, which each
-test gets a copy of through ``CREATE DATABASE ... TEMPLATE``. A test that asks for an empty database
-(``make_app(create_schema=False)``) gets one. Templates are made with the models' ``create_all``, as the
-suite's databases always were; ``tests/test_migrations.py`` checks the migrations build the same schema.
+template. On SQLite a template is a file, copied for each test. On PostgreSQL (``TEST_DATABASE_URL``) each
+worker has one database with the schema, emptied after every test, and a template is a snapshot of its rows
+(see :class:`PostgresServer` for why not ``CREATE DATABASE ... TEMPLATE`` per test). A test that asks for an
+empty database (``make_app(create_schema=False)``) gets one of its own. The schema comes from the models'
+``create_all``, as it always did in the suite; ``tests/test_migrations.py`` checks the migrations build the same.
 """
 
 from __future__ import annotations
@@ -50,28 +51,33 @@ def dispose(app: Flask) -> None:
 
 
 class SqliteServer:
-    """Databases as SQLite files: templates in a session folder, each test's in its ``tmp_path``."""
+    """Databases as SQLite files: templates in a session folder, copied into each test's ``tmp_path``."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def template_url(self, key: str) -> str:
-        return f"sqlite:///{self.folder / key}.sqlite"
+    def _template(self, key: str) -> str:
+        return str(self.folder / f"{key}.sqlite")
 
-    def test_url(self, tmp_path: Path) -> str:
-        return f"sqlite:///{tmp_path / 'portal.sqlite'}"
+    def build(self, key: str, fill: Callable[[], Any] | None) -> Any:
+        """Make template ``key``: the schema, or a copy of it that ``fill`` (run in an app context) adds to."""
+        if key != SCHEMA:
+            shutil.copyfile(self._template(SCHEMA), self._template(key))
+        return _fill(f"sqlite:///{self._template(key)}", key, fill)
 
-    def create(self, url: str, template: str | None) -> None:
-        """Create the database at ``url``: a copy of ``template``, or empty (SQLite creates it on connect)."""
-        if template is not None:
-            shutil.copyfile(_path(template), _path(url))
+    def create(self, tmp_path: Path, schema: bool) -> str:
+        """A new database in ``tmp_path``: a copy of the schema template, or empty (created on connect)."""
+        path = tmp_path / "portal.sqlite"
+        if schema:
+            shutil.copyfile(self._template(SCHEMA), path)
+        return f"sqlite:///{path}"
 
-    def replace(self, url: str, template: str) -> None:
-        """Overwrite the database at ``url`` with ``template``; the backup API keeps open connections safe."""
-        with closing(sqlite3.connect(_path(template))) as source, closing(sqlite3.connect(_path(url))) as target:
+    def restore(self, url: str, key: str) -> None:
+        """Overwrite the database at ``url`` with template ``key``; the backup API keeps open connections safe."""
+        with closing(sqlite3.connect(self._template(key))) as source, closing(sqlite3.connect(_path(url))) as target:
             source.backup(target)
 
-    def drop(self, url: str) -> None:
+    def release(self, url: str) -> None:
         """Nothing to do: the file goes with the test's ``tmp_path``."""
 
     def close(self) -> None:
@@ -84,8 +90,29 @@ def _path(url: str) -> str:
     return database
 
 
+def _fill(url: str, key: str, fill: Callable[[], Any] | None) -> Any:
+    """Build the schema (``key`` is :data:`SCHEMA`) or run ``fill`` on the database at ``url``."""
+    app = create_app(base_config(url, "http://localhost:1"))
+    try:
+        with app.app_context():
+            if key == SCHEMA:
+                db.create_all()
+                return None
+            assert fill is not None, f"template {key} is not built yet and has no fill"
+            return fill()
+    finally:
+        dispose(app)
+
+
 class PostgresServer:
-    """Databases on the PostgreSQL server of ``TEST_DATABASE_URL``, named after its database and this worker."""
+    """Databases on the PostgreSQL server of ``TEST_DATABASE_URL``, named after its database and this worker.
+
+    Each worker keeps one database with the schema, emptied after every test; a template is a snapshot of
+    its tables' rows (``COPY``), copied in by ``restore``. A new database per test would cost more than the
+    test: ``CREATE DATABASE`` copies the system catalogues and ``DROP DATABASE`` forces a checkpoint of the
+    whole server (0.5 to 1.5 s together on a busy 2-core machine). Only a test asking for an empty database
+    gets one of its own.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = make_url(url)
@@ -94,102 +121,153 @@ class PostgresServer:
             base = base[:21] + "_" + hashlib.sha256(base.encode()).hexdigest()[:8]
         self.prefix = f"{base}_{worker_id()}_"
         self.numbers = itertools.count(1)
-        plain = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.admin = psycopg.connect(plain, autocommit=True, connect_timeout=5)
-        for (stale,) in self.admin.execute(
-            "SELECT datname FROM pg_database WHERE left(datname, %s) = %s", (len(self.prefix), self.prefix)
-        ).fetchall():  # left behind by an interrupted run of this worker
-            self._drop(stale)
+        self.admin = psycopg.connect(self._dsn(self.url.database or "postgres"), autocommit=True, connect_timeout=5)
+        self._drop_own()  # left behind by an interrupted run of this worker
+        self.shared = f"{self.prefix}db"
+        self.admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.shared)))
+        _fill(self._url(self.shared), SCHEMA, None)
+        self.conn = psycopg.connect(self._dsn(self.shared), connect_timeout=5)
+        # A test that leaves a transaction open must fail its teardown, not hang it.
+        self.conn.execute("SET lock_timeout = '10s'")
+        self.conn.commit()
+        self.snapshots: dict[str, dict[str, bytes]] = {}
+        self.sequences = self._sequences()
+
+    def _dsn(self, name: str) -> str:
+        return self.url.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
 
     def _url(self, name: str) -> str:
         return self.url.set(database=name).render_as_string(hide_password=False)
 
-    def template_url(self, key: str) -> str:
-        return self._url(f"{self.prefix}t_{key}")
-
-    def test_url(self, tmp_path: Path) -> str:
-        return self._url(f"{self.prefix}{next(self.numbers)}")
-
-    def create(self, url: str, template: str | None) -> None:
-        """``CREATE DATABASE`` ``url``'s database, as a copy of ``template`` or empty (from ``template0``)."""
-        source = _path(template) if template is not None else "template0"
-        self.admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(_path(url)), sql.Identifier(source))
-        )
-
-    def replace(self, url: str, template: str) -> None:
-        """Drop the database at ``url`` and create it again from ``template`` (its apps reconnect by themselves)."""
-        self._drop(_path(url))
-        self.create(url, template)
-
-    def drop(self, url: str) -> None:
-        self._drop(_path(url))
-
-    def _drop(self, name: str) -> None:
-        self.admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-    def close(self) -> None:
-        """Drop this worker's templates and close the admin connection."""
+    def _drop_own(self) -> None:
         for (name,) in self.admin.execute(
             "SELECT datname FROM pg_database WHERE left(datname, %s) = %s", (len(self.prefix), self.prefix)
         ).fetchall():
-            self._drop(name)
+            self.admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    def _sequences(self) -> list[tuple[str, str, str]]:
+        """(table, column, sequence) of every column filled from a sequence."""
+        found = []
+        for table in db.metadata.sorted_tables:
+            for column in table.primary_key.columns:
+                row = self.conn.execute("SELECT pg_get_serial_sequence(%s, %s)", (table.name, column.name)).fetchone()
+                if row and row[0]:
+                    found.append((table.name, column.name, row[0]))
+        self.conn.commit()
+        return found
+
+    def build(self, key: str, fill: Callable[[], Any] | None) -> Any:
+        """Snapshot template ``key``: ``fill`` runs on a scratch database with the schema, then its rows are kept."""
+        if key == SCHEMA:
+            return None
+        scratch = f"{self.prefix}t_{key}"
+        self.admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
+        try:
+            _fill(self._url(scratch), SCHEMA, None)
+            result = _fill(self._url(scratch), key, fill)
+            with psycopg.connect(self._dsn(scratch), connect_timeout=5) as conn, conn.cursor() as cur:
+                rows: dict[str, bytes] = {}
+                for table in db.metadata.sorted_tables:
+                    with cur.copy(sql.SQL("COPY {} ({}) TO STDOUT").format(*_names(table))) as copy:
+                        rows[table.name] = b"".join(bytes(chunk) for chunk in copy)
+            self.snapshots[key] = rows
+        finally:
+            self.admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
+        return result
+
+    def create(self, tmp_path: Path, schema: bool) -> str:
+        """The worker's database (empty, with the schema), or a new empty database of the test's own."""
+        if schema:
+            return self._url(self.shared)
+        name = f"{self.prefix}e{next(self.numbers)}"
+        self.admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+        return self._url(name)
+
+    def restore(self, url: str, key: str) -> None:
+        """Replace every row of the worker's database with template ``key``'s, in one transaction."""
+        assert _path(url) == self.shared, "only the worker's database is restored"
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            self._empty(cur)
+            for table in db.metadata.sorted_tables:
+                data = self.snapshots[key][table.name]
+                if data:
+                    with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(*_names(table))) as copy:
+                        copy.write(data)
+            for table, column, sequence in self.sequences:
+                cur.execute(
+                    sql.SQL("SELECT setval(%s, COALESCE((SELECT max({}) FROM {}), 0) + 1, false)").format(
+                        sql.Identifier(column), sql.Identifier(table)
+                    ),
+                    (sequence,),
+                )
+
+    def _empty(self, cur: psycopg.Cursor[Any]) -> None:
+        for table in reversed(db.metadata.sorted_tables):
+            cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table.name)))
+
+    def release(self, url: str) -> None:
+        """Empty the worker's database (as the next test expects it), or drop a test's own."""
+        name = _path(url)
+        if name == self.shared:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                self._empty(cur)
+        else:
+            self.admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    def close(self) -> None:
+        """Drop this worker's databases and close the connections."""
+        self.conn.close()
+        self._drop_own()
         self.admin.close()
+
+
+def _names(table: Any) -> tuple[sql.Identifier, sql.Composed]:
+    return sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
 
 
 Server = SqliteServer | PostgresServer
 
 
 class Templates:
-    """This session's template databases, each built the first time a test asks for it."""
+    """This session's templates, each built the first time a test asks for it."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
         self._built: dict[str, Any] = {}
 
-    def get(self, key: str, fill: Callable[[], Any] | None = None) -> tuple[str, Any]:
-        """The URL of template ``key`` and what ``fill`` returned when it was built.
+    def ensure(self, key: str, fill: Callable[[], Any] | None = None) -> Any:
+        """Build template ``key`` unless it is built; return what ``fill`` returned when it was.
 
-        ``fill`` runs once, inside an app context on a copy of the schema template, and must commit.
+        ``fill`` runs once, inside an app context on a database with the schema and no rows, and must commit.
         """
         if key not in self._built:
-            url = self.server.template_url(key)
-            if key == SCHEMA:
-                self.server.create(url, None)
-            else:
-                self.server.create(url, self.get(SCHEMA)[0])
-            app = create_app(base_config(url, "http://localhost:1"))
-            try:
-                with app.app_context():
-                    if key == SCHEMA:
-                        db.create_all()
-                    else:
-                        assert fill is not None, f"template {key} is not built yet and has no fill"
-                        self._built[key] = fill()
-                    self._built.setdefault(key, None)
-            finally:
-                dispose(app)
-        return self.server.template_url(key), self._built[key]
+            if key != SCHEMA:
+                self.ensure(SCHEMA)
+            self._built[key] = self.server.build(key, fill)
+        return self._built[key]
 
 
 @dataclass(eq=False)
 class PortalDatabase:
-    """One test's database: made from a template when the test builds its first app, dropped afterwards."""
+    """One test's database: made when the test builds its first app, given back afterwards."""
 
     templates: Templates
-    url: str
-    #: The apps on this database (``make_app`` adds them), whose pooled connections a restore closes.
+    tmp_path: Path
+    #: Its URL, once created.
+    url: str | None = None
+    #: The apps on this database (``make_app`` adds them), closed when the test ends.
     apps: list[Flask] = field(default_factory=list)
-    #: The template it is a copy of (None: empty, or not created yet).
+    #: The template it holds a copy of (None: empty).
     made_from: str | None = None
-    created: bool = False
 
-    def create(self, template: str | None) -> None:
-        """Create the database as a copy of ``template`` (e.g. :data:`SCHEMA`) or empty."""
-        assert not self.created
-        source = self.templates.get(template)[0] if template is not None else None
-        self.templates.server.create(self.url, source)
-        self.created, self.made_from = True, template
+    def create(self, schema: bool) -> str:
+        """Create the database, with the schema (no rows) or empty; return its URL."""
+        assert self.url is None
+        if schema:
+            self.templates.ensure(SCHEMA)
+        self.url = self.templates.server.create(self.tmp_path, schema)
+        self.made_from = SCHEMA if schema else None
+        return self.url
 
     def untouched(self) -> bool:
         """True while the database is still the empty schema: no table has a row, nothing is pending."""
@@ -203,12 +281,11 @@ class PortalDatabase:
 
     def restore(self, key: str, fill: Callable[[], Any]) -> Any:
         """Make the database a copy of template ``key`` (built with ``fill`` if new); return what ``fill`` did."""
-        url, result = self.templates.get(key, fill)
+        assert self.url is not None
+        result = self.templates.ensure(key, fill)
         if self._in_our_app_context():
-            db.session.remove()
-        for app in self.apps:
-            dispose(app)
-        self.templates.server.replace(self.url, url)
+            db.session.remove()  # no transaction of this thread in the way; pooled connections stay valid
+        self.templates.server.restore(self.url, key)
         self.made_from = key
         return result
 
@@ -216,11 +293,11 @@ class PortalDatabase:
         return has_app_context() and current_app._get_current_object() in self.apps  # type: ignore[attr-defined]
 
     def close(self) -> None:
-        """Close the apps' connections and drop the database."""
+        """Close the apps' connections and give the database back (emptied or dropped)."""
         for app in self.apps:
             dispose(app)
-        if self.created:
-            self.templates.server.drop(self.url)
+        if self.url is not None:
+            self.templates.server.release(self.url)
 
 
 @pytest.fixture(scope="session")
@@ -261,6 +338,6 @@ def database_templates(
 @pytest.fixture
 def portal_database(tmp_path: Path, database_templates: Templates) -> Iterator[PortalDatabase]:
     """This test's database (created by ``make_app``'s first app), dropped afterwards."""
-    database = PortalDatabase(database_templates, database_templates.server.test_url(tmp_path))
+    database = PortalDatabase(database_templates, tmp_path)
     yield database
     database.close()
