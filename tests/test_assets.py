@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.static_files import COMPRESSIBLE, IMMUTABLE, STATIC, content_hash, static_files
-from tests.conftest import count_queries
+from tests.support.apps import count_queries
 from tests.support.threads import serve
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,7 +31,9 @@ from app.config import ConfigError
 from app.reads import read_session
 from tests.billing.fixtures import count_queries
 from tests.billing.pages import load_demo, post_link
-from tests.conftest import base_config, csrf_token, csrf_token_from, sign_in
+from tests.support.config import base_config
+from tests.support.pages import csrf_token, csrf_token_from
+from tests.support.signin import open_session, sign_in
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -72,9 +74,9 @@ def keys(redis_url: str, prefix: str) -> list[str]:
 
 
 def test_warm_home_page_reads_only_the_session(
-    app: Flask, client: FlaskClient, login_as: Callable[..., Any], redis_url: str, prefix: str
+    app: Flask, client: FlaskClient, signed_in_as: Callable[..., Any], redis_url: str, prefix: str
 ) -> None:
-    login_as("pat")
+    signed_in_as("pat")
     assert post_link(client, "100001", "2000001").status_code == 302  # type: ignore[attr-defined]
     assert post_link(client, "100002", "2000001").status_code == 302  # type: ignore[attr-defined]
     client.get("/")  # fills the cache (and shows the "now linked" message once)
@@ -89,8 +91,8 @@ def test_warm_home_page_reads_only_the_session(
     assert "Account 100001" in second and "Account 100002" in second and "Announcements" in second
 
 
-def test_linking_and_removing_show_at_once(app: Flask, client: FlaskClient, login_as: Callable[..., Any]) -> None:
-    login_as("pat")
+def test_linking_and_removing_show_at_once(app: Flask, client: FlaskClient, signed_in_as: Callable[..., Any]) -> None:
+    signed_in_as("pat")
     post_link(client, "100001", "2000001")
     assert card("100002") not in client.get("/").get_data(as_text=True)  # cached now
     post_link(client, "100002", "2000001")
@@ -107,10 +109,10 @@ def card(account_no: str) -> str:
     return f'<h3 class="usa-card__heading">Account {account_no}</h3>'
 
 
-def test_residents_never_share_cached_cards(app: Flask, oidc_server: str) -> None:
+def test_residents_never_share_cached_cards(app: Flask) -> None:
     pat, sam = app.test_client(), app.test_client()
-    sign_in(pat, oidc_server, "pat")
-    sign_in(sam, oidc_server, "sam")
+    open_session(pat, "pat")
+    open_session(sam, "sam")
     post_link(pat, "100001", "2000001")
     post_link(sam, "100003", "2000003")
     for _ in range(2):  # the second round comes from the cache
@@ -134,8 +136,8 @@ def test_cached_summaries_equal_the_billing_system(app: Flask) -> None:
             assert decode_summary(encode_summary(summary)) == summary
 
 
-def test_a_value_that_is_not_ours_is_a_miss(app: Flask, client: FlaskClient, login_as: Callable[..., Any]) -> None:
-    login_as("pat")
+def test_a_value_that_is_not_ours_is_a_miss(app: Flask, client: FlaskClient, signed_in_as: Callable[..., Any]) -> None:
+    signed_in_as("pat")
     post_link(client, "100001", "2000001")
     with app.test_request_context():
         key = summary_key(("100001", "2000001"), city_today())
@@ -147,9 +149,9 @@ def test_a_value_that_is_not_ours_is_a_miss(app: Flask, client: FlaskClient, log
 
 
 def test_loading_billing_data_clears_the_cache(
-    app: Flask, client: FlaskClient, login_as: Callable[..., Any], redis_url: str, prefix: str
+    app: Flask, client: FlaskClient, signed_in_as: Callable[..., Any], redis_url: str, prefix: str
 ) -> None:
-    login_as("pat")
+    signed_in_as("pat")
     post_link(client, "100001", "2000001")
     client.get("/")
     assert keys(redis_url, prefix)
@@ -182,7 +184,7 @@ class SilentServer:
 
 
 @pytest.mark.parametrize("fault", ["refused", "hung"])
-def test_pages_work_while_redis_is_down(make_app: Callable[..., Flask], oidc_server: str, fault: str) -> None:
+def test_pages_work_while_redis_is_down(make_app: Callable[..., Flask], fault: str) -> None:
     server = SilentServer() if fault == "hung" else None
     # Bound but never listening: connections are refused, and no other process can take the port meanwhile.
     refusing = socket.socket()
@@ -192,7 +194,7 @@ def test_pages_work_while_redis_is_down(make_app: Callable[..., Flask], oidc_ser
         app = make_app(REDIS_URL=f"redis://127.0.0.1:{port}/0", CACHE_TIMEOUT=0.2, CACHE_RETRY_SECONDS=300)
         load_demo(app)
         client = app.test_client()
-        sign_in(client, oidc_server, "pat")
+        open_session(client, "pat")
         records: list[logging.LogRecord] = []
         handler = logging.Handler()
         handler.emit = records.append  # type: ignore[method-assign]
@@ -264,8 +266,8 @@ def test_csrf_token_is_signed_once_per_session_and_still_accepted(
     assert client.post("/logout", data={"csrf_token": after}).status_code == 200  # the form that posts to the provider
 
 
-def test_bill_delivery_change_shows_at_once(app: Flask, client: FlaskClient, login_as: Callable[..., Any]) -> None:
-    login_as("pat")
+def test_bill_delivery_change_shows_at_once(app: Flask, client: FlaskClient, signed_in_as: Callable[..., Any]) -> None:
+    signed_in_as("pat")
     post_link(client, "100001", "2000001")
     page = client.get("/accounts/100001/delivery").get_data(as_text=True)  # the summary is cached now
     choice = "paper" if 'value="email" checked' in page else "email"
@@ -295,8 +297,8 @@ def test_cached_page_belongs_to_one_session_and_ends_with_it(
     assert client.get("/").status_code == 302  # signed out: the cached page is never served
 
 
-def test_one_time_messages_are_never_cached(app: Flask, client: FlaskClient, login_as: Callable[..., Any]) -> None:
-    login_as("pat")
+def test_one_time_messages_are_never_cached(app: Flask, client: FlaskClient, signed_in_as: Callable[..., Any]) -> None:
+    signed_in_as("pat")
     client.get("/")
     with client.session_transaction() as session:
         session["_flashes"] = [("success", "A one-time message")]
@@ -330,14 +332,14 @@ def own_redis(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def test_bill_delivery_change_during_a_redis_hang_is_never_hidden(
-    make_app: Callable[..., Flask], own_redis: subprocess.Popen[bytes], oidc_server: str
+    make_app: Callable[..., Flask], own_redis: subprocess.Popen[bytes]
 ) -> None:
     """Redis hangs while the change is saved, so forgetting the cached summary fails; once Redis answers
     again, the stale summary it still holds must not be served."""
     app = make_app(REDIS_URL=own_redis.url, CACHE_TIMEOUT=0.3, CACHE_RETRY_SECONDS=0.5)  # type: ignore[attr-defined]
     load_demo(app)
     client = app.test_client()
-    sign_in(client, oidc_server, "pat")
+    open_session(client, "pat")
     post_link(client, "100001", "2000001")
     page = client.get("/accounts/100001/delivery").get_data(as_text=True)  # the summary is cached now
     choice, shown = ("paper", "<dd>Paper bill by mail") if 'value="email" checked' in page else ("email", "<dd>Email")

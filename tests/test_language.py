@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from flask_babel import gettext
 
 from app.config import ConfigError
-from tests.conftest import base_config
+from tests.support.config import base_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = ROOT / "app" / "translations" / "es" / "LC_MESSAGES"

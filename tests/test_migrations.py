@@ -13,30 +13,16 @@ from sqlalchemy import inspect, select
 from app.extensions import db
 
 
-def test_migrations_match_models(make_app: Callable[..., Flask], tmp_path, shared_database_url) -> None:
-    url = f"sqlite:///{tmp_path / 'migrated.sqlite'}"
-    if shared_database_url is not None:
-        url = shared_database_url
-    app = make_app(DATABASE_URL=url, create_schema=False)
+def test_migrations_match_models(make_app: Callable[..., Flask]) -> None:
+    app = make_app(create_schema=False)  # an empty database of the test's own (SQLite or PostgreSQL)
     with app.app_context():
-        if shared_database_url is not None:
-            db.drop_all()
-            with db.engine.begin() as conn:
-                conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         upgrade()
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
         assert diff == []
-        if shared_database_url is not None:  # leave the schema as the other tests expect it
-            db.drop_all()
-            with db.engine.begin() as conn:
-                conn.exec_driver_sql("DROP TABLE alembic_version")
-            db.create_all()
 
 
-def test_account_events_migration_keeps_the_audit_trail(
-    make_app: Callable[..., Flask], tmp_path, shared_database_url
-) -> None:
+def test_account_events_migration_keeps_the_audit_trail(make_app: Callable[..., Flask]) -> None:
     """link_event rows come through as account events, ids and outcomes included; new ids follow them."""
     from datetime import UTC, datetime
 
@@ -44,13 +30,8 @@ def test_account_events_migration_keeps_the_audit_trail(
 
     from app.activity.models import AccountEvent, Outcome
 
-    url = shared_database_url or f"sqlite:///{tmp_path / 'migrated.sqlite'}"
-    app = make_app(DATABASE_URL=url, create_schema=False)
+    app = make_app(create_schema=False)
     with app.app_context():
-        if shared_database_url is not None:
-            db.drop_all()
-            with db.engine.begin() as conn:
-                conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         try:
             upgrade(revision="5c1f0e2a7d41")
             when = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -91,9 +72,3 @@ def test_account_events_migration_keeps_the_audit_trail(
                 assert conn.execute(text("SELECT id, outcome FROM link_event ORDER BY id")).all()[-1] == (8, "unlinked")
         finally:
             db.session.remove()
-            if shared_database_url is not None:  # leave the schema as the other tests expect it
-                with db.engine.begin() as conn:
-                    conn.exec_driver_sql("DROP TABLE IF EXISTS link_event")
-                    conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-                db.drop_all()
-                db.create_all()

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from app.auth.models import PortalSession
 from app.extensions import db
 from app.timeutil import utcnow
-from tests.conftest import sign_in
+from tests.support.signin import sign_in
 
 
 def _age_sessions(app: Flask, **columns: timedelta) -> None:

@@ -18,7 +18,8 @@ from app.billing.models import BillingAccount, BillingBill, BillingCustomer
 from app.config import ConfigError, settings_from_env
 from app.extensions import db
 from tests.billing.pages import assert_csp_clean, load_demo
-from tests.conftest import csrf_token, sign_in
+from tests.support.pages import csrf_token, html_page
+from tests.support.signin import open_session
 
 LABELS = {
     "customer_id": "What is the customer ID?",
@@ -37,8 +38,8 @@ ATTRIBUTES = {
     "last_bill_amount": {"inputmode": "decimal", "autocomplete": "off"},
 }
 NOT_FOUND = {
-    "last_name": "We couldn&#39;t find an account with that account number and last name.",
-    "last_bill_amount": "We couldn&#39;t find an account with that account number and last bill amount.",
+    "last_name": "We couldn't find an account with that account number and last name.",
+    "last_bill_amount": "We couldn't find an account with that account number and last bill amount.",
 }
 
 
@@ -80,7 +81,7 @@ def input_of(html: str, name: str) -> dict[str, str]:
 def test_the_form_asks_for_the_citys_proof(make_app: Callable[..., Flask], proof: str, path: str) -> None:
     app = make_app(LINK_PROOF=proof)
     client = app.test_client()
-    sign_in(client, app.config["OIDC_ISSUER"], "pat")
+    open_session(client, "pat")
     html = client.get(path).get_data(as_text=True)
     assert LABELS[proof] in html
     assert [label for other, label in LABELS.items() if other != proof and label in html] == []
@@ -96,7 +97,7 @@ def test_the_form_asks_for_the_citys_proof(make_app: Callable[..., Flask], proof
 def test_the_sample_bill_points_at_the_proof(make_app: Callable[..., Flask]) -> None:
     app = make_app(LINK_PROOF="last_bill_amount")
     client = app.test_client()
-    sign_in(client, app.config["OIDC_ISSUER"], "pat")
+    open_session(client, "pat")
     html = client.get("/accounts/link").get_data(as_text=True)
     assert "Where to find the account number and total on your bill" in html and "$84.50" in html
     assert "Customer ID" not in html
@@ -108,7 +109,7 @@ def test_link_with_the_proof_then_see_the_account(make_app: Callable[..., Flask]
     cents = last_amount(app)
     typed = " o brien " if proof == "last_name" else f"${cents // 100:,}.{cents % 100:02d}"
     client = app.test_client()
-    sign_in(client, app.config["OIDC_ISSUER"], "pat")
+    open_session(client, "pat")
     response = submit(client, "/accounts/link", "100-001", proof, typed)
     assert response.status_code == 302 and response.headers["Location"] == "/accounts/100001"
     assert client.get("/accounts/100001").status_code == 200
@@ -132,16 +133,15 @@ def test_wrong_pairs_get_one_message_and_hit_the_limit(
         db.session.commit()
     right = right_proof or f"{last_amount(app) / 100:.2f}"
     client = app.test_client()
-    sign_in(client, app.config["OIDC_ISSUER"], "pat")
+    open_session(client, "pat")
     pages = [
         submit(client, "/accounts/link", "100001", proof, wrong_proof),  # right account, wrong proof
         submit(client, "/accounts/link", "100009", proof, right),  # wrong account, right proof
         submit(client, "/accounts/link", "999999", proof, right),  # no such account
     ]
-    for page in pages:
-        html = page.get_data(as_text=True)
-        assert page.status_code == 200 and NOT_FOUND[proof] in html and "(555) 010-0100" in html
-        assert 'aria-invalid="true"' not in html and "<title>Error: Account Link Setup" in html
+    for page in map(html_page, pages):
+        assert page.status == 200 and NOT_FOUND[proof] in page.text and "(555) 010-0100" in page.text
+        assert not page.select('[aria-invalid="true"]') and page.title.startswith("Error: Account Link Setup")
     blocked = submit(client, "/accounts/link", "100001", proof, right)
     assert blocked.status_code == 429 and "Too many attempts to link an account" in blocked.get_data(as_text=True)
     with app.app_context():
@@ -166,11 +166,11 @@ def test_malformed_proofs_are_explained_at_the_field_and_not_counted(
 ) -> None:
     app = make_app(LINK_PROOF=proof)
     client = app.test_client()
-    sign_in(client, app.config["OIDC_ISSUER"], "pat")
-    html = submit(client, "/accounts/link", "100001", proof, typed).get_data(as_text=True)
-    assert message.replace("'", "&#39;") in html
-    assert f'<a class="usa-link" href="#{proof}">' in html
-    assert input_of(html, proof)["aria-invalid"] == "true"
+    open_session(client, "pat")
+    page = html_page(submit(client, "/accounts/link", "100001", proof, typed))
+    assert message in page.text
+    assert page.select(f'a.usa-link[href="#{proof}"]')
+    assert page.select_one(f'input[name="{proof}"]')["aria-invalid"] == "true"
     with app.app_context():
         assert db.session.scalar(select(AccountEvent)) is None  # a typo is not a guess
 
@@ -178,7 +178,7 @@ def test_malformed_proofs_are_explained_at_the_field_and_not_counted(
 def test_spanish_generic_message(make_app: Callable[..., Flask]) -> None:
     app = make_app(LINK_PROOF="last_name")
     client = app.test_client()
-    sign_in(client, app.config["OIDC_ISSUER"], "pat")
+    open_session(client, "pat")
     client.get("/language/es?next=/")
     html = submit(client, "/accounts/link", "100001", "last_name", "Nadie").get_data(as_text=True)
     assert "No encontramos una cuenta con ese número de cuenta y ese apellido." in html
@@ -190,8 +190,8 @@ def test_pay_now_by_last_bill_amount(make_app: Callable[..., Flask]) -> None:
     client = app.test_client()
     html = client.get("/pay").get_data(as_text=True)
     assert "Enter the account number and the total of your most recent bill." in html
-    wrong = submit(client, "/pay", "100004", "last_bill_amount", "1.00")
-    assert wrong.status_code == 200 and NOT_FOUND["last_bill_amount"] in wrong.get_data(as_text=True)
+    wrong = html_page(submit(client, "/pay", "100004", "last_bill_amount", "1.00"))
+    assert wrong.status == 200 and NOT_FOUND["last_bill_amount"] in wrong.text
     response = submit(client, "/pay", "100004", "last_bill_amount", f" {cents / 100:.2f} ")
     assert response.status_code == 302 and response.headers["Location"] == "/pay/amount"
     with client.session_transaction() as session:

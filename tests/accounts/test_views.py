@@ -14,9 +14,10 @@ from app.accounts.models import AccountLink
 from app.extensions import db
 from tests.billing.fixtures import count_queries
 from tests.billing.pages import add_links, assert_csp_clean, load_demo, post_link, resident_id
-from tests.conftest import csrf_token, sign_in
+from tests.support.pages import csrf_token, html_page
+from tests.support.signin import open_session
 
-NOT_FOUND = "We couldn&#39;t find an account with that account number and customer ID."
+NOT_FOUND = "We couldn't find an account with that account number and customer ID."
 
 
 @pytest.fixture
@@ -35,18 +36,20 @@ def test_home_redirects_anonymous_to_sign_in(client: FlaskClient) -> None:
     assert client.get("/").headers["Location"].startswith("/sign-in")
 
 
-def test_link_page_explains_where_the_numbers_are(client: FlaskClient, login_as: Callable[..., Any]) -> None:
-    login_as("pat")
-    html = client.get("/accounts/link").get_data(as_text=True)
-    assert "Account Link Setup" in html
-    assert "What is the account number?" in html and "What is the customer ID?" in html
-    assert 'aria-describedby="account_no-hint"' in html
-    assert 'role="img" aria-labelledby="bill-sample-title bill-sample-desc"' in html
-    assert_csp_clean(html)
+def test_link_page_explains_where_the_numbers_are(client: FlaskClient, signed_in_as: Callable[..., Any]) -> None:
+    signed_in_as("pat")
+    page = html_page(client.get("/accounts/link"))
+    assert page.h1 == "Account Link Setup"
+    assert "What is the account number?" in page.text and "What is the customer ID?" in page.text
+    assert "account_no-hint" in str(page.select_one("#account_no")["aria-describedby"]).split()
+    assert page.select_one('[role="img"][aria-labelledby="bill-sample-title bill-sample-desc"]')
+    assert_csp_clean(page.html)
 
 
-def test_link_then_see_it_everywhere(app: Flask, client: FlaskClient, login_as: Callable[..., Any], demo: None) -> None:
-    login_as("pat")
+def test_link_then_see_it_everywhere(
+    app: Flask, client: FlaskClient, signed_in_as: Callable[..., Any], demo: None
+) -> None:
+    signed_in_as("pat")
     response = post_link(client, " 100-001 ", "2.000.001")
     assert response.status_code == 302
     assert response.headers["Location"] == "/accounts/100001"
@@ -64,9 +67,9 @@ def test_link_then_see_it_everywhere(app: Flask, client: FlaskClient, login_as: 
 
 
 def test_account_number_without_leading_zeros_is_padded(
-    app: Flask, client: FlaskClient, login_as: Callable[..., Any]
+    app: Flask, client: FlaskClient, signed_in_as: Callable[..., Any]
 ) -> None:
-    login_as("pat")
+    signed_in_as("pat")
     # no such account in the demo, but the padded number is what was looked up and audited
     post_link(client, "1234", "2000001")
     with app.app_context():
@@ -96,76 +99,75 @@ def test_account_number_without_leading_zeros_is_padded(
 def test_bad_input_is_explained_next_to_the_form(
     app: Flask,
     client: FlaskClient,
-    login_as: Callable[..., Any],
+    signed_in_as: Callable[..., Any],
     demo: None,
     account_no: str,
     customer_id: str,
     message: str,
 ) -> None:
-    login_as("pat")
-    response = post_link(client, account_no, customer_id)
-    html = response.get_data(as_text=True)  # type: ignore[attr-defined]
-    assert response.status_code == 200  # type: ignore[attr-defined]
-    assert message in html
-    assert 'role="alert"' in html
-    assert "<title>Error: Account Link Setup" in html
+    signed_in_as("pat")
+    page = html_page(post_link(client, account_no, customer_id))
+    assert page.status == 200
+    assert message in page.text
+    assert page.select('[role="alert"]')
+    assert page.title.startswith("Error: Account Link Setup")
     if message != NOT_FOUND:
-        assert 'aria-invalid="true"' in html and "usa-input--error" in html
+        assert page.select('[aria-invalid="true"]') and page.select(".usa-input--error")
     else:
-        assert "(555) 010-0100" in html
+        assert "(555) 010-0100" in page.text
     with app.app_context():
         assert db.session.scalar(select(AccountLink)) is None
 
 
 def test_wrong_pair_message_does_not_say_which_half(
-    client: FlaskClient, login_as: Callable[..., Any], demo: None
+    client: FlaskClient, signed_in_as: Callable[..., Any], demo: None
 ) -> None:
-    login_as("pat")
-    wrong_customer = post_link(client, "100001", "2000003").get_data(as_text=True)  # type: ignore[attr-defined]
-    wrong_account = post_link(client, "100009", "2000001").get_data(as_text=True)  # type: ignore[attr-defined]
-    assert NOT_FOUND in wrong_customer and NOT_FOUND in wrong_account
-    assert 'aria-invalid="true"' not in wrong_customer + wrong_account
+    signed_in_as("pat")
+    wrong_customer = html_page(post_link(client, "100001", "2000003"))
+    wrong_account = html_page(post_link(client, "100009", "2000001"))
+    assert NOT_FOUND in wrong_customer.text and NOT_FOUND in wrong_account.text
+    assert not wrong_customer.select('[aria-invalid="true"]') and not wrong_account.select('[aria-invalid="true"]')
 
 
 def test_closed_account_can_be_linked_and_shows_closed(
-    client: FlaskClient, login_as: Callable[..., Any], demo: None
+    client: FlaskClient, signed_in_as: Callable[..., Any], demo: None
 ) -> None:
-    login_as("pat")
+    signed_in_as("pat")
     assert post_link(client, "100003", "2000003").status_code == 302  # type: ignore[attr-defined]
     summary = client.get("/accounts/100003").get_data(as_text=True)
     assert "Closed" in summary and "final bill" in summary
     assert "Final bill" in client.get("/accounts/100003/bills").get_data(as_text=True)
 
 
-def test_already_linked_is_said_kindly(client: FlaskClient, login_as: Callable[..., Any], demo: None) -> None:
-    login_as("pat")
+def test_already_linked_is_said_kindly(client: FlaskClient, signed_in_as: Callable[..., Any], demo: None) -> None:
+    signed_in_as("pat")
     post_link(client, "100001", "2000001")
-    html = post_link(client, "100001", "2000001").get_data(as_text=True)  # type: ignore[attr-defined]
-    assert "Account 100001 is already linked to your profile." in html
+    page = html_page(post_link(client, "100001", "2000001"))
+    assert "Account 100001 is already linked to your profile." in page.text
 
 
-def test_unverified_email_cannot_link(client: FlaskClient, login_as: Callable[..., Any], demo: None) -> None:
-    login_as("una", email_verified=False)
+def test_unverified_email_cannot_link(client: FlaskClient, signed_in_as: Callable[..., Any], demo: None) -> None:
+    signed_in_as("una", email_verified=False)
     html = post_link(client, "100001", "2000001").get_data(as_text=True)  # type: ignore[attr-defined]
     assert "Activate your email address before you link an account" in html
 
 
-def test_link_limit_from_config(make_app: Callable[..., Flask], oidc_server: str) -> None:
+def test_link_limit_from_config(make_app: Callable[..., Flask]) -> None:
     app = make_app(MAX_LINKED_ACCOUNTS=1)
     load_demo(app)
     client = app.test_client()
-    sign_in(client, oidc_server, "pat")
+    open_session(client, "pat")
     assert post_link(client, "100001", "2000001").status_code == 302  # type: ignore[attr-defined]
     html = post_link(client, "100002", "2000001").get_data(as_text=True)  # type: ignore[attr-defined]
     assert "You can link up to 1 accounts." in html
     assert "You have linked the most accounts allowed (1)." in client.get("/account").get_data(as_text=True)
 
 
-def test_too_many_failures_answer_429_with_when(make_app: Callable[..., Flask], oidc_server: str) -> None:
+def test_too_many_failures_answer_429_with_when(make_app: Callable[..., Flask]) -> None:
     app = make_app(LINK_FAILURES_PER_RESIDENT=2)
     load_demo(app)
     client = app.test_client()
-    sign_in(client, oidc_server, "pat")
+    open_session(client, "pat")
     for _ in range(2):
         assert post_link(client, "100001", "2999999").status_code == 200  # type: ignore[attr-defined]
     response = post_link(client, "100001", "2000001")
@@ -177,26 +179,26 @@ def test_too_many_failures_answer_429_with_when(make_app: Callable[..., Flask], 
     assert "Not linked: too many attempts" in activity
 
 
-def test_failures_per_address_are_shared(make_app: Callable[..., Flask], oidc_server: str) -> None:
+def test_failures_per_address_are_shared(make_app: Callable[..., Flask]) -> None:
     app = make_app(LINK_FAILURES_PER_ADDRESS=2)
     load_demo(app)
     first, second = app.test_client(), app.test_client()
-    sign_in(first, oidc_server, "pat")
-    sign_in(second, oidc_server, "sam")
+    open_session(first, "pat")
+    open_session(second, "sam")
     post_link(first, "100001", "2999999")
     post_link(first, "100001", "2999998")
     assert post_link(second, "100001", "2000001").status_code == 429  # type: ignore[attr-defined]
 
 
 def test_remove_needs_confirmation_and_csrf(
-    app: Flask, client: FlaskClient, login_as: Callable[..., Any], demo: None
+    app: Flask, client: FlaskClient, signed_in_as: Callable[..., Any], demo: None
 ) -> None:
-    login_as("pat")
+    signed_in_as("pat")
     post_link(client, "100001", "2000001")
-    page = client.get("/accounts/100001/remove")
-    assert page.status_code == 200
-    assert "Remove account 100001 from your profile?" in page.get_data(as_text=True)
-    assert_csp_clean(page.get_data(as_text=True))
+    page = html_page(client.get("/accounts/100001/remove"))
+    assert page.status == 200
+    assert page.h1 == "Remove account 100001 from your profile?"
+    assert_csp_clean(page.html)
     assert client.post("/accounts/100001/remove").status_code == 400  # no CSRF token
     token = csrf_token(client, "/accounts/100001/remove")
     response = client.post("/accounts/100001/remove", data={"csrf_token": token})
@@ -208,10 +210,10 @@ def test_remove_needs_confirmation_and_csrf(
     assert client.get("/accounts/100001/remove").status_code == 404
 
 
-def test_two_residents_see_only_their_own(app: Flask, oidc_server: str, demo: None) -> None:
+def test_two_residents_see_only_their_own(app: Flask, demo: None) -> None:
     pat, sam = app.test_client(), app.test_client()
-    sign_in(pat, oidc_server, "pat")
-    sign_in(sam, oidc_server, "sam")
+    open_session(pat, "pat")
+    open_session(sam, "sam")
     post_link(pat, "100001", "2000001")
     post_link(sam, "100002", "2000001")
     bill_no = db_bill_no(app, "100001")
@@ -252,9 +254,9 @@ def db_bill_no(app: Flask, account_no: str) -> str:
 
 @pytest.mark.parametrize("path", ["/", "/account"])
 def test_query_count_does_not_grow_with_links(
-    app: Flask, client: FlaskClient, login_as: Callable[..., Any], demo: None, path: str
+    app: Flask, client: FlaskClient, signed_in_as: Callable[..., Any], demo: None, path: str
 ) -> None:
-    login_as("pat")
+    signed_in_as("pat")
     rid = resident_id(app, "pat")
     pairs = [(str(100004 + n), str(2000004 + n)) for n in range(1, 11)]
     add_links(app, rid, pairs[:1])
@@ -268,14 +270,14 @@ def test_query_count_does_not_grow_with_links(
     assert one() == ten() > 0
 
 
-def test_simultaneous_links_respect_the_limit(make_app: Callable[..., Flask], oidc_server: str) -> None:
+def test_simultaneous_links_respect_the_limit(make_app: Callable[..., Flask]) -> None:
     """Two tabs submit at the same moment: the resident's row lock lets only one link past a limit of 1."""
     import threading
 
     app = make_app(MAX_LINKED_ACCOUNTS=1)
     load_demo(app)
     first = app.test_client()
-    sign_in(first, oidc_server, "pat")
+    open_session(first, "pat")
     second = app.test_client()
     cookie = first.get_cookie("session")
     assert cookie is not None

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from app.auth.models import PortalSession, Resident
 from app.extensions import db
-from tests.conftest import authorize_at_provider, csrf_token, sign_in, start_sign_in
+from tests.support.pages import csrf_token
+from tests.support.signin import authorize_at_provider, open_session, sign_in, start_sign_in
 
 
 def test_login_redirect_uses_pkce_s256_state_and_nonce(client: FlaskClient, oidc_server: str) -> None:
@@ -209,3 +210,41 @@ def test_uncommitted_request_work_does_not_block_the_session_write(make_app, oid
     with app.app_context():
         assert db.session.scalar(select(Resident.given_name).filter_by(subject="writer")) == "Test"
     assert client.get("/account").status_code == 200
+
+
+def test_page_tests_direct_sign_in_leaves_what_the_redirect_flow_leaves(app: Flask, oidc_server: str) -> None:
+    """``open_session``, the page tests' quick sign-in, must stay faithful to the callback it stands in for."""
+    claims = {
+        "email": "same@example.org",
+        "given_name": "Sam",
+        "family_name": "Same",
+        "realm_access": {"roles": ["resident", "staff"]},
+    }
+    real, direct = app.test_client(), app.test_client()
+    assert sign_in(real, oidc_server, "real", **claims).status_code == 302
+    open_session(direct, "direct", **claims)
+    skipped = {"id", "subject", "created_at", "last_login_at", "previous_login_at"}
+    with app.app_context():
+        profiles = [
+            {
+                c.key: getattr(db.session.scalar(select(Resident).filter_by(subject=sub)), c.key)
+                for c in Resident.__table__.c
+            }
+            for sub in ("real", "direct")
+        ]
+        assert profiles[0]["last_login_at"] is not None and profiles[1]["last_login_at"] is not None
+        assert {k: v for k, v in profiles[0].items() if k not in skipped} == {
+            k: v for k, v in profiles[1].items() if k not in skipped
+        }
+        assert db.session.scalar(select(func.count()).select_from(PortalSession)) == 2
+    data = []
+    for client in (real, direct):
+        with client.session_transaction() as session:
+            data.append(dict(session))
+    assert data[0].keys() == data[1].keys()
+    assert [d["roles"] for d in data] == [["resident", "staff"]] * 2
+    assert data[0]["provider_sid"] == data[1]["provider_sid"]
+    assert data[0]["id_token"] and data[1]["id_token"] is None  # the one difference: no provider, no ID token
+    for client in (real, direct):
+        assert "same@example.org" in client.get("/account").get_data(as_text=True)
+        assert client.get("/staff/").status_code == 200

@@ -243,6 +243,6 @@ def test_wrong_client_secret_ends_on_friendly_page(make_app: Callable[..., Flask
 
 
 def _csrf(client: FlaskClient) -> str:
-    from tests.conftest import csrf_token
+    from tests.support.pages import csrf_token
 
     return csrf_token(client, "/account")

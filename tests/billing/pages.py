@@ -7,21 +7,17 @@ import re
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from app.accounts.models import AccountLink
 from app.auth.models import Resident
-from app.billing import city_today, demo
 from app.extensions import db
-from tests.conftest import csrf_token
+from tests.support.demo import load_demo
+from tests.support.pages import csrf_token
+
+__all__ = ["add_links", "assert_csp_clean", "load_demo", "post_link", "resident_id"]
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
-
-
-def load_demo(app: Flask, accounts: int = 40) -> None:
-    """Load a small demo dataset for ``today`` and commit, outside any request."""
-    with app.app_context():
-        demo.load_demo(db.session, today=city_today(), accounts=accounts)
-        db.session.commit()
 
 
 def resident_id(app: Flask, sub: str) -> int:
@@ -39,7 +35,7 @@ def add_links(app: Flask, rid: int, pairs: list[tuple[str, str]]) -> None:
         db.session.commit()
 
 
-def post_link(client: FlaskClient, account_no: str, customer_id: str) -> object:
+def post_link(client: FlaskClient, account_no: str, customer_id: str) -> TestResponse:
     """Submit Account Link Setup with a fresh CSRF token."""
     token = csrf_token(client, "/accounts/link")
     return client.post(

@@ -14,9 +14,10 @@ from app.activity.models import AccountEvent
 from app.billing.models import BillingAccount
 from app.extensions import db
 from tests.billing.pages import add_links, assert_csp_clean, load_demo, resident_id
-from tests.conftest import csrf_token, sign_in
+from tests.support.pages import csrf_token, html_page
+from tests.support.signin import open_session
 
-CHANGE_LINK = 'href="/accounts/{}/delivery"'
+CHANGE_LINK = 'a[href="/accounts/{}/delivery"]'
 
 
 def delivery_of(app: Flask, account_no: str) -> str:
@@ -42,10 +43,10 @@ def events(app: Flask) -> list[str]:
 
 
 @pytest.fixture
-def pat(app: Flask, client: FlaskClient, login_as: Callable[..., Any]) -> FlaskClient:
+def pat(app: Flask, client: FlaskClient, signed_in_as: Callable[..., Any]) -> FlaskClient:
     """Signed in as "pat" with an open account, a closed one and a moved-out occupant's account linked."""
     load_demo(app)
-    login_as("pat")
+    signed_in_as("pat")
     add_links(app, resident_id(app, "pat"), [("100001", "2000001"), ("100003", "2000003"), ("100004", "2000004")])
     return client
 
@@ -57,18 +58,17 @@ def post_delivery(client: FlaskClient, account_no: str, value: str | None) -> An
 
 
 def test_only_the_current_customer_of_an_open_account_is_offered_the_change(pat: FlaskClient) -> None:
-    assert CHANGE_LINK.format("100001") in pat.get("/accounts/100001").get_data(as_text=True)
-    assert CHANGE_LINK.format("100003") not in pat.get("/accounts/100003").get_data(as_text=True)  # closed
-    assert CHANGE_LINK.format("100004") not in pat.get("/accounts/100004").get_data(as_text=True)  # moved out
+    assert html_page(pat.get("/accounts/100001")).select(CHANGE_LINK.format("100001"))
+    assert not html_page(pat.get("/accounts/100003")).select(CHANGE_LINK.format("100003"))  # closed
+    assert not html_page(pat.get("/accounts/100004")).select(CHANGE_LINK.format("100004"))  # moved out
 
 
 def test_paperless_on_then_back_to_paper(app: Flask, pat: FlaskClient) -> None:
     set_delivery(app, "100001", "paper")
-    page = pat.get("/accounts/100001/delivery")
-    html = page.get_data(as_text=True)
-    assert page.status_code == 200
-    assert 'value="paper" checked' in html and "pat@example.org" in html
-    assert_csp_clean(html)
+    page = html_page(pat.get("/accounts/100001/delivery"))
+    assert page.status == 200
+    assert page.select_one('input[value="paper"]').has_attr("checked") and "pat@example.org" in page.text
+    assert_csp_clean(page.html)
 
     response = post_delivery(pat, "100001", "email")
     assert response.status_code == 302 and response.headers["Location"] == "/accounts/100001"
@@ -92,14 +92,13 @@ def test_choosing_the_current_delivery_changes_nothing(app: Flask, pat: FlaskCli
     assert events(app) == before
 
 
-def test_paperless_needs_an_activated_email(app: Flask, pat: FlaskClient, oidc_server: str) -> None:
+def test_paperless_needs_an_activated_email(app: Flask, pat: FlaskClient) -> None:
     set_delivery(app, "100001", "paper")
-    sign_in(pat, oidc_server, "pat", email_verified=False)  # the provider now says the email is unverified
-    response = post_delivery(pat, "100001", "email")
-    html = response.get_data(as_text=True)
-    assert response.status_code == 200
-    assert "<title>Error: Bill delivery" in html and 'role="alert"' in html
-    assert "not activated yet" in html
+    open_session(pat, "pat", email_verified=False)  # signed in again: the email is unverified now
+    page = html_page(post_delivery(pat, "100001", "email"))
+    assert page.status == 200
+    assert page.title.startswith("Error: Bill delivery") and page.select('[role="alert"]')
+    assert "not activated yet" in page.text
     assert delivery_of(app, "100001") == "paper"
     assert "paperless_on" not in events(app)
 
@@ -107,8 +106,8 @@ def test_paperless_needs_an_activated_email(app: Flask, pat: FlaskClient, oidc_s
 @pytest.mark.parametrize("account_no", ["100003", "100004"])
 def test_closed_or_moved_out_accounts_refuse_with_409(app: Flask, pat: FlaskClient, account_no: str) -> None:
     before = delivery_of(app, account_no)
-    page = pat.get(f"/accounts/{account_no}/delivery").get_data(as_text=True)
-    assert "You can't change bill delivery for this account" in page and '<form class="usa-form' not in page
+    page = html_page(pat.get(f"/accounts/{account_no}/delivery"))
+    assert "You can't change bill delivery for this account" in page.text and not page.select("form.usa-form")
     token = csrf_token(pat, "/accounts/100001/delivery")
     other = "paper" if before == "email" else "email"
     response = pat.post(f"/accounts/{account_no}/delivery", data={"csrf_token": token, "delivery": other})
@@ -128,9 +127,9 @@ def test_no_choice_is_explained_and_a_forged_one_is_400(app: Flask, pat: FlaskCl
     assert delivery_of(app, "100001") == before
 
 
-def test_someone_elses_account_is_404(app: Flask, pat: FlaskClient, oidc_server: str) -> None:
+def test_someone_elses_account_is_404(app: Flask, pat: FlaskClient) -> None:
     other = app.test_client()
-    sign_in(other, oidc_server, "sam")
+    open_session(other, "sam")
     assert other.get("/accounts/100001/delivery").status_code == 404
     token = csrf_token(other, "/account")
     response = other.post("/accounts/100001/delivery", data={"csrf_token": token, "delivery": "email"})

@@ -10,7 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.billing.pages import load_demo, post_link
-from tests.conftest import count_queries, sign_in
+from tests.support.apps import count_queries
+from tests.support.signin import open_session
 
 PAIRS = [("100001", "2000001"), ("100002", "2000001"), ("100003", "2000003")]
 #: The session and resident (one statement) plus what the page shows; tests/perf/bench_home.py prints the same.
@@ -24,10 +25,10 @@ STATEMENTS = {
 
 @pytest.mark.parametrize(("path", "expected"), STATEMENTS.items())
 def test_signed_in_pages_run_a_fixed_few_statements(
-    app: Flask, client: FlaskClient, login_as: Callable[..., Any], path: str, expected: int
+    app: Flask, client: FlaskClient, signed_in_as: Callable[..., Any], path: str, expected: int
 ) -> None:
     load_demo(app)
-    login_as("pat")
+    signed_in_as("pat")
     for account_no, customer_id in PAIRS:
         assert post_link(client, account_no, customer_id).status_code == 302  # type: ignore[attr-defined]
     client.get(path)  # first use: the linking message, the session's "last seen" write
@@ -37,12 +38,12 @@ def test_signed_in_pages_run_a_fixed_few_statements(
 
 
 def test_without_keeping_announcements_the_home_page_reads_them(
-    make_app: Callable[..., Flask], oidc_server: str
+    make_app: Callable[..., Flask],
 ) -> None:
     app = make_app(BILLING_CACHE_SECONDS=0)
     load_demo(app)
     client = app.test_client()
-    sign_in(client, oidc_server, "pat")
+    open_session(client, "pat")
     client.get("/")
     with count_queries(app) as queries:
         home = client.get("/").get_data(as_text=True)

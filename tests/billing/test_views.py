@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,23 +11,23 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.billing.pages import add_links, assert_csp_clean, load_demo, resident_id
+from tests.support.pages import Page, html_page
 
 
 @pytest.fixture
-def pat(app: Flask, client: FlaskClient, login_as: Callable[..., Any]) -> FlaskClient:
+def pat(app: Flask, client: FlaskClient, signed_in_as: Callable[..., Any]) -> FlaskClient:
     """Signed in as "pat" with 100001 / 2000001 and the new occupant's 100004 / 2000400 linked."""
     load_demo(app)
-    login_as("pat")
+    signed_in_as("pat")
     add_links(app, resident_id(app, "pat"), [("100001", "2000001"), ("100004", "2000400")])
     return client
 
 
 def test_account_summary_shows_everything(pat: FlaskClient) -> None:
-    response = pat.get("/accounts/100001")
-    html = response.get_data(as_text=True)
-    assert response.status_code == 200
+    page = html_page(pat.get("/accounts/100001"))
+    assert page.status == 200
+    assert page.h1 == "Account Summary"
     for text in (
-        "Account Summary",
         "Service address",
         "Account number",
         "Bill delivery",
@@ -48,45 +47,51 @@ def test_account_summary_shows_everything(pat: FlaskClient) -> None:
         "Start date",
         "Stop date",
     ):
-        assert text in html, text
-    assert 'href="/accounts/100001/consumption"' in html
-    assert 'href="/accounts/100001/bills"' in html
-    assert_csp_clean(html)
+        assert text in page.text, text
+    assert page.select('a[href="/accounts/100001/consumption"]')
+    assert page.select('a[href="/accounts/100001/bills"]')
+    assert_csp_clean(page.html)
+
+
+def bill_links(page: Page, account_no: str) -> list[str]:
+    """The bill numbers a bill history page links to, in order."""
+    prefix = f"/accounts/{account_no}/bills/"
+    hrefs = [str(a["href"]) for a in page.select(f'a[href^="{prefix}"]')]
+    return [h[len(prefix) :] for h in hrefs if h[len(prefix) :].isdigit()]
 
 
 def test_bill_history_and_bill_details(pat: FlaskClient) -> None:
-    html = pat.get("/accounts/100001/bills").get_data(as_text=True)
-    bill_numbers = re.findall(r'href="/accounts/100001/bills/(\d+)"', html)
+    page = html_page(pat.get("/accounts/100001/bills"))
+    bill_numbers = bill_links(page, "100001")
     assert len(bill_numbers) in (23, 24)  # early in the month the last read is not billed yet
-    assert "Payments" in html and "Date posted" in html
-    assert_csp_clean(html)
-    detail = pat.get(f"/accounts/100001/bills/{bill_numbers[1]}")
-    text = detail.get_data(as_text=True)
-    assert detail.status_code == 200
-    assert "Charges" in text and "Water base charge and usage" in text and "Total" in text
-    assert "Payments on this bill" in text
-    assert_csp_clean(text)
+    assert "Payments" in page.text and "Date posted" in page.text
+    assert_csp_clean(page.html)
+    detail = html_page(pat.get(f"/accounts/100001/bills/{bill_numbers[1]}"))
+    assert detail.status == 200
+    assert "Charges" in detail.text and "Water base charge and usage" in detail.text and "Total" in detail.text
+    assert "Payments on this bill" in detail.text
+    assert_csp_clean(detail.html)
     assert pat.get("/accounts/100001/bills/0000000000").status_code == 404
 
 
 def test_consumption_history_has_chart_and_table(pat: FlaskClient) -> None:
-    html = pat.get("/accounts/100001/consumption").get_data(as_text=True)
-    assert '<svg class="portal-chart__svg"' in html
-    assert 'role="img" aria-labelledby="chart-title chart-desc"' in html
-    assert '<title id="chart-title">Monthly water use,' in html
-    assert '<desc id="chart-desc">Bar chart of 24 monthly reads. Highest:' in html
-    assert html.count('class="portal-chart__bar"') == 24
-    table = html[html.index('id="reads-heading"') :]
-    assert table.count('<th scope="row">') == 24
-    assert "No read" not in table
-    assert_csp_clean(html)
+    page = html_page(pat.get("/accounts/100001/consumption"))
+    chart = page.select_one("svg.portal-chart__svg")
+    assert chart["role"] == "img" and chart["aria-labelledby"] == "chart-title chart-desc"
+    assert page.text_of("svg #chart-title").startswith("Monthly water use,")
+    assert page.text_of("svg #chart-desc").startswith("Bar chart of 24 monthly reads. Highest:")
+    assert len(page.select("rect.portal-chart__bar")) == 24
+    table = page.select_one('[aria-labelledby="reads-heading"]')
+    assert len(table.select('th[scope="row"]')) == 24
+    assert "No read" not in table.get_text()
+    assert_csp_clean(page.html)
 
 
 def test_new_occupant_sees_only_their_own_time(app: Flask, pat: FlaskClient) -> None:
-    bills = pat.get("/accounts/100004/bills").get_data(as_text=True)
-    own = re.findall(r'href="/accounts/100004/bills/(\d+)"', bills)
+    bills = html_page(pat.get("/accounts/100004/bills"))
+    own = bill_links(bills, "100004")
     assert 0 < len(own) <= 13
-    assert "Final bill" not in bills  # the final bill belongs to the previous occupant
+    assert "Final bill" not in bills.text  # the final bill belongs to the previous occupant
     with app.app_context():
         from app.billing.client import SqlBillingSource
         from app.extensions import db
@@ -94,11 +99,12 @@ def test_new_occupant_sees_only_their_own_time(app: Flask, pat: FlaskClient) -> 
         previous = [b.bill_no for b in SqlBillingSource(lambda: db.session()).bills("100004", "2000004")]
     assert previous and not set(previous) & set(own)
     assert pat.get(f"/accounts/100004/bills/{previous[0]}").status_code == 404
-    consumption = pat.get("/accounts/100004/consumption").get_data(as_text=True)
-    assert consumption.count('class="portal-chart__bar"') < 14
-    reads = consumption[consumption.index('id="reads-heading"') :]
-    assert "No read" not in reads  # months before the move-in are not listed (issue 15)
-    assert reads.count('<th scope="row">') == consumption.count('class="portal-chart__bar"')
+    consumption = html_page(pat.get("/accounts/100004/consumption"))
+    bars = consumption.select("rect.portal-chart__bar")
+    assert len(bars) < 14
+    reads = consumption.select_one('[aria-labelledby="reads-heading"]')
+    assert "No read" not in reads.get_text()  # months before the move-in are not listed (issue 15)
+    assert len(reads.select('th[scope="row"]')) == len(bars)
 
 
 def test_vanished_account_says_so(app: Flask, pat: FlaskClient) -> None:
@@ -111,9 +117,9 @@ def test_vanished_account_says_so(app: Flask, pat: FlaskClient) -> None:
     with app.app_context():
         db.session.execute(delete(BillingAccount).where(BillingAccount.account_no == "100001"))
         db.session.commit()
-    response = client.get("/accounts/100001")
-    assert response.status_code == 404
-    assert "no longer in the billing system" in response.get_data(as_text=True)
+    page = html_page(client.get("/accounts/100001"))
+    assert page.status == 404
+    assert "no longer in the billing system" in page.text
     assert "no longer in the billing system" in client.get("/").get_data(as_text=True)
 
 

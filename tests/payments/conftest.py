@@ -23,6 +23,7 @@ from flask.testing import FlaskClient
 from app.payments.devprocessor import DevProcessorServer
 from tests.billing.pages import add_links, load_demo, resident_id
 from tests.browser.conftest import free_port
+from tests.support.signin import open_session
 from tests.support.threads import serve
 
 APPROVE = "4242 4242 4242 4242"
@@ -112,10 +113,7 @@ def pay_app(make_app: Callable[..., Flask], processor: Processor, smtp: tuple[in
 def pat(pay_app: Flask) -> FlaskClient:
     """Signed in as "pat" (pat@example.org) with an open account, a closed one and a previous occupant's."""
     client = pay_app.test_client()
-    from tests.conftest import sign_in
-
-    oidc = pay_app.config["OIDC_ISSUER"]
-    assert sign_in(client, oidc, "pat").status_code == 302
+    open_session(client, "pat")
     add_links(
         pay_app, resident_id(pay_app, "pat"), [("100001", "2000001"), ("100003", "2000003"), ("100004", "2000004")]
     )

@@ -20,8 +20,8 @@ from app.payments.devprocessor import DEV_WEBHOOK_SECRET, SIGNATURE_HEADER
 from app.payments.models import Payment, PaymentEvent
 from app.payments.processor import sign
 from tests.browser.conftest import free_port
-from tests.conftest import csrf_token_from
 from tests.payments.conftest import APPROVE, DECLINE, NO_FUNDS, Mailbox, Processor, pay_on_hosted_page
+from tests.support.pages import csrf_token_from
 from tests.support.threads import serve
 
 
@@ -199,12 +199,12 @@ def broken_processor() -> Iterator[int]:
 
 def test_a_processor_that_is_down_gives_a_clear_page_and_keeps_nothing(make_app: Any, broken_processor: int) -> None:
     from tests.billing.pages import add_links, load_demo, resident_id
-    from tests.conftest import sign_in
+    from tests.support.signin import open_session
 
     app = make_app(DEV_PAYMENTS_PORT=broken_processor)
     load_demo(app)
     client = app.test_client()
-    sign_in(client, app.config["OIDC_ISSUER"], "pat")
+    open_session(client, "pat")
     add_links(app, resident_id(app, "pat"), [("100001", "2000001")])
     response = start_payment(client)
     html = response.get_data(as_text=True)

@@ -6,10 +6,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.billing.pages import resident_id
-from tests.conftest import sign_in
 from tests.payments.conftest import pay_on_hosted_page
 from tests.payments.test_autopay import enrol
 from tests.payments.test_pay import payments, start_payment
+from tests.support.signin import open_session
 
 
 def test_staff_see_payments_and_enrolments(pay_app: Flask, pat: FlaskClient) -> None:
@@ -19,7 +19,7 @@ def test_staff_see_payments_and_enrolments(pay_app: Flask, pat: FlaskClient) -> 
     assert pat.get(f"/staff/residents/{resident_id(pay_app, 'pat')}").status_code == 403
 
     staff = pay_app.test_client()
-    sign_in(staff, pay_app.config["OIDC_ISSUER"], "sam", realm_access={"roles": ["resident", "staff"]})
+    open_session(staff, "sam", realm_access={"roles": ["resident", "staff"]})
     page = staff.get(f"/staff/residents/{resident_id(pay_app, 'pat')}").get_data(as_text=True)
     assert payment.receipt_no in page and str(payment.reference) in page and "$42.50" in page
     assert "Auto Pay" in page and "$80.00" in page and "Card ending 4242" in page

@@ -24,7 +24,7 @@ from flask import Flask
 from app.payments.processor import CANCELLED, OPEN, SUCCEEDED, InvalidWebhook, sign
 from app.payments.stripe_processor import StripeProcessor
 from tests.browser.conftest import free_port
-from tests.conftest import csrf_token_from
+from tests.support.pages import csrf_token_from
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "stripe-mock"
@@ -134,7 +134,7 @@ def test_webhook_signature_follows_stripes_scheme(stripe_processor: StripeProces
 
 def test_the_portal_pays_through_stripe(make_app: Any, stripe_mock: str) -> None:
     from tests.billing.pages import add_links, load_demo, resident_id
-    from tests.conftest import sign_in
+    from tests.support.signin import open_session
 
     app: Flask = make_app(
         PAYMENT_PROCESSOR="stripe",
@@ -144,7 +144,7 @@ def test_the_portal_pays_through_stripe(make_app: Any, stripe_mock: str) -> None
     )
     load_demo(app)
     client = app.test_client()
-    sign_in(client, app.config["OIDC_ISSUER"], "pat")
+    open_session(client, "pat")
     add_links(app, resident_id(app, "pat"), [("100001", "2000001")])
     html = client.get("/accounts/100001/pay").get_data(as_text=True)
     attempt = html.split('name="attempt" type="hidden" value="', 1)[1].split('"', 1)[0]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from app import create_app, reads
 from app.extensions import db
-from tests.conftest import base_config, sign_in
+from tests.support.config import base_config
 from tests.support.fresh_database import ADMIN_URL, terminate_connections
+from tests.support.signin import sign_in
 
 
 def test_signed_in_pages_survive_dead_connections(database_url: str, oidc_server: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.conftest import csrf_token
+from tests.support.pages import csrf_token
 
 STAFF = {"realm_access": {"roles": ["resident", "staff"]}}
 

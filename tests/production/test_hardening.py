@@ -10,7 +10,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import CLIENT_SECRET, SECRET_KEY, csrf_token, sign_in
+from tests.support.config import CLIENT_SECRET, SECRET_KEY
+from tests.support.pages import csrf_token
+from tests.support.signin import sign_in
 
 PAGES = ("/sign-in", "/help", "/signed-out", "/healthz", "/no-such-page", "/account", "/login")
 

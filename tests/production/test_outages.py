@@ -83,7 +83,7 @@ def test_sign_in_recovers_without_restart(app: Flask, provider: HostileProvider)
 
 
 def test_sign_out_works_while_provider_is_down(make_app: Callable[..., Flask], provider: HostileProvider) -> None:
-    from tests.conftest import csrf_token
+    from tests.support.pages import csrf_token
 
     client = make_app(OIDC_ISSUER=provider.issuer, OIDC_TIMEOUT=1, OIDC_METADATA_TTL=0).test_client()
     assert attempt_sign_in(client)[0] == 302

@@ -13,7 +13,9 @@ from app.activity.models import AccountEvent
 from app.auth.models import Resident
 from app.extensions import db
 from app.timeutil import utcnow
-from tests.conftest import count_queries, csrf_token, sign_in
+from tests.support.apps import count_queries
+from tests.support.pages import csrf_token, html_page
+from tests.support.signin import open_session, sign_in
 
 STAFF = {"realm_access": {"roles": ["resident", "staff"]}}
 STAFF_PAGES = ("/staff/", "/staff/residents", "/staff/residents?q=a")
@@ -48,8 +50,8 @@ def test_anonymous_is_sent_to_sign_in(client: FlaskClient) -> None:
         assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in"), path
 
 
-def test_resident_without_staff_role_gets_403(client: FlaskClient, oidc_server: str, app: Flask) -> None:
-    sign_in(client, oidc_server, "plain", realm_access={"roles": ["resident"]})
+def test_resident_without_staff_role_gets_403(client: FlaskClient, app: Flask) -> None:
+    open_session(client, "plain", realm_access={"roles": ["resident"]})
     for path in (*STAFF_PAGES, f"/staff/residents/{_resident_id(app, 'plain')}"):
         assert client.get(path).status_code == 403, path
     token = csrf_token(client, "/account")
@@ -61,6 +63,7 @@ def test_resident_without_staff_role_gets_403(client: FlaskClient, oidc_server: 
 
 
 def test_staff_sees_overview_and_activity(client: FlaskClient, oidc_server: str, app: Flask) -> None:
+    """Signed in through the redirect flow: the staff role comes from the ID token."""
     other = app.test_client()
     sign_in(other, oidc_server, "neighbour", email="neighbour@example.org")
     _add_activity(app, _resident_id(app, "neighbour"))
@@ -71,11 +74,11 @@ def test_staff_sees_overview_and_activity(client: FlaskClient, oidc_server: str,
     assert "203.0.113.9" in html
 
 
-def test_staff_finds_resident_and_ends_their_sessions(client: FlaskClient, oidc_server: str, app: Flask) -> None:
+def test_staff_finds_resident_and_ends_their_sessions(client: FlaskClient, app: Flask) -> None:
     other = app.test_client()
-    sign_in(other, oidc_server, "lostphone", email="lost.phone@example.org", given_name="Lois")
+    open_session(other, "lostphone", email="lost.phone@example.org", given_name="Lois")
     assert other.get("/account").status_code == 200
-    sign_in(client, oidc_server, "clerk", **STAFF)
+    open_session(client, "clerk", **STAFF)
     results = client.get("/staff/residents?q=LOST.PHONE").get_data(as_text=True)
     resident_id = _resident_id(app, "lostphone")
     assert f"/staff/residents/{resident_id}" in results
@@ -91,30 +94,30 @@ def test_staff_finds_resident_and_ends_their_sessions(client: FlaskClient, oidc_
     assert client.get("/staff/").status_code == 200  # staff's own session is untouched
 
 
-def test_sign_out_resident_needs_csrf(client: FlaskClient, oidc_server: str, app: Flask) -> None:
-    sign_in(client, oidc_server, "clerk", **STAFF)
+def test_sign_out_resident_needs_csrf(client: FlaskClient, app: Flask) -> None:
+    open_session(client, "clerk", **STAFF)
     response = client.post(f"/staff/residents/{_resident_id(app, 'clerk')}/sign-out")
     assert response.status_code == 400
 
 
-def test_unknown_resident_is_404(client: FlaskClient, oidc_server: str) -> None:
-    sign_in(client, oidc_server, "clerk", **STAFF)
+def test_unknown_resident_is_404(client: FlaskClient) -> None:
+    open_session(client, "clerk", **STAFF)
     assert client.get("/staff/residents/999999").status_code == 404
 
 
-def test_overlong_search_is_rejected_kindly(client: FlaskClient, oidc_server: str) -> None:
-    sign_in(client, oidc_server, "clerk", **STAFF)
-    response = client.get("/staff/residents?q=" + "x" * 500)
-    assert response.status_code == 200
-    assert "Field cannot be longer than 200 characters" in response.get_data(as_text=True)
+def test_overlong_search_is_rejected_kindly(client: FlaskClient) -> None:
+    open_session(client, "clerk", **STAFF)
+    page = html_page(client.get("/staff/residents?q=" + "x" * 500))
+    assert page.status == 200
+    assert "Field cannot be longer than 200 characters" in page.text
 
 
-def test_pages_query_count_is_constant(make_app: Callable[..., Flask], oidc_server: str) -> None:
+def test_pages_query_count_is_constant(make_app: Callable[..., Flask]) -> None:
     counts = []
     for links in (1, 10):
         app = make_app()
         client = app.test_client()
-        sign_in(client, oidc_server, f"clerk{links}", **STAFF)
+        open_session(client, f"clerk{links}", **STAFF)
         resident_id = _resident_id(app, f"clerk{links}")
         _add_activity(app, resident_id, links)
         client.get("/staff/")  # let the session's "last seen" write happen outside the count
@@ -125,25 +128,26 @@ def test_pages_query_count_is_constant(make_app: Callable[..., Flask], oidc_serv
     assert counts[0] == counts[1]
 
 
-def test_sign_out_everywhere_asks_first(client: FlaskClient, oidc_server: str, app: Flask) -> None:
+def test_sign_out_everywhere_asks_first(client: FlaskClient, app: Flask) -> None:
     other = app.test_client()
-    sign_in(other, oidc_server, "lostphone2", email="lost2@example.org", given_name="Lee")
-    sign_in(client, oidc_server, "clerk", **STAFF)
+    open_session(other, "lostphone2", email="lost2@example.org", given_name="Lee")
+    open_session(client, "clerk", **STAFF)
     resident_id = _resident_id(app, "lostphone2")
-    page = client.get(f"/staff/residents/{resident_id}").get_data(as_text=True)
-    assert f'href="/staff/residents/{resident_id}/sign-out"' in page and 'method="post"' not in page.split("<main")[1]
-    confirm = client.get(f"/staff/residents/{resident_id}/sign-out")
-    html = confirm.get_data(as_text=True)
-    assert confirm.status_code == 200 and "out everywhere?</h1>" in html and "This ends all 1 of" in html
-    assert f'action="/staff/residents/{resident_id}/sign-out"' in html
+    page = html_page(client.get(f"/staff/residents/{resident_id}"))
+    assert page.select(f'a[href="/staff/residents/{resident_id}/sign-out"]') and not page.select(
+        'main form[method="post"]'
+    )
+    confirm = html_page(client.get(f"/staff/residents/{resident_id}/sign-out"))
+    assert confirm.status == 200 and confirm.h1.endswith("out everywhere?") and "This ends all 1 of" in confirm.text
+    assert confirm.select(f'form[action="/staff/residents/{resident_id}/sign-out"]')
     assert other.get("/account").status_code == 200  # asking ends nothing
 
 
-def test_staff_sees_billing_imports(client: FlaskClient, oidc_server: str, app: Flask, tmp_path) -> None:
+def test_staff_sees_billing_imports(client: FlaskClient, app: Flask, tmp_path) -> None:
     from app.billing import demo
     from tests.billing.fixtures import TODAY
 
-    sign_in(client, oidc_server, "clerk", **STAFF)
+    open_session(client, "clerk", **STAFF)
     assert "No billing data has been imported yet." in client.get("/staff/").get_data(as_text=True)
     demo.synth_extract(tmp_path / "x", today=TODAY, accounts=4)
     assert app.test_cli_runner().invoke(args=["billing", "import", str(tmp_path / "x")]).exit_code == 0
