@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
@@ -100,17 +101,31 @@ def _money(cents: int) -> str:
     return f"${cents / 100:,.2f}"
 
 
-def _send_receipt(payment: Payment) -> None:
+@dataclass(frozen=True)
+class _Receipt:
+    """What a receipt email says, read before the commit (after it, no query may fail the committed answer)."""
+
+    total_cents: int
+    account_no: str
+    receipt_no: str
+    email: str
+
+
+def _receipt_of(payment: Payment) -> _Receipt:
+    return _Receipt(payment.amount_cents + payment.fee_cents, payment.account_no, payment.receipt_no, payment.email)
+
+
+def _send_receipt(receipt: _Receipt) -> None:
     """Email the receipt of a payment that just succeeded (after commit)."""
     body = _(
         "Thank you. We received your payment of %(amount)s for account %(number)s.\n"
         "Receipt number: %(receipt)s\n"
         "It will show on your account once Utility Billing posts it.",
-        amount=_money(payment.amount_cents + payment.fee_cents),
-        number=payment.account_no,
-        receipt=payment.receipt_no,
+        amount=_money(receipt.total_cents),
+        number=receipt.account_no,
+        receipt=receipt.receipt_no,
     )
-    send_mail(current_app.config, payment.email, _("Payment receipt %(receipt)s", receipt=payment.receipt_no), body)
+    send_mail(current_app.config, receipt.email, _("Payment receipt %(receipt)s", receipt=receipt.receipt_no), body)
 
 
 def send_notice(notice: service.Notice) -> None:
@@ -167,14 +182,16 @@ def _start(form: PayForm, *, source: str, account_no: str, customer_id: str, ema
         first = service.find_attempt(db.session(), form.attempt.data)
         if first is None:
             abort(409)
-        payment = first
+        public_id, status, checkout_url = first.public_id, first.status, first.checkout_url
     else:
+        # read before the commit expires them: after it, no query may fail the committed answer
+        public_id, status, checkout_url = payment.public_id, payment.status, payment.checkout_url
         db.session.commit()
     if source == "guest":
-        session["guest_payments"] = [*session.get("guest_payments", [])[-9:], payment.public_id]
-    if payment.status != "open":
-        return redirect(url_for("payments.receipt", public_id=payment.public_id))
-    return redirect(payment.checkout_url, code=303)
+        session["guest_payments"] = [*session.get("guest_payments", [])[-9:], public_id]
+    if status != "open":
+        return redirect(url_for("payments.receipt", public_id=public_id))
+    return redirect(checkout_url, code=303)
 
 
 def _amount_error(form: PayForm) -> None:
@@ -248,9 +265,10 @@ def finish(public_id: str) -> ResponseReturnValue:
         db.session.rollback()
         log.warning("payment %s status check failed: %s", payment.id, exc)
         changed = False
+    receipt = _receipt_of(payment) if changed and payment.status == SUCCEEDED else None
     db.session.commit()
-    if changed and payment.status == SUCCEEDED:
-        _send_receipt(payment)
+    if receipt is not None:
+        _send_receipt(receipt)
     return redirect(url_for("payments.receipt", public_id=public_id))
 
 
@@ -279,14 +297,17 @@ def webhook() -> ResponseReturnValue:
         return {"error": "payments are not configured"}, 503
     try:
         result = service.handle_webhook(db.session(), event, now=utcnow())
+        receipt = None
+        if result == "applied" and event.checkout_id:
+            payment = db.session.scalar(db.select(Payment).filter_by(checkout_id=event.checkout_id))
+            if payment is not None and payment.status == SUCCEEDED:
+                receipt = _receipt_of(payment)
         db.session.commit()
     except IntegrityError:  # the same event delivered twice at once: the other delivery applied it
         db.session.rollback()
         return {"result": "duplicate"}, 200
-    if result == "applied" and event.checkout_id:
-        payment = db.session.scalar(db.select(Payment).filter_by(checkout_id=event.checkout_id))
-        if payment is not None and payment.status == SUCCEEDED:
-            _send_receipt(payment)
+    if receipt is not None:
+        _send_receipt(receipt)
     return {"result": result}, 200
 
 
@@ -455,12 +476,15 @@ def autopay_return(account_no: str, enrolment_id: int) -> ResponseReturnValue:
         except ProcessorUnavailable:
             db.session.rollback()
             return _unavailable()
+        number, status = link.account_no, enrolment.status  # read before the commit expires them
         db.session.commit()
-    if enrolment.status == "active":
-        flash(_("Auto Pay is on for account %(number)s.", number=link.account_no), "success")
-    elif enrolment.status != "setup":
+    else:
+        number, status = link.account_no, enrolment.status
+    if status == "active":
+        flash(_("Auto Pay is on for account %(number)s.", number=number), "success")
+    elif status != "setup":
         flash(_("Auto Pay was not turned on. Nothing was saved."), "warning")
-    return redirect(url_for("payments.autopay", account_no=link.account_no))
+    return redirect(url_for("payments.autopay", account_no=number))
 
 
 @bp.post("/accounts/<account_no>/autopay/maximum")
@@ -478,9 +502,10 @@ def autopay_maximum(account_no: str) -> ResponseReturnValue:
         flash(form.max_amount.errors[0] if form.max_amount.errors else _("Please try again."), "error")
         return redirect(url_for("payments.autopay", account_no=link.account_no))
     service.change_maximum(db.session(), enrolment, form.max_cents, resident_id=g.resident.id, now=utcnow())
+    number = link.account_no  # read before the commit expires it
     db.session.commit()
-    flash(_("Auto Pay was updated for account %(number)s.", number=link.account_no), "success")
-    return redirect(url_for("payments.autopay", account_no=link.account_no))
+    flash(_("Auto Pay was updated for account %(number)s.", number=number), "success")
+    return redirect(url_for("payments.autopay", account_no=number))
 
 
 @bp.post("/accounts/<account_no>/autopay/cancel")
@@ -494,6 +519,7 @@ def autopay_cancel(account_no: str) -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():
         abort(400)
     service.cancel_enrolment(db.session(), enrolment, resident_id=g.resident.id, now=utcnow())
+    number = link.account_no  # read before the commit expires it
     db.session.commit()
-    flash(_("Auto Pay is off for account %(number)s.", number=link.account_no), "success")
-    return redirect(url_for("payments.autopay", account_no=link.account_no))
+    flash(_("Auto Pay is off for account %(number)s.", number=number), "success")
+    return redirect(url_for("payments.autopay", account_no=number))
