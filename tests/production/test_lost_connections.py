@@ -188,3 +188,33 @@ def _cut_link(portal: Portal, browser: requests.Session, cutter: CommitCutter) -
         allow_redirects=False,
         timeout=15,
     )
+
+
+def test_delivery_change_whose_session_save_loses_the_connection_answers_as_committed(portal: Portal) -> None:
+    browser = _signed_in(portal, "saver")
+    assert _link(portal, browser).status_code == 302
+    url = f"{portal.base}/accounts/100001/delivery"
+    before_value = {1: "email", 0: "paper"}[
+        portal.count("SELECT count(*) FROM billing_account WHERE account_no = '100001' AND bill_delivery = 'email'")
+    ]
+    wanted = "paper" if before_value == "email" else "email"
+    page = browser.get(url, timeout=10)
+    match = CSRF.search(page.text)
+    assert page.status_code == 200 and match, page.text
+    before = portal.terminations()
+    response = browser.post(
+        url,
+        data={"csrf_token": match.group(1), "delivery": wanted},
+        headers={HEADER: "UPDATE portal_session"},  # the flash is saved after the commit
+        allow_redirects=False,
+        timeout=15,
+    )
+    assert portal.terminations() == before + 1, portal.log.read_text()
+    assert response.status_code == 302, portal.log.read_text()
+    done = browser.get(portal.base + response.headers["Location"], timeout=10).text
+    assert ("Bills will come by email." if wanted == "email" else "paper bills by mail") in done
+    assert (
+        portal.count(f"SELECT count(*) FROM billing_account WHERE account_no = '100001' AND bill_delivery = '{wanted}'")
+        == 1
+    )
+    assert portal.count(f"SELECT count(*) FROM portal_change WHERE account_no = '100001' AND value = '{wanted}'") == 1
