@@ -4,6 +4,11 @@ Nothing that correctness depends on is kept here: sessions, attempt counters and
 cache stay in the database. A cache that is not configured, or that fails, is a miss: pages read the
 database instead, and a failing Redis is skipped for ``CACHE_RETRY_SECONDS`` rather than slowing every
 request down.
+
+Every key carries the cache epoch, a number kept in the database (``cache_epoch``) and read with each
+request's session lookup. When forgetting something fails (Redis hangs or is down while a change is
+saved), the epoch is raised: every instance and worker then reads and writes new keys at once, and what
+the failed delete should have removed is never read again (it expires by its time to live).
 """
 
 from __future__ import annotations
@@ -13,11 +18,60 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
+from sqlalchemy import BigInteger, Column, Integer, Table, func, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.config import get_settings
+from app.extensions import db
 
 log = logging.getLogger(__name__)
+
+#: One row (id 1): the epoch every cache key starts with, raised when a forget fails.
+EPOCH = Table(
+    "cache_epoch",
+    db.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("n", BigInteger, nullable=False),
+)
+#: The current epoch (0 before it was ever raised), as a scalar subquery the session lookup selects too.
+EPOCH_QUERY = select(func.coalesce(func.max(EPOCH.c.n), 0)).where(EPOCH.c.id == 1).scalar_subquery()
+
+
+def remember_epoch(epoch: int | None) -> None:
+    """Keep the epoch the session lookup read for the rest of this request."""
+    g.cache_epoch = int(epoch or 0)
+
+
+def _current_epoch() -> int:
+    """This request's epoch (read once per request); raises SQLAlchemyError when the database fails."""
+    if has_request_context() and "cache_epoch" in g:
+        return int(g.cache_epoch)
+    from app.reads import read_engine
+
+    with read_engine().connect() as conn:
+        epoch = int(conn.execute(select(EPOCH_QUERY)).scalar_one())
+    if has_request_context():
+        g.cache_epoch = epoch
+    return epoch
+
+
+def raise_epoch() -> bool:
+    """Move every instance to new keys (in its own committed transaction); False when the database failed."""
+    try:
+        with db.engine.begin() as conn:
+            if conn.execute(update(EPOCH).where(EPOCH.c.id == 1).values(n=EPOCH.c.n + 1)).rowcount == 0:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(EPOCH.insert().values(id=1, n=1))
+                except IntegrityError:  # inserted at the same moment by another instance
+                    conn.execute(update(EPOCH).where(EPOCH.c.id == 1).values(n=EPOCH.c.n + 1))
+    except SQLAlchemyError as exc:
+        log.warning("cache epoch not raised: %s", type(exc).__name__)
+        return False
+    if has_request_context():
+        g.pop("cache_epoch", None)
+    return True
 
 
 class Cache(Protocol):
@@ -116,11 +170,21 @@ class RedisCache:
             log.warning("cache unavailable, reading the database for %ss: %s", self._retry_after, type(exc).__name__)
         self._down_until = time.monotonic() + self._retry_after
 
+    def _keys(self) -> str | None:
+        """The start of every key in this epoch, or None when the epoch cannot be read (a miss)."""
+        try:
+            return f"{self.prefix}{_current_epoch()}:"
+        except SQLAlchemyError:
+            return None
+
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys or not self._usable() or not self._forget_pending():
             return [None] * len(keys)
+        start = self._keys()
+        if start is None:
+            return [None] * len(keys)
         try:
-            values = self._redis.mget([self.prefix + key for key in keys])
+            values = self._redis.mget([start + key for key in keys])
         except self._errors as exc:
             self._failed(exc)
             return [None] * len(keys)
@@ -135,19 +199,20 @@ class RedisCache:
         return True
 
     def set_many(self, values: Mapping[str, bytes], ttl: int) -> None:
-        if not values or not self._usable():
+        start = self._keys() if values and self._usable() else None
+        if start is None:
             return
         try:
             with self._redis.pipeline(transaction=False) as pipe:
                 for key, value in values.items():
-                    pipe.set(self.prefix + key, value, ex=ttl)
+                    pipe.set(start + key, value, ex=ttl)
                 pipe.execute()
         except self._errors as exc:
             self._failed(exc)
 
     def delete_prefix(self, prefix: str) -> int:
         deleted = self._delete(prefix)
-        if deleted is None:
+        if deleted is None and not raise_epoch():  # new keys everywhere, or (database down too) misses here
             self._unforgotten.add(prefix)
         return deleted or 0
 
@@ -158,7 +223,8 @@ class RedisCache:
         deleted = 0
         try:
             batch: list[bytes] = []
-            for key in self._redis.scan_iter(match=self.prefix + prefix + "*", count=500):
+            # Every epoch's keys: an older epoch's are never read again, but need not wait for their TTL.
+            for key in self._redis.scan_iter(match=f"{self.prefix}*:{prefix}*", count=500):
                 batch.append(key)
                 if len(batch) >= 500:
                     deleted += int(self._redis.delete(*batch))

@@ -70,7 +70,9 @@ def client(app: Flask) -> FlaskClient:
 
 
 def keys(redis_url: str, prefix: str) -> list[str]:
-    return sorted(k.decode()[len(prefix) :] for k in redis.Redis.from_url(redis_url).scan_iter(match=prefix + "*"))
+    """The stored keys without the prefix and the cache epoch that starts each of them."""
+    stored = redis.Redis.from_url(redis_url).scan_iter(match=prefix + "*")
+    return sorted(k.decode()[len(prefix) :].split(":", 1)[1] for k in stored)
 
 
 def test_warm_home_page_reads_only_the_session(
@@ -353,3 +355,32 @@ def test_bill_delivery_change_during_a_redis_hang_is_never_hidden(
     time.sleep(0.6)  # past CACHE_RETRY_SECONDS: the portal uses Redis again, which still holds the old summary
     for _ in range(3):
         assert shown in client.get("/accounts/100001").get_data(as_text=True)
+
+
+def test_a_change_during_a_redis_hang_is_never_hidden_by_another_instance(
+    make_app: Callable[..., Flask], own_redis: subprocess.Popen[bytes]
+) -> None:
+    """Two instances share the database and Redis. The first saves a change while Redis hangs, so its forget
+    fails; once Redis answers again, the second (which never saw the failure) must not serve the old summary."""
+    settings = {"REDIS_URL": own_redis.url, "CACHE_TIMEOUT": 0.3, "CACHE_RETRY_SECONDS": 0.5}  # type: ignore[attr-defined]
+    first, second = make_app(**settings), make_app(**settings)
+    load_demo(first)
+    changer, reader = first.test_client(), second.test_client()
+    open_session(changer, "pat")
+    post_link(changer, "100001", "2000001")
+    open_session(reader, "pat")
+    page = reader.get("/accounts/100001/delivery").get_data(as_text=True)  # cached by the second instance
+    choice, shown = ("paper", "<dd>Paper bill by mail") if 'value="email" checked' in page else ("email", "<dd>Email")
+    assert shown not in reader.get("/accounts/100001").get_data(as_text=True)
+    token = csrf_token(changer, "/accounts/100001/delivery")
+    own_redis.send_signal(signal.SIGSTOP)
+    try:
+        response = changer.post("/accounts/100001/delivery", data={"csrf_token": token, "delivery": choice})
+        assert response.status_code == 302
+    finally:
+        own_redis.send_signal(signal.SIGCONT)
+    time.sleep(0.6)  # past CACHE_RETRY_SECONDS: both use Redis again, which still holds the old summary's key
+    for _ in range(3):
+        assert shown in reader.get("/accounts/100001").get_data(as_text=True)
+    cached = [k for k in redis.Redis.from_url(own_redis.url).scan_iter(match="*summary*")]  # type: ignore[attr-defined]
+    assert cached, "the second instance caches again, under the new epoch"

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import CallbackDict
 
 from app.auth.models import PortalSession, Resident
+from app.cache import EPOCH_QUERY, remember_epoch
 from app.cookies import CookiePolicy
 from app.extensions import db
 from app.reads import read_engine
@@ -36,6 +37,7 @@ SESSION_QUERY = (
         TABLE.c.data.label("session_data"),
         TABLE.c.created_at.label("session_created_at"),
         TABLE.c.last_seen_at.label("session_last_seen_at"),
+        EPOCH_QUERY.label("cache_epoch"),
         *RESIDENT.c,
     )
     .select_from(TABLE.outerjoin(RESIDENT, RESIDENT.c.id == TABLE.c.resident_id))
@@ -110,6 +112,7 @@ class DatabaseSessionInterface(SessionInterface):
             session = ServerSession()
             session.expired = True
             return session
+        remember_epoch(found.cache_epoch)
         now = utcnow()
         created, seen = as_utc(found.session_created_at), as_utc(found.session_last_seen_at)
         if now - seen > self.idle_timeout or now - created > self.absolute_timeout:
