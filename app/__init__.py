@@ -10,6 +10,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import INSTANCE, ROOT, get_settings, load_config
 from app.extensions import csrf, db, migrate
+from app.languages import PortalEnvironment
+
+
+class PortalFlask(Flask):
+    """Flask with the portal's Jinja environment (templates compiled once per locale)."""
+
+    jinja_environment = PortalEnvironment
 
 
 def portal_context() -> dict[str, Any]:
@@ -62,7 +69,7 @@ def memoize_template_url_for(app: Flask) -> None:
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build a portal app; ``test_config`` replaces the instance file and the environment."""
-    app = Flask(
+    app = PortalFlask(
         __name__,
         instance_path=str(INSTANCE),
         template_folder=str(ROOT / "templates"),

@@ -105,3 +105,40 @@ def test_every_string_in_the_code_has_a_spanish_translation(tmp_path: Path) -> N
     with (CATALOGUE / "messages.mo").open("rb") as f:
         compiled = {m.id: m.string for m in read_mo(f) if m.id}
     assert compiled == {m.id: m.string for m in catalogue if m.id}, "messages.mo is stale: run pybabel compile"
+
+
+def test_fixed_strings_are_compiled_into_each_languages_templates(app: Flask) -> None:
+    """A request's templates come from its language's overlay, with ``_("literal")`` already translated."""
+    source, _, _ = app.jinja_env.loader.get_source(app.jinja_env, "base.html")  # type: ignore[union-attr]
+    assert '_("Skip to main content")' in source
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        app.preprocess_request()
+        template = app.jinja_env.get_template("base.html")
+        assert template.environment is not app.jinja_env
+        code = template.environment.compile(source, "base.html", raw=True)
+    assert "Saltar al contenido principal" in code and "Skip to main content" not in code
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        app.preprocess_request()
+        english = app.jinja_env.get_template("base.html").environment
+    assert english is not template.environment
+    assert app.jinja_env.get_template("base.html").environment is app.jinja_env  # outside a request
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('{{ _("Skip to main content") }}', "Saltar al contenido principal"),
+        ('{{ _("Skip to main content")|upper }}', "SALTAR AL CONTENIDO PRINCIPAL"),
+        ('{{ _("50%% off") }}', "50% off"),  # formatted as the run-time ``_`` formats it
+        ('{{ _("Hello, %(name)s.", name="<Ana>") }}', "Hola, &lt;Ana&gt;."),  # variables: still a call
+        ('{% set s = {"_": _} %}{{ s._("Skip to main content") }}', "Saltar al contenido principal"),
+        ('{{ _("<b>x</b>") }}', "<b>x</b>"),  # marked safe, as the run-time ``_`` marks it
+    ],
+)
+def test_folded_strings_render_as_the_call_would(app: Flask, source: str, expected: str) -> None:
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        app.preprocess_request()
+        overlay = app.jinja_env.get_template("base.html").environment
+        folded = overlay.from_string(source).render()
+        called = app.jinja_env.from_string(source).render()
+    assert folded == called == expected
