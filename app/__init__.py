@@ -89,7 +89,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
 
-    from app import cache, cookies, languages, models, reads, retry  # noqa: F401  (models: every table, for migrations)
+    from app import cache, cookies, frame, languages, models, reads, retry  # noqa: F401  (models: every table, for migrations)
 
     db.init_app(app)
     retry.init_app(app, db)
@@ -98,6 +98,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "app" / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     languages.init_app(app)
+    frame.init_app(app)
     cookies.init_app(app)
 
     from app import accounts, auth, billing, home, main, payments, staff

@@ -129,6 +129,8 @@ class ProcessCache:
         return found
 
     def set_many(self, values: Mapping[str, bytes], ttl: int) -> None:
+        if len(values) > self._max_entries:
+            return
         if len(self._values) + len(values) > self._max_entries:
             now = time.monotonic()
             self._values = {k: v for k, v in self._values.items() if v[0] > now}
@@ -143,6 +145,30 @@ class ProcessCache:
         for key in doomed:
             self._values.pop(key, None)
         return len(doomed)
+
+
+class EpochProcessCache(ProcessCache):
+    """This process's memory for values whose keys name every version they depend on (a resident's
+    ``links_version``, the day, the language), when no Redis is configured. Each key starts with the cache
+    epoch, which every import raises, so a worker never serves what another process's change replaced.
+    """
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        start = _epoch_start()
+        return [None] * len(keys) if start is None else super().get_many([start + key for key in keys])
+
+    def set_many(self, values: Mapping[str, bytes], ttl: int) -> None:
+        start = _epoch_start()
+        if start is not None:
+            super().set_many({start + key: value for key, value in values.items()}, ttl)
+
+
+def _epoch_start() -> str | None:
+    """``"<epoch>:"``, or None when the epoch cannot be read (then nothing is read or kept)."""
+    try:
+        return f"{_current_epoch()}:"
+    except SQLAlchemyError:
+        return None
 
 
 class RedisCache:
@@ -275,11 +301,20 @@ def init_app(app: Flask) -> None:
         )
     app.extensions["cache"] = store
     app.extensions["shared_cache"] = store if store.enabled else ProcessCache()
+    app.extensions["versioned_cache"] = store if store.enabled else EpochProcessCache(settings.page_cache_entries)
 
 
 def cache() -> Cache:
     """This app's cache."""
     found: Cache = current_app.extensions["cache"]
+    return found
+
+
+def versioned_cache() -> Cache:
+    """Where values whose keys carry every version they depend on are kept: Redis when configured, else
+    this process's memory, each key under the cache epoch (see :class:`EpochProcessCache`).
+    """
+    found: Cache = current_app.extensions["versioned_cache"]
     return found
 
 

@@ -314,6 +314,12 @@ class Settings:
         "each process keeps the announcements (a change shows within it)",
         check=whole_number(0, 3600, "of seconds from 0 (no caching) to 3600"),
     )
+    page_cache_entries: int = setting(
+        1000,
+        "without Redis, how many signed-in home pages and account-card fragments each process keeps (under "
+        "keys holding the resident's links version and the import's cache epoch, so never out of date)",
+        check=whole_number(0, 100_000, "of entries from 0 to 100000"),
+    )
     billing_extract_mapping: str = setting(
         str(INSTANCE / "extract-mapping.toml"),
         "the city's column names and formats for `flask billing import` (see `docs/billing-extract.md`)",

@@ -219,7 +219,31 @@ def test_pages_work_while_redis_is_down(make_app: Callable[..., Flask], fault: s
             server.close()
 
 
-def test_without_redis_nothing_is_cached(make_app: Callable[..., Flask]) -> None:
+def test_without_redis_each_process_keeps_home_pages_by_version(make_app: Callable[..., Flask]) -> None:
+    """Two instances without Redis on one database each keep home pages in their own memory; a link made
+    through one, or an import, shows on the other at once (the links version and the cache epoch)."""
+    first, second = make_app(), make_app()
+    load_demo(first)
+    changer, reader = first.test_client(), second.test_client()
+    open_session(changer, "pat")
+    open_session(reader, "pat")
+    reader.get("/")
+    with count_queries(second) as queries:
+        page = reader.get("/").get_data(as_text=True)
+    assert queries() == 1 and "Account 100001" not in page  # the session check only
+    assert post_link(changer, "100001", "2000001").status_code == 302  # type: ignore[attr-defined]
+    assert "Account 100001" in reader.get("/").get_data(as_text=True)
+    with count_queries(second) as queries:
+        reader.get("/")
+    assert queries() == 1
+    result = first.test_cli_runner().invoke(args=["billing", "demo", "--accounts", "40"])
+    assert result.exit_code == 0, result.output
+    with count_queries(second) as queries:
+        page = reader.get("/").get_data(as_text=True)
+    assert queries() == 4 and "Account 100001" in page  # built again: session, links, summaries, pending
+
+
+def test_without_redis_summaries_are_read_afresh(make_app: Callable[..., Flask]) -> None:
     app = make_app()
     load_demo(app)
     with app.app_context():

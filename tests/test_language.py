@@ -109,13 +109,13 @@ def test_every_string_in_the_code_has_a_spanish_translation(tmp_path: Path) -> N
 
 def test_fixed_strings_are_compiled_into_each_languages_templates(app: Flask) -> None:
     """A request's templates come from its language's overlay, with ``_("literal")`` already translated."""
-    source, _, _ = app.jinja_env.loader.get_source(app.jinja_env, "base.html")  # type: ignore[union-attr]
+    source, _, _ = app.jinja_env.loader.get_source(app.jinja_env, "_frame.html")  # type: ignore[union-attr]
     assert '_("Skip to main content")' in source
     with app.test_request_context(headers={"Accept-Language": "es"}):
         app.preprocess_request()
-        template = app.jinja_env.get_template("base.html")
+        template = app.jinja_env.get_template("_frame.html")
         assert template.environment is not app.jinja_env
-        code = template.environment.compile(source, "base.html", raw=True)
+        code = template.environment.compile(source, "_frame.html", raw=True)
     assert "Saltar al contenido principal" in code and "Skip to main content" not in code
     with app.test_request_context(headers={"Accept-Language": "en"}):
         app.preprocess_request()

@@ -18,7 +18,7 @@ from typing import Any
 
 from app.billing.client import BillingSource, Pair
 from app.billing.types import AccountHolder, AccountSummary, Bill, Customer, Payment, Reading, Service, Tenure
-from app.cache import Cache
+from app.cache import Cache, raise_epoch
 
 #: Key namespace of everything here; the version in each key changes when the value's shape does.
 PREFIX = "billing:"
@@ -146,5 +146,10 @@ class CachedBillingSource:
 
 
 def clear_billing_cache(cache: Cache) -> int:
-    """Forget everything under the billing prefix (after new data is loaded), home-page fragments too."""
+    """Forget everything under the billing prefix (after new data is loaded), home-page fragments too.
+
+    The cache epoch is raised first: every instance and worker then uses new keys, so even what each
+    process keeps in its own memory without Redis is never read again.
+    """
+    raise_epoch()
     return cache.delete_prefix(PREFIX)

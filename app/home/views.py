@@ -14,7 +14,7 @@ from app.auth.models import Resident
 from app.auth.sessions import session_cache_id
 from app.billing import billing_source, city_today
 from app.billing.service import current_announcements
-from app.cache import cache, cached_texts, shared_cache
+from app.cache import cached_texts, shared_cache, versioned_cache
 from app.config import get_settings
 from app.home import bp
 from app.home.cache import fragment_key
@@ -33,8 +33,9 @@ def index() -> ResponseReturnValue:
     cards (per resident). Every key that depends on the links holds the resident's ``links_version``,
     which linking and removing raise in their own transaction, so a changed set of links is never shown
     from the cache; sessions are checked before the cache is read, so a signed-out session gets nothing.
-    Without Redis only the announcements are kept, in each process's memory for ``BILLING_CACHE_SECONDS``;
-    everything else is read afresh.
+    Without Redis the announcements are kept in each process's memory for ``BILLING_CACHE_SECONDS``, and
+    the page and the cards too (``PAGE_CACHE_ENTRIES`` of them), under keys that also start with the cache
+    epoch, which every import raises: a change made through another process is seen at once.
     """
     if g.resident is None:
         return redirect(url_for("auth.sign_in"))
@@ -45,7 +46,7 @@ def index() -> ResponseReturnValue:
     if page_id is None or "_flashes" in session:
         return _render_home(resident, today, context, ttl)
     key = fragment_key("page", page_id, resident.links_version, *context, request.host)
-    return cached_texts(cache(), {key: lambda: _render_home(resident, today, context, ttl)}, ttl)[key]
+    return cached_texts(versioned_cache(), {key: lambda: _render_home(resident, today, context, ttl)}, ttl)[key]
 
 
 def _render_home(resident: Resident, today: date, context: tuple[str, ...], ttl: int) -> str:
@@ -59,7 +60,7 @@ def _render_home(resident: Resident, today: date, context: tuple[str, ...], ttl:
             "home/_account_cards.html", links=links, summaries=summaries, pending=pending, can_pay=can_pay
         )
 
-    store, shared = cache(), shared_cache()
+    store, shared = versioned_cache(), shared_cache()
     builders = {
         announcements_key: lambda: render_template(
             "home/_announcements.html", announcements=current_announcements(read_session(), today=today)
@@ -68,7 +69,7 @@ def _render_home(resident: Resident, today: date, context: tuple[str, ...], ttl:
     }
     if shared is store:  # Redis: both in one round trip
         fragments = cached_texts(store, builders, ttl)
-    else:  # no Redis: the announcements (the same for everyone) are kept in this process, the cards not at all
+    else:  # no Redis: the announcements (the same for everyone) for their time to live, the cards by version
         fragments = cached_texts(shared, {announcements_key: builders[announcements_key]}, ttl)
         fragments.update(cached_texts(store, {accounts_key: account_cards}, ttl))
     return render_template(

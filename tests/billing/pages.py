@@ -6,7 +6,7 @@ import re
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.test import TestResponse
 
 from app.accounts.models import AccountLink
@@ -29,9 +29,11 @@ def resident_id(app: Flask, sub: str) -> int:
 
 
 def add_links(app: Flask, rid: int, pairs: list[tuple[str, str]]) -> None:
-    """Link pairs directly in the database (the link form is tested separately)."""
+    """Link pairs directly in the database (the link form is tested separately), raising the resident's
+    links version as linking does, so no page kept for the old links is shown."""
     with app.app_context():
         db.session.add_all(AccountLink(resident_id=rid, account_no=a, customer_id=c) for a, c in pairs)
+        db.session.execute(update(Resident).where(Resident.id == rid).values(links_version=Resident.links_version + 1))
         db.session.commit()
 
 

@@ -16,7 +16,7 @@ from tests.support.signin import open_session
 PAIRS = [("100001", "2000001"), ("100002", "2000001"), ("100003", "2000003")]
 #: The session and resident (one statement) plus what the page shows; tests/perf/bench_home.py prints the same.
 STATEMENTS = {
-    "/": 4,  # links, their summaries, pending payments (announcements: kept in the process)
+    "/": 1,  # kept per session and links version (built: links, summaries, pending; see tests/test_cache.py)
     "/accounts/100001": 9,  # link, summary, customer, tenure, services, latest bill, its payments, pending
     "/accounts/100001/bills": 4,  # link, a page of bills, a page of payments
     "/accounts/100001/consumption": 4,  # link, summary (the customer's time), reads
