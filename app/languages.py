@@ -235,6 +235,7 @@ def init_app(app: Flask) -> None:
     )
     currency = app.jinja_env.filters["currencyformat"]
     app.jinja_env.globals["format_usd"] = lambda amount: currency(amount, "USD")
+    app.jinja_env.filters["usd"] = app.jinja_env.globals["format_usd"]
     # Template gettext callables that reuse the request's translations (Flask-Babel looks them up per call).
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda s: _translations().ugettext(s),
