@@ -243,6 +243,35 @@ def test_without_redis_each_process_keeps_home_pages_by_version(make_app: Callab
     assert queries() == 4 and "Account 100001" in page  # built again: session, links, summaries, pending
 
 
+def test_without_redis_kept_account_pages_follow_every_change(make_app: Callable[..., Flask]) -> None:
+    """Kept account pages in one process show at once what another changed: another resident's bill
+    delivery change on the same account (the outbox raises every linked resident's links version), and a
+    link removed in another session of the same resident (404, not the kept page)."""
+    first, second = make_app(), make_app()
+    load_demo(first)
+    changer, reader, laptop = first.test_client(), second.test_client(), first.test_client()
+    open_session(changer, "sam")
+    post_link(changer, "100001", "2000001")
+    open_session(reader, "pat")
+    post_link(reader, "100001", "2000001")
+    reader.get("/accounts/100001")  # the linking message: not kept
+    page = reader.get("/accounts/100001").get_data(as_text=True)
+    with count_queries(second) as queries:
+        assert reader.get("/accounts/100001").get_data(as_text=True) == page
+    assert queries() == 1  # kept
+    choice, shown = ("paper", "<dd>Paper bill by mail") if "<dd>Email" in page else ("email", "<dd>Email")
+    token = csrf_token(changer, "/accounts/100001/delivery")
+    assert changer.post("/accounts/100001/delivery", data={"csrf_token": token, "delivery": choice}).status_code == 302
+    assert shown in reader.get("/accounts/100001").get_data(as_text=True)
+    reader.get("/accounts/100001/bills")
+    assert reader.get("/accounts/100001/bills").status_code == 200  # kept too
+    open_session(laptop, "pat")
+    token = csrf_token(laptop, "/accounts/100001/remove")
+    assert laptop.post("/accounts/100001/remove", data={"csrf_token": token}).status_code == 302
+    assert reader.get("/accounts/100001").status_code == 404
+    assert reader.get("/accounts/100001/bills").status_code == 404
+
+
 def test_without_redis_summaries_are_read_afresh(make_app: Callable[..., Flask]) -> None:
     app = make_app()
     load_demo(app)
@@ -311,7 +340,7 @@ def test_cached_page_belongs_to_one_session_and_ends_with_it(
     post_link(client, "100001", "2000001")
     client.get("/")
     first = client.get("/").get_data(as_text=True)  # from the cache now
-    assert any(k.startswith("billing:home:v1:page:") for k in keys(redis_url, prefix))
+    assert any(k.startswith("billing:page:v2:") for k in keys(redis_url, prefix))
     laptop = app.test_client()  # the same resident in another browser
     sign_in(laptop, oidc_server, "pat")
     token = csrf_token(laptop, "/accounts/100001/remove")

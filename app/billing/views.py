@@ -6,13 +6,14 @@ Every page first finds the signed-in resident's own link to the account number i
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from app.auth.security import login_required
 from app.billing import LinkedAccount, billing_source, bp, city_today, delivery, own_link, summary_extras
 from app.billing.forms import DeliveryForm
+from app.billing.kept import kept_page
 from app.billing.service import PAGE_SIZE, consumption_history, get_statement, page_of
 from app.extensions import db
 from app.timeutil import utcnow
@@ -28,13 +29,17 @@ def _own_link(account_no: str) -> LinkedAccount:
 @bp.get("/accounts/<account_no>")
 @login_required
 def show_summary(account_no: str) -> ResponseReturnValue:
-    """Account Summary: balance, payments, customer information and services."""
+    """Account Summary: balance, payments, customer information and services (kept per session)."""
+    return kept_page(lambda: _summary_page(account_no))
+
+
+def _summary_page(account_no: str) -> str:
     link = _own_link(account_no)
     statement = get_statement(billing_source(), link.account_no, link.customer_id, today=city_today())
     if statement is None:  # gone from the last full extract; the link stays in case it comes back
         message = _("This account is no longer in the billing system.")
         title = _("Account %(number)s", number=link.account_no)
-        return render_template("errors/error.html", title=title, message=message, status=404), 404
+        abort(make_response(render_template("errors/error.html", title=title, message=message, status=404), 404))
     extras = summary_extras(link.account_no, link.customer_id, statement.summary)
     return render_template("billing/summary.html", link=link, statement=statement, **extras)
 
@@ -42,7 +47,11 @@ def show_summary(account_no: str) -> ResponseReturnValue:
 @bp.get("/accounts/<account_no>/bills")
 @login_required
 def list_bills(account_no: str) -> ResponseReturnValue:
-    """Bill history and payments, over the resident's own time on the account."""
+    """Bill history and payments, over the resident's own time on the account (kept per session)."""
+    return kept_page(lambda: _bills_page(account_no))
+
+
+def _bills_page(account_no: str) -> str:
     link = _own_link(account_no)
     billing = billing_source()
     bills_at = request.args.get("page", 1, type=int) or 1
@@ -69,7 +78,11 @@ def list_bills(account_no: str) -> ResponseReturnValue:
 @bp.get("/accounts/<account_no>/bills/<bill_no>")
 @login_required
 def show_bill(account_no: str, bill_no: str) -> ResponseReturnValue:
-    """One bill: its charges and the payments applied to it."""
+    """One bill: its charges and the payments applied to it (kept per session)."""
+    return kept_page(lambda: _bill_page(account_no, bill_no))
+
+
+def _bill_page(account_no: str, bill_no: str) -> str:
     link = _own_link(account_no)
     billing = billing_source()
     bill = billing.bill(link.account_no, link.customer_id, bill_no)
@@ -82,7 +95,11 @@ def show_bill(account_no: str, bill_no: str) -> ResponseReturnValue:
 @bp.get("/accounts/<account_no>/consumption")
 @login_required
 def show_consumption(account_no: str) -> ResponseReturnValue:
-    """Consumption history: a chart with a text alternative and a table of the last 24 months."""
+    """Consumption history: a chart with a text alternative and a table of the last 24 months (kept per session)."""
+    return kept_page(lambda: _consumption_page(account_no))
+
+
+def _consumption_page(account_no: str) -> str:
     link = _own_link(account_no)
     history = consumption_history(billing_source(), link.account_no, link.customer_id, today=city_today())
     return render_template("billing/consumption.html", link=link, history=history)

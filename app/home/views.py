@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import g, redirect, render_template, request, session, url_for
+from flask import g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from markupsafe import Markup
 
 from app.accounts.service import linked_summaries
 from app.auth.models import Resident
-from app.auth.sessions import session_cache_id
 from app.billing import billing_source, city_today
+from app.billing.kept import kept_page
 from app.billing.service import current_announcements
 from app.cache import cached_texts, shared_cache, versioned_cache
 from app.config import get_settings
@@ -26,27 +26,16 @@ from app.reads import read_session
 def index() -> ResponseReturnValue:
     """Home: announcements, profile and a card per linked account; anonymous visitors go to sign in.
 
-    Kept in the shared cache for ``BILLING_CACHE_SECONDS``, at two levels. The whole page, per browser
-    session: everything on it is fixed for the session (the resident's claims and roles come with the
-    sign-in, the CSRF token is signed once per session) except what its key holds, and a page with a
-    one-time message is never cached. Below that, the announcements (shared by everyone) and the account
-    cards (per resident). Every key that depends on the links holds the resident's ``links_version``,
-    which linking and removing raise in their own transaction, so a changed set of links is never shown
-    from the cache; sessions are checked before the cache is read, so a signed-out session gets nothing.
-    Without Redis the announcements are kept in each process's memory for ``BILLING_CACHE_SECONDS``, and
-    the page and the cards too (``PAGE_CACHE_ENTRIES`` of them), under keys that also start with the cache
-    epoch, which every import raises: a change made through another process is seen at once.
+    The whole page is kept per browser session (``app.billing.kept``). Below that, for the first visit of
+    a session, the announcements (shared by everyone; without Redis, kept in each process for
+    ``BILLING_CACHE_SECONDS``) and the account cards (per resident and links version) are kept too.
     """
     if g.resident is None:
         return redirect(url_for("auth.sign_in"))
     resident, today = g.resident, city_today()
     context = (get_locale() or "en", today.isoformat(), request.script_root)
     ttl = get_settings().billing_cache_seconds
-    page_id = session_cache_id()
-    if page_id is None or "_flashes" in session:
-        return _render_home(resident, today, context, ttl)
-    key = fragment_key("page", page_id, resident.links_version, *context, request.host)
-    return cached_texts(versioned_cache(), {key: lambda: _render_home(resident, today, context, ttl)}, ttl)[key]
+    return kept_page(lambda: _render_home(resident, today, context, ttl))
 
 
 def _render_home(resident: Resident, today: date, context: tuple[str, ...], ttl: int) -> str:

@@ -16,8 +16,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
-from app.accounts.models import AccountLink
-from app.auth.models import Resident
 from app.billing.client import BillingSource
 from app.billing.models import BillingPayment
 from app.billing.types import AccountSummary
@@ -101,16 +99,6 @@ def _audit(
 def _lock(session: Session, model: type[Payment] | type[AutopayEnrolment], row_id: int) -> None:
     """Make the webhook, the return page and the job take turns on one row (row lock; SQLite's write lock)."""
     session.execute(update(model).where(model.id == row_id).values(id=model.id))
-
-
-def _retire_cached_cards(session: Session, account_no: str) -> None:
-    """Home pages cached for residents who linked the account are rebuilt, now with the pending line."""
-    session.execute(
-        update(Resident)
-        .where(Resident.id.in_(select(AccountLink.resident_id).where(AccountLink.account_no == account_no)))
-        .values(links_version=Resident.links_version + 1)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def new_receipt_no() -> str:
@@ -222,7 +210,6 @@ def apply_outcome(session: Session, payment: Payment, outcome: Outcome, *, actor
     payment.updated_at = now
     if outcome.status == SUCCEEDED:
         payment.reference = outcome.reference or payment.checkout_id
-        _retire_cached_cards(session, payment.account_no)
         outbox.record_payload(
             session,
             outbox.PAYMENT,

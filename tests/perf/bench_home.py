@@ -6,9 +6,12 @@ through a local OpenID provider, links accounts through the real form, then load
 ``/healthz`` in alternating rounds with ``wrk`` (or ``--client python``: keep-alive threads). For each page
 it prints requests per second, the ratio to ``/healthz``, the SQL statements one request runs and the
 server CPU milliseconds per request. Targets: home >= 0.5 of /healthz, the other pages >= 0.25. Every
-request still checks its session in the database.
+request still checks its session in the database. By default the pages are kept per session as the portal
+ships (``app.billing.kept``: the repeated request is served from process memory after the session check);
+``--build-every-time`` measures building them on every request instead (``PAGE_CACHE_ENTRIES=0``).
 
     .venv/bin/python tests/perf/bench_home.py [--client wrk] [--connections 8] [--seconds 5] [--rounds 3]
+        [--build-every-time]
 """
 
 from __future__ import annotations
@@ -144,6 +147,11 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--redis-url", default="", help="the shared cache; '' (the default) runs without one")
     parser.add_argument("--path", action="append", help="only these pages (repeatable)")
+    parser.add_argument(
+        "--build-every-time",
+        action="store_true",
+        help="keep no page in process memory (PAGE_CACHE_ENTRIES=0): every request builds its page",
+    )
     args = parser.parse_args()
     pages = {p: PAGES.get(p, 0.25) for p in args.path} if args.path else PAGES
     if args.client == "wrk" and not shutil.which("wrk"):
@@ -172,6 +180,8 @@ def main() -> None:
                 "GUNICORN_ACCESS_LOG": os.devnull,
                 "LOG_LEVEL": "WARNING",
             }
+            if args.build_every_time:
+                env["PAGE_CACHE_ENTRIES"] = "0"
             migrate(env)
             subprocess.run(
                 [BIN / "flask", "--app", "wsgi", "billing", "demo"],
@@ -214,7 +224,8 @@ def main() -> None:
     print(
         f"gunicorn workers={args.workers} client={args.client} connections={args.connections} "
         f"rounds={args.rounds} x {args.seconds:g}s database={args.database} "
-        f"cache={'redis' if args.redis_url else 'none'} linked accounts={len(PAIRS)}"
+        f"cache={'redis' if args.redis_url else 'none'} linked accounts={len(PAIRS)} "
+        f"pages={'built every time' if args.build_every_time else 'kept per session'}"
     )
     print(f"{'page':32} {'req/s':>8} {'ratio':>6} {'target':>7} {'SQL':>4} {'CPU ms':>7}  rounds")
     for path, rates in results.items():
