@@ -310,14 +310,15 @@ class Settings:
     )
     billing_cache_seconds: int = setting(
         60,
-        "how long an account summary or home-page fragment may be reused (`0`: never); without Redis, how long "
-        "each process keeps the announcements (a change shows within it)",
+        "how long an account summary, kept signed-in page or home-page fragment may be reused (`0`: never); "
+        "without Redis, how long each process keeps the announcements (a change shows within it)",
         check=whole_number(0, 3600, "of seconds from 0 (no caching) to 3600"),
     )
     page_cache_entries: int = setting(
         1000,
-        "without Redis, how many signed-in home pages and account-card fragments each process keeps (under "
-        "keys holding the resident's links version and the import's cache epoch, so never out of date)",
+        "without Redis, how many kept signed-in pages (home, account summary, bills, consumption) and account "
+        "cards each process keeps, under keys holding the resident's links version and the cache epoch that "
+        "every import raises, so never out of date (`0`: none)",
         check=whole_number(0, 100_000, "of entries from 0 to 100000"),
     )
     billing_extract_mapping: str = setting(
