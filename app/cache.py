@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.config import get_settings
 from app.extensions import db
+from app.reads import read_engine
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,6 @@ def _current_epoch() -> int:
     """This request's epoch (read once per request); raises SQLAlchemyError when the database fails."""
     if has_request_context() and "cache_epoch" in g:
         return int(g.cache_epoch)
-    from app.reads import read_engine
-
     with read_engine().connect() as conn:
         epoch = int(conn.execute(select(EPOCH_QUERY)).scalar_one())
     if has_request_context():
