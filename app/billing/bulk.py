@@ -268,7 +268,7 @@ def _load(
         # Payments name their bill when they have one; customers must exist for every account and bill.
         linked = conn.exec_driver_sql(
             "SELECT (SELECT COUNT(*) FROM stage_raw_payments WHERE bill_no IS NOT NULL), "
-            "(SELECT COUNT(*) FROM billing_payment WHERE bill_id IS NOT NULL)"
+            "(SELECT COUNT(*) FROM billing_payment WHERE bill_no IS NOT NULL)"
         ).one()
         orphan_payment = linked[0] != linked[1]
         orphan_customer = False
@@ -299,10 +299,13 @@ def _load(
     for table in tables:
         conn.exec_driver_sql(f"ANALYZE {SCHEMA}.{table.name}")
     mark("analyze")
-    for table in tables:
-        for foreign_key in sorted(table.foreign_key_constraints, key=lambda c: str(c.name)):
-            conn.execute(AddConstraint(foreign_key))
-        mark(f"foreign keys {table.name}")
+    try:
+        for table in tables:
+            for foreign_key in sorted(table.foreign_key_constraints, key=lambda c: str(c.name)):
+                conn.execute(AddConstraint(foreign_key))
+            mark(f"foreign keys {table.name}")
+    except DBAPIError as exc:  # a row points at nothing
+        raise GiveUp() from exc
     checkpoint("built")
     # From here to the commit (moments) readers of the read model wait instead of reading the old tables.
     for name in reversed(TABLES):

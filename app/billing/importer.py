@@ -254,46 +254,46 @@ LIVE_FULL = (
     ),
     (
         "billing_occupancy",
-        "account_id, customer_id, start_date, end_date",
-        "a.id, s.customer_id, s.start_date, s.end_date",
-        "stage_occupancies s JOIN billing_account a ON a.account_no = s.account_no",
+        "account_no, customer_id, start_date, end_date",
+        "s.account_no, s.customer_id, s.start_date, s.end_date",
+        "stage_occupancies s",
     ),
     (
         "billing_service",
-        "account_id, service, code, start_date, stop_date, status, metered",
-        "a.id, s.service, s.code, s.start_date, s.stop_date, s.status, s.metered",
-        "stage_services s JOIN billing_account a ON a.account_no = s.account_no",
+        "account_no, service, code, start_date, stop_date, status, metered",
+        "s.account_no, s.service, s.code, s.start_date, s.stop_date, s.status, s.metered",
+        "stage_services s",
     ),
 )
 LIVE_HISTORY = (
+    # (live table, its columns, SELECT list, FROM clause, key to update by in an incremental extract)
     (
         "billing_bill",
-        "bill_no, account_id, customer_id, bill_date, due_date, amount_cents, balance_cents, is_final",
-        "s.bill_no, a.id, s.customer_id, s.bill_date, s.due_date, s.amount, s.balance, s.is_final",
-        "stage_bills s JOIN billing_account a ON a.account_no = s.account_no",
+        "bill_no, account_no, customer_id, bill_date, due_date, amount_cents, balance_cents, is_final",
+        "s.bill_no, s.account_no, s.customer_id, s.bill_date, s.due_date, s.amount, s.balance, s.is_final",
+        "stage_bills s",
         "bill_no",
     ),
     (
         "billing_bill_line",
-        "bill_id, line_no, service, description, amount_cents",
-        "b.id, s.line_no, s.service, s.description, s.amount",
-        "stage_bill_lines s JOIN billing_bill b ON b.bill_no = s.bill_no",
+        "bill_no, line_no, service, description, amount_cents",
+        "s.bill_no, s.line_no, s.service, s.description, s.amount",
+        "stage_bill_lines s",
         "",
     ),
     (
         "billing_payment",
-        "payment_id, account_id, customer_id, bill_id, posted_on, amount_cents, method, reference",
-        "s.payment_id, a.id, s.customer_id, b.id, s.posted_on, s.amount, s.method, s.reference",
-        "stage_payments s JOIN billing_account a ON a.account_no = s.account_no "
-        "LEFT JOIN billing_bill b ON b.bill_no = s.bill_no",
+        "payment_id, account_no, customer_id, bill_no, posted_on, amount_cents, method, reference",
+        "s.payment_id, s.account_no, s.customer_id, s.bill_no, s.posted_on, s.amount, s.method, s.reference",
+        "stage_payments s",
         "payment_id",
     ),
     (
         "billing_meter_read",
-        "account_id, service, period_start, period_end, consumption, unit",
-        "a.id, s.service, s.period_start, s.period_end, s.consumption, s.unit",
-        "stage_meter_reads s JOIN billing_account a ON a.account_no = s.account_no",
-        "account_id, service, period_start",
+        "account_no, service, period_start, period_end, consumption, unit",
+        "s.account_no, s.service, s.period_start, s.period_end, s.consumption, s.unit",
+        "stage_meter_reads s",
+        "account_no, service, period_start",
     ),
 )
 #: Children first, for deleting.
@@ -321,14 +321,8 @@ def _swap_full(conn: Connection) -> None:
 def _swap_incremental(conn: Connection) -> None:
     """Add and update by key; nothing the extract does not name is deleted."""
     # A bill in the extract brings all its lines: the old lines of those bills go.
-    conn.exec_driver_sql(
-        "DELETE FROM billing_bill_line WHERE bill_id IN "
-        "(SELECT b.id FROM billing_bill b JOIN stage_bills s ON s.bill_no = b.bill_no)"
-    )
-    conn.exec_driver_sql(
-        "DELETE FROM billing_bill_line WHERE bill_id IN "
-        "(SELECT b.id FROM billing_bill b JOIN stage_bill_lines s ON s.bill_no = b.bill_no)"
-    )
+    conn.exec_driver_sql("DELETE FROM billing_bill_line WHERE bill_no IN (SELECT bill_no FROM stage_bills)")
+    conn.exec_driver_sql("DELETE FROM billing_bill_line WHERE bill_no IN (SELECT bill_no FROM stage_bill_lines)")
     for table, columns, values, source, key in LIVE_HISTORY:
         if not key:
             conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) SELECT {values} FROM {source}")
