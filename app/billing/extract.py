@@ -322,12 +322,16 @@ class Source:
         """SHA-256 over the names and contents of ``names`` (in order)."""
         digest = hashlib.sha256()
         for name in names:
-            digest.update(name.encode() + b"\0")
-            with self.open(name) as stream:
-                while chunk := stream.read(1 << 20):
-                    digest.update(chunk)
-            digest.update(b"\0")
+            self.add_to_digest(digest, name)
         return digest.hexdigest()
+
+    def add_to_digest(self, digest: Any, name: str) -> None:
+        """Feed file ``name`` to ``digest`` as ``checksum`` does (the PostgreSQL import hashes while it copies)."""
+        digest.update(name.encode() + b"\0")
+        with self.open(name) as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+        digest.update(b"\0")
 
     def close(self) -> None:
         """Close the zip, if any."""
