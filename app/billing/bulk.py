@@ -22,20 +22,21 @@ which either reports every problem with its file, line and column, or loads what
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, MetaData, Table
+from sqlalchemy import Connection, Engine, MetaData, Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import AddConstraint, CreateIndex
 
 from app.billing.extract import SPECS, Column, FileSpec, Mapping, Source
 from app.extensions import db
-
-if TYPE_CHECKING:
-    from hashlib import _Hash
 
 SCHEMA = "billing_next"
 #: The live table of each file, parent-first (the read model; announcements and links are not part of it).
@@ -56,7 +57,9 @@ RENAMED = {"amount": "amount_cents", "balance": "balance_cents"}
 CUSTOMER_REFERENCES = ("billing_account", "billing_occupancy", "billing_bill")
 #: Memory PostgreSQL may use for the import's hash joins and index builds (server side, per operation).
 WORK_MEM = "256MB"
-MAINTENANCE_WORK_MEM = "1GB"
+MAINTENANCE_WORK_MEM = "512MB"
+#: Tables built at a time, each by its own connection (and server process): the machine's cores are the limit.
+WORKERS = 2
 RAW = "__raw"
 
 
@@ -187,9 +190,9 @@ def _copy(
     spec: FileSpec,
     mapping: Mapping,
     progress: Callable[[int], None],
-    digest: _Hash | None,
-) -> int:
-    """COPY one file, as it is, into its new table; return the rows copied."""
+    stop: threading.Event,
+) -> tuple[int, str]:
+    """COPY one file, as it is, into its new table; return the rows copied and the file's SHA-256."""
     name = mapping.filename(spec)
     header = _header(source, name)
     by_header = {mapping.header(spec, c.name): c for c in spec.columns}
@@ -200,8 +203,7 @@ def _copy(
     targets = ", ".join(_target(by_header[h]) for h in header)  # a column left out of the file stays NULL
     raw: Any = conn.connection.driver_connection
     last = b""
-    if digest is not None:
-        digest.update(name.encode() + b"\0")
+    digest = hashlib.sha256()
     with source.open(name) as stream, raw.cursor() as cursor:
         with cursor.copy(
             f"COPY {SCHEMA}.{TABLE_OF[spec.kind]} ({targets}) FROM STDIN "
@@ -209,17 +211,16 @@ def _copy(
         ) as copy:
             # A byte order mark, if any, is on the header line, which COPY skips.
             while chunk := stream.read(1 << 20):
-                if digest is not None:
-                    digest.update(chunk)
+                if stop.is_set():
+                    raise GiveUp()  # another file failed: this one need not finish
+                digest.update(chunk)
                 copy.write(chunk)
                 progress(len(chunk))
                 last = chunk
         count = int(cursor.rowcount)
-    if digest is not None:
-        digest.update(b"\0")
     if not last.endswith(b"\n"):
         raise GiveUp()  # truncated: let the row-by-row path say where
-    return count
+    return count, digest.hexdigest()
 
 
 def _next_metadata() -> MetaData:
@@ -228,6 +229,59 @@ def _next_metadata() -> MetaData:
     for name in TABLES:
         db.metadata.tables[name].to_metadata(metadata, schema=SCHEMA)
     return metadata
+
+
+def _session_settings(conn: Connection) -> None:
+    # Estimates on fresh tables are huge and wrong: compiling every query (JIT) costs more than it saves.
+    conn.exec_driver_sql("SET LOCAL jit = off")
+    conn.exec_driver_sql("SET LOCAL DateStyle = 'ISO, YMD'")
+    conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
+    # Fresh tables have no statistics; a nested loop over them would be quadratic, so joins hash or merge.
+    conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
+
+
+@dataclass
+class _Built:
+    """What building one table found: rows, the file's SHA-256, and the seconds of each step."""
+
+    count: int
+    digest: str
+    phases: dict[str, float]
+
+
+def _build(
+    engine: Engine,
+    source: Source,
+    spec: FileSpec,
+    mapping: Mapping,
+    progress: Callable[[int], None],
+    stop: threading.Event,
+) -> _Built:
+    """One table, in a connection and transaction of its own: create, COPY (frozen rows), key, indexes, ANALYZE.
+
+    Committed, but only into ``billing_next``, which nothing reads; a duplicate key raises DBAPIError.
+    """
+    phases: dict[str, float] = {}
+    mark = phase_timer(phases, time.monotonic())
+    table = _next_metadata().tables[f"{SCHEMA}.{TABLE_OF[spec.kind]}"]
+    with engine.connect() as conn:
+        _session_settings(conn)
+        # Created in this transaction, so COPY may write its rows frozen (no later rewrite of every page to
+        # mark them visible, and the visibility map set: the foreign keys' checks read only the indexes).
+        checks = _create(conn, spec, table, mapping)
+        count, digest = _copy(conn, source, spec, mapping, progress, stop)
+        mark(f"copy {spec.kind}")
+        _settle(conn, spec, table, checks)
+        conn.execute(AddConstraint(table.primary_key))  # one sorted build; a duplicate fails it
+        mark(f"keys {table.name}")
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            conn.execute(CreateIndex(index))
+        mark(f"indexes {table.name}")
+        conn.exec_driver_sql(f"ANALYZE {SCHEMA}.{table.name}")
+        mark(f"analyze {table.name}")
+        conn.commit()
+    return _Built(count, digest, phases)
 
 
 def load_full(
@@ -239,22 +293,30 @@ def load_full(
     after_rows: Callable[[Connection], None],
     checkpoint: Callable[[str], None],
     phases: dict[str, float],
-    digest: _Hash | None = None,
-) -> dict[str, int]:
-    """Load and swap in a full extract; raises GiveUp (after rolling its work back) when it cannot vouch.
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Load and swap in a full extract; raises GiveUp (after undoing its work) when it cannot vouch.
 
-    ``after_rows`` runs in the new tables (first on the search path) before their secondary indexes;
-    ``digest`` is fed every file's name and bytes, as ``Source.checksum`` does, in ``SPECS`` order.
+    Returns the rows and the SHA-256 of each file. The tables are built ``WORKERS`` at a time, each in a
+    connection of its own (committed into ``billing_next``, which nothing reads and the next run empties);
+    the checks across tables and the swap run in ``conn``'s transaction, which the caller commits.
+    ``after_rows`` runs in the new tables (first on the search path) before their foreign keys.
     """
     started = time.monotonic()
+    with conn.engine.connect() as setup:
+        setup.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+        setup.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
+        setup.commit()
     savepoint = conn.begin_nested()
     try:
-        counts = _load(conn, source, mapping, progress, after_rows, checkpoint, phases, started, digest)
+        result = _load(conn, source, mapping, progress, after_rows, checkpoint, phases, started)
     except Exception:
-        savepoint.rollback()
+        savepoint.rollback()  # releases what this transaction locked in billing_next
+        with conn.engine.connect() as cleanup:
+            cleanup.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+            cleanup.commit()
         raise
     savepoint.commit()
-    return counts
+    return result
 
 
 def _load(
@@ -266,67 +328,59 @@ def _load(
     checkpoint: Callable[[str], None],
     phases: dict[str, float],
     started: float,
-    digest: _Hash | None,
-) -> dict[str, int]:
+) -> tuple[dict[str, int], dict[str, str]]:
     mark = phase_timer(phases, started)
-    # Estimates on fresh tables are huge and wrong: compiling every query (JIT) costs more than it saves.
-    conn.exec_driver_sql("SET LOCAL jit = off")
-    conn.exec_driver_sql("SET LOCAL DateStyle = 'ISO, YMD'")
-    conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
-    conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
-    # Fresh tables have no statistics; a nested loop over them would be quadratic, so joins hash or merge.
-    conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
-    metadata = _next_metadata()
-    tables = {t.name: t for t in (metadata.tables[f"{SCHEMA}.{name}"] for name in TABLES)}
-    # The tables are created in this subtransaction, which lets COPY write its rows frozen (no later
-    # rewrite of every page to mark them visible).
-    conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-    conn.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
-    checks = {spec.kind: _create(conn, spec, tables[TABLE_OF[spec.kind]], mapping) for spec in SPECS}
-    mark("new tables")
-    counts: dict[str, int] = {}
-    try:
-        for spec in SPECS:
-            counts[spec.kind] = _copy(conn, source, spec, mapping, progress, digest)
-            mark(f"copy {spec.kind}")
-    except GiveUp:
-        raise
-    except Exception as exc:  # a COPY error: a rule, a length, a missing value, bad encoding or quoting
-        raise GiveUp() from exc
-    checkpoint("loaded")
+    lock = threading.Lock()
+
+    def shown(n: int) -> None:
+        with lock:
+            progress(n)
+
+    stop = threading.Event()
+    # Largest files first, so the last one to start is small and both workers end at about the same time.
+    ordered = sorted(SPECS, key=lambda s: -source.size(mapping.filename(s)))
+    built: dict[str, _Built] = {}
+    failed: list[Exception] = []
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="billing-import") as pool:
+        futures = {pool.submit(_build, conn.engine, source, spec, mapping, shown, stop): spec for spec in ordered}
+        for future in as_completed(futures):
+            try:
+                built[futures[future].kind] = future.result()
+            except Exception as exc:  # every worker is waited for; then the first error counts
+                stop.set()
+                failed.append(exc)
+    if failed:
+        if isinstance(failed[0], GiveUp):
+            raise failed[0]
+        # A COPY error (a rule, a length, a missing value, bad encoding or quoting) or a duplicate key.
+        raise GiveUp() from failed[0]
     for spec in SPECS:
-        _settle(conn, spec, tables[TABLE_OF[spec.kind]], checks[spec.kind])
-    mark("settle columns")
+        phases.update(built[spec.kind].phases)
+    mark(f"files, {WORKERS} at a time (wall clock)")
+    checkpoint("loaded")
+    _session_settings(conn)
     conn.exec_driver_sql(f"SET LOCAL search_path TO {SCHEMA}, public")
-    try:
-        for table in tables.values():
-            conn.execute(AddConstraint(table.primary_key))  # one sorted build; a duplicate fails it
-            mark(f"keys {table.name}")
-        for name in CUSTOMER_REFERENCES:
-            orphan = conn.exec_driver_sql(
-                f"SELECT EXISTS (SELECT FROM {name} r WHERE NOT EXISTS "
-                "(SELECT FROM billing_customer c WHERE c.customer_id = r.customer_id))"
-            ).scalar()
-            if orphan:
-                raise GiveUp()
-        mark("customer checks")
-    except DBAPIError as exc:  # a key is not unique
-        raise GiveUp() from exc
+    for name in CUSTOMER_REFERENCES:
+        orphan = conn.exec_driver_sql(
+            f"SELECT EXISTS (SELECT FROM {name} r WHERE NOT EXISTS "
+            "(SELECT FROM billing_customer c WHERE c.customer_id = r.customer_id))"
+        ).scalar()
+        if orphan:
+            raise GiveUp()
+    mark("customer checks")
     after_rows(conn)
     mark("pending portal changes")
-    for table in tables.values():
-        for index in sorted(table.indexes, key=lambda i: str(i.name)):
-            conn.execute(CreateIndex(index))
-        mark(f"indexes {table.name}")
-    for name in TABLES:
-        conn.exec_driver_sql(f"ANALYZE {SCHEMA}.{name}")
-    mark("analyze")
+    # Adding a foreign key checks every row at once (one join): the only check of accounts and bills. Both
+    # sides have their keys' indexes over frozen rows, which a merge join reads in order (index only)
+    # faster than a hash join builds and probes.
+    conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+    tables = _next_metadata()
     try:
-        # Adding a foreign key checks every row at once (one join): the only check of accounts and bills.
-        for table in tables.values():
+        for name in TABLES:
+            table = tables.tables[f"{SCHEMA}.{name}"]
             for foreign_key in sorted(table.foreign_key_constraints, key=lambda c: str(c.name)):
                 conn.execute(AddConstraint(foreign_key))
-            mark(f"foreign keys {table.name}")
+            mark(f"foreign keys {name}")
     except DBAPIError as exc:  # a row points at nothing
         raise GiveUp() from exc
     checkpoint("built")
@@ -336,7 +390,16 @@ def _load(
     for name in TABLES:
         conn.exec_driver_sql(f"ALTER TABLE {SCHEMA}.{name} SET SCHEMA public")
     conn.exec_driver_sql(f"DROP SCHEMA {SCHEMA}")
-    for setting in ("search_path", "enable_nestloop", "jit", "DateStyle", "work_mem", "maintenance_work_mem"):
+    for setting in (
+        "search_path",
+        "enable_nestloop",
+        "enable_hashjoin",
+        "jit",
+        "DateStyle",
+        "work_mem",
+        "maintenance_work_mem",
+    ):
         conn.exec_driver_sql(f"SET LOCAL {setting} TO DEFAULT")
     mark("swap")
-    return counts
+    counts = {spec.kind: built[spec.kind].count for spec in SPECS}
+    return counts, {mapping.filename(spec): built[spec.kind].digest for spec in SPECS}

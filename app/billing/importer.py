@@ -12,7 +12,6 @@ time, the checksum that makes a second run of the same extract a no-op, and the 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import sys
@@ -40,6 +39,7 @@ from app.billing.extract import (
     Problems,
     Source,
     Value,
+    combined_checksum,
     read_manifest,
     read_rows,
 )
@@ -382,9 +382,8 @@ def import_extract(
     if problems:
         return result
     if conn.dialect.name == "postgresql" and manifest.kind == FULL and bulk.usable(mapping):
-        digest = hashlib.sha256() if hash_files else None
         try:
-            result.counts = bulk.load_full(
+            result.counts, digests = bulk.load_full(
                 conn,
                 source,
                 mapping,
@@ -392,17 +391,17 @@ def import_extract(
                 after_rows=_reapply,
                 checkpoint=checkpoint,
                 phases=result.phases,
-                digest=digest,
             )
         except bulk.GiveUp:
             # The row-by-row path below reports the problems, or loads what the server did not like.
             result.phases.clear()
             result.phases["fast path, given up"] = time.monotonic() - started
         else:
-            if digest is not None:
+            if hash_files:
+                files = [(mapping.filename(s), digests[mapping.filename(s)]) for s in SPECS]
                 if source.exists(MANIFEST):
-                    source.add_to_digest(digest, MANIFEST)
-                result.checksum = digest.hexdigest()
+                    files.append((MANIFEST, source.file_digest(MANIFEST)))
+                result.checksum = combined_checksum(files)
             checkpoint("swapped")
             result.outcome = "succeeded"
             result.seconds = time.monotonic() - started
