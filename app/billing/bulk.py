@@ -1,22 +1,25 @@
 """The PostgreSQL fast path of a full import: each file is copied once, straight into its new table.
 
-The new read model is built in a schema of its own (``billing_next``). Each CSV file goes with
-``COPY ... (FORMAT csv, FREEZE)`` into its table there, created in the same transaction with the live
-table's columns plus, for every value that is not text, a column that takes the file's text (a number for
-amounts). The typed column is computed from it as the row is stored (a generated column), and ``CHECK``
-constraints hold the rules of ``app.billing.extract`` (a date or a whole number must read back as exactly
-its text, so the server's lenient parsers accept nothing the row rules refuse; an amount has at most two
-decimals; a choice or a true/false is one of its words); lengths and required values are the columns' own.
-Python only streams bytes, hashing them on the way (the extract's checksum). Then, with no second pass over
-the rows: the raw columns and the load's checks are dropped (catalog changes only), the primary keys are
-built (a duplicate fails them), customers are checked for every account, occupancy and bill, the other
-indexes, statistics, and the foreign keys, whose validation proves that every row points at its account
-or bill. The swap drops the live tables and moves the new ones into place in the same transaction, so
+The new read model is built in a schema of its own (``billing_next_`` and a random suffix), two tables at a
+time, each by a connection of its own. Each CSV file goes with ``COPY ... (FORMAT csv, FREEZE)`` into its
+table there, created in the same transaction with the live table's columns plus, for every value that is
+not text, a column that takes the file's text (a number for amounts). The typed column is computed from it
+as the row is stored (a generated column), and ``CHECK`` constraints hold the rules of
+``app.billing.extract`` (a date or a whole number must read back as exactly its text, so the server's
+lenient parsers accept nothing the row rules refuse; an amount has at most two decimals; a choice or a
+true/false is one of its words); lengths and required values are the columns' own. Python only streams
+bytes, hashing each file on the way (the extract's checksum). Then, with no second pass over the rows: the
+raw columns and the load's checks are dropped (catalog changes only), the primary key is built (a duplicate
+fails it), the other indexes and the statistics, and that table is committed into the new schema, which
+nothing reads. In the import's own transaction, customers are checked for every account, occupancy and
+bill, and the foreign keys are added, whose validation is the one proof that every row points at its
+account or bill. The swap drops the live tables and moves the new ones into place in that transaction, so
 readers keep the old data until the commit and wait only for the moves.
 
 Anything unexpected (a COPY error, a value that breaks a rule, a duplicate key, a row pointing at nothing)
-makes this path give up (its savepoint is rolled back) and the import runs the row-by-row path instead,
-which either reports every problem with its file, line and column, or loads what the server did not like.
+makes this path give up (its savepoint is rolled back, the new schema dropped) and the import runs the
+row-by-row path instead, which either reports every problem with its file, line and column, or loads what
+the server did not like. A killed import leaves its schema behind; the next one drops it first.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -38,7 +42,8 @@ from sqlalchemy.schema import AddConstraint, CreateIndex
 from app.billing.extract import SPECS, Column, FileSpec, Mapping, Source
 from app.extensions import db
 
-SCHEMA = "billing_next"
+#: The new tables are built in a schema of their own, named this and a random suffix (one per run).
+SCHEMA_PREFIX = "billing_next"
 #: The live table of each file, parent-first (the read model; announcements and links are not part of it).
 TABLE_OF = {
     "customers": "billing_customer",
@@ -151,7 +156,7 @@ def _create(conn: Connection, spec: FileSpec, table: Table, mapping: Mapping) ->
         columns += definitions
         checks += rules
     constraints = [f"CONSTRAINT load_check_{n} CHECK ({check})" for n, check in enumerate(checks)]
-    conn.exec_driver_sql(f"CREATE TABLE {SCHEMA}.{table.name} ({', '.join(columns + constraints)})")
+    conn.exec_driver_sql(f"CREATE TABLE {table.schema}.{table.name} ({', '.join(columns + constraints)})")
     return len(checks)
 
 
@@ -168,10 +173,10 @@ def _settle(conn: Connection, spec: FileSpec, table: Table, checks: int) -> None
             actions += [f"ALTER COLUMN {name} DROP EXPRESSION", f"DROP COLUMN {name}{RAW}"]
         elif not column.required and not table.c[name].nullable:
             # An empty optional field that the live table keeps as "" (the route).
-            conn.exec_driver_sql(f"UPDATE {SCHEMA}.{table.name} SET {name} = '' WHERE {name} IS NULL")
+            conn.exec_driver_sql(f"UPDATE {table.schema}.{table.name} SET {name} = '' WHERE {name} IS NULL")
             actions.append(f"ALTER COLUMN {name} SET NOT NULL")
     if actions:
-        conn.exec_driver_sql(f"ALTER TABLE {SCHEMA}.{table.name} {', '.join(actions)}")
+        conn.exec_driver_sql(f"ALTER TABLE {table.schema}.{table.name} {', '.join(actions)}")
 
 
 def _header(source: Source, name: str) -> list[str]:
@@ -188,6 +193,7 @@ def _copy(
     conn: Connection,
     source: Source,
     spec: FileSpec,
+    table: Table,
     mapping: Mapping,
     progress: Callable[[int], None],
     stop: threading.Event,
@@ -206,7 +212,7 @@ def _copy(
     digest = hashlib.sha256()
     with source.open(name) as stream, raw.cursor() as cursor:
         with cursor.copy(
-            f"COPY {SCHEMA}.{TABLE_OF[spec.kind]} ({targets}) FROM STDIN "
+            f"COPY {table.schema}.{table.name} ({targets}) FROM STDIN "
             f"(FORMAT csv, HEADER true, ENCODING 'UTF8', FORCE_NULL ({targets}), FREEZE true)"
         ) as copy:
             # A byte order mark, if any, is on the header line, which COPY skips.
@@ -223,11 +229,11 @@ def _copy(
     return count, digest.hexdigest()
 
 
-def _next_metadata() -> MetaData:
-    """The live read model's tables, as they are declared, in the ``billing_next`` schema."""
+def _next_metadata(schema: str) -> MetaData:
+    """The live read model's tables, as they are declared, in the new tables' schema."""
     metadata = MetaData(naming_convention=db.metadata.naming_convention)
     for name in TABLES:
-        db.metadata.tables[name].to_metadata(metadata, schema=SCHEMA)
+        db.metadata.tables[name].to_metadata(metadata, schema=schema)
     return metadata
 
 
@@ -252,6 +258,7 @@ class _Built:
 
 def _build(
     engine: Engine,
+    schema: str,
     source: Source,
     spec: FileSpec,
     mapping: Mapping,
@@ -260,17 +267,17 @@ def _build(
 ) -> _Built:
     """One table, in a connection and transaction of its own: create, COPY (frozen rows), key, indexes, ANALYZE.
 
-    Committed, but only into ``billing_next``, which nothing reads; a duplicate key raises DBAPIError.
+    Committed, but only into the new schema, which nothing reads; a duplicate key raises DBAPIError.
     """
     phases: dict[str, float] = {}
     mark = phase_timer(phases, time.monotonic())
-    table = _next_metadata().tables[f"{SCHEMA}.{TABLE_OF[spec.kind]}"]
+    table = _next_metadata(schema).tables[f"{schema}.{TABLE_OF[spec.kind]}"]
     with engine.connect() as conn:
         _session_settings(conn)
         # Created in this transaction, so COPY may write its rows frozen (no later rewrite of every page to
         # mark them visible, and the visibility map set: the foreign keys' checks read only the indexes).
         checks = _create(conn, spec, table, mapping)
-        count, digest = _copy(conn, source, spec, mapping, progress, stop)
+        count, digest = _copy(conn, source, spec, table, mapping, progress, stop)
         mark(f"copy {spec.kind}")
         _settle(conn, spec, table, checks)
         conn.execute(AddConstraint(table.primary_key))  # one sorted build; a duplicate fails it
@@ -278,10 +285,24 @@ def _build(
         for index in sorted(table.indexes, key=lambda i: str(i.name)):
             conn.execute(CreateIndex(index))
         mark(f"indexes {table.name}")
-        conn.exec_driver_sql(f"ANALYZE {SCHEMA}.{table.name}")
+        conn.exec_driver_sql(f"ANALYZE {schema}.{table.name}")
         mark(f"analyze {table.name}")
         conn.commit()
     return _Built(count, digest, phases)
+
+
+def drop_leftovers(engine: Engine) -> None:
+    """Drop the new-table schemas of imports that were killed (call holding the import lock, before one starts)."""
+    with engine.connect() as conn:
+        names = list(
+            conn.exec_driver_sql(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE %(like)s",
+                {"like": SCHEMA_PREFIX.replace("_", "\\_") + "\\_%"},
+            ).scalars()
+        )
+        for name in names:
+            conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+        conn.commit()
 
 
 def load_full(
@@ -297,22 +318,24 @@ def load_full(
     """Load and swap in a full extract; raises GiveUp (after undoing its work) when it cannot vouch.
 
     Returns the rows and the SHA-256 of each file. The tables are built ``WORKERS`` at a time, each in a
-    connection of its own (committed into ``billing_next``, which nothing reads and the next run empties);
+    connection of its own (committed into the new schema, which nothing reads; ``drop_leftovers`` removes it
+    if the process dies);
     the checks across tables and the swap run in ``conn``'s transaction, which the caller commits.
     ``after_rows`` runs in the new tables (first on the search path) before their foreign keys.
     """
     started = time.monotonic()
+    # A name of its own: a schema left by an earlier import in this same open transaction stays locked.
+    schema = f"{SCHEMA_PREFIX}_{secrets.token_hex(4)}"
     with conn.engine.connect() as setup:
-        setup.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        setup.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
+        setup.exec_driver_sql(f"CREATE SCHEMA {schema}")
         setup.commit()
     savepoint = conn.begin_nested()
     try:
-        result = _load(conn, source, mapping, progress, after_rows, checkpoint, phases, started)
+        result = _load(conn, schema, source, mapping, progress, after_rows, checkpoint, phases, started)
     except Exception:
-        savepoint.rollback()  # releases what this transaction locked in billing_next
+        savepoint.rollback()  # releases what this transaction locked in the new schema
         with conn.engine.connect() as cleanup:
-            cleanup.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+            cleanup.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
             cleanup.commit()
         raise
     savepoint.commit()
@@ -321,6 +344,7 @@ def load_full(
 
 def _load(
     conn: Connection,
+    schema: str,
     source: Source,
     mapping: Mapping,
     progress: Callable[[int], None],
@@ -342,7 +366,9 @@ def _load(
     built: dict[str, _Built] = {}
     failed: list[Exception] = []
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="billing-import") as pool:
-        futures = {pool.submit(_build, conn.engine, source, spec, mapping, shown, stop): spec for spec in ordered}
+        futures = {
+            pool.submit(_build, conn.engine, schema, source, spec, mapping, shown, stop): spec for spec in ordered
+        }
         for future in as_completed(futures):
             try:
                 built[futures[future].kind] = future.result()
@@ -359,7 +385,7 @@ def _load(
     mark(f"files, {WORKERS} at a time (wall clock)")
     checkpoint("loaded")
     _session_settings(conn)
-    conn.exec_driver_sql(f"SET LOCAL search_path TO {SCHEMA}, public")
+    conn.exec_driver_sql(f"SET LOCAL search_path TO {schema}, public")
     for name in CUSTOMER_REFERENCES:
         orphan = conn.exec_driver_sql(
             f"SELECT EXISTS (SELECT FROM {name} r WHERE NOT EXISTS "
@@ -374,10 +400,10 @@ def _load(
     # sides have their keys' indexes over frozen rows, which a merge join reads in order (index only)
     # faster than a hash join builds and probes.
     conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
-    tables = _next_metadata()
+    tables = _next_metadata(schema)
     try:
         for name in TABLES:
-            table = tables.tables[f"{SCHEMA}.{name}"]
+            table = tables.tables[f"{schema}.{name}"]
             for foreign_key in sorted(table.foreign_key_constraints, key=lambda c: str(c.name)):
                 conn.execute(AddConstraint(foreign_key))
             mark(f"foreign keys {name}")
@@ -388,8 +414,8 @@ def _load(
     for name in reversed(TABLES):
         conn.exec_driver_sql(f"DROP TABLE public.{name}")
     for name in TABLES:
-        conn.exec_driver_sql(f"ALTER TABLE {SCHEMA}.{name} SET SCHEMA public")
-    conn.exec_driver_sql(f"DROP SCHEMA {SCHEMA}")
+        conn.exec_driver_sql(f"ALTER TABLE {schema}.{name} SET SCHEMA public")
+    conn.exec_driver_sql(f"DROP SCHEMA {schema}")
     for setting in (
         "search_path",
         "enable_nestloop",

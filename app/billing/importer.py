@@ -538,6 +538,8 @@ def run_import(
                 result.counts = json.loads(previous.counts)
             else:
                 on_start(size)
+                if engine.dialect.name == "postgresql":
+                    bulk.drop_leftovers(engine)
                 with engine.connect() as conn:
                     result = import_extract(conn, source, mapping, progress=progress, hash_files=not checksum)
                     result.phases = {**phases, **result.phases}

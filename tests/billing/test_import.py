@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.billing import demo, importer
 from app.billing.client import SqlBillingSource
@@ -446,11 +446,25 @@ def test_killed_import_leaves_previous_data(app: Flask, tmp_path: Path, loaded: 
         if process.stderr is not None:
             process.stderr.close()
     assert snapshot(app) == loaded
+    with app.app_context():
+        postgres = db.engine.dialect.name == "postgresql"
+    if postgres and point != "swapped":
+        assert new_schemas(app), "the killed import's tables were committed into a schema of their own"
     code, output = run_import(app, folder)
     assert code == 0, output
     assert snapshot(app)[0][0] == 60
     listing = app.test_cli_runner().invoke(args=["billing", "imports"]).output
     assert "interrupted" in listing
+    if postgres:
+        assert new_schemas(app) == []  # the next import dropped what the killed one left
+
+
+def new_schemas(app: Flask) -> list[str]:
+    """The fast path's schemas of new tables that exist (committed) now."""
+    with app.app_context():
+        return list(
+            db.session.scalars(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'billing\\_next\\_%'"))
+        )
 
 
 def test_demo_command_takes_the_import_path(app: Flask) -> None:
