@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Date, Integer, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import Date, Integer, String, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.expression import BindParameter, Executable
@@ -119,7 +119,7 @@ def _summaries_statement() -> Select[Any]:
     customers: BindParameter[str] = bindparam("customers", expanding=True)
     totals = (
         select(
-            bill.c.account_id,
+            bill.c.account_no,
             bill.c.customer_id,
             func.sum(bill.c.balance_cents).label("balance"),
             func.sum(case((bill.c.due_date <= bindparam("today"), bill.c.balance_cents), else_=0)).label("due_now"),
@@ -127,10 +127,10 @@ def _summaries_statement() -> Select[Any]:
             func.max(bill.c.bill_date).label("last_bill"),
         )
         .where(
-            bill.c.account_id.in_(select(account.c.id).where(account.c.account_no.in_(accounts))),
+            bill.c.account_no.in_(accounts),
             bill.c.customer_id.in_(customers),
         )
-        .group_by(bill.c.account_id, bill.c.customer_id)
+        .group_by(bill.c.account_no, bill.c.customer_id)
         .subquery("totals")
     )
     return (
@@ -151,13 +151,13 @@ def _summaries_statement() -> Select[Any]:
             func.max(totals.c.last_bill).label("last_bill"),
         )
         .select_from(
-            account.join(occupancy, occupancy.c.account_id == account.c.id).outerjoin(
-                totals, and_(totals.c.account_id == account.c.id, totals.c.customer_id == occupancy.c.customer_id)
+            account.join(occupancy, occupancy.c.account_no == account.c.account_no).outerjoin(
+                totals,
+                and_(totals.c.account_no == account.c.account_no, totals.c.customer_id == occupancy.c.customer_id),
             )
         )
         .where(account.c.account_no.in_(accounts), occupancy.c.customer_id.in_(customers))
         .group_by(
-            account.c.id,
             account.c.account_no,
             occupancy.c.customer_id,
             account.c.service_address,
@@ -173,8 +173,8 @@ SUMMARIES = _summaries_statement()
 _ACCOUNT, _OCCUPANCY, _BILL = BillingAccount.__table__, BillingOccupancy.__table__, BillingBill.__table__
 _CUSTOMER, _SERVICE = BillingCustomer.__table__, BillingService.__table__
 _PAYMENT, _READ = BillingPayment.__table__, BillingMeterRead.__table__
-#: The account's row id by number, as a scalar subquery (``account_no`` bound).
-_ACCOUNT_ID = select(_ACCOUNT.c.id).where(_ACCOUNT.c.account_no == bindparam("account_no")).scalar_subquery()
+#: The account number every per-account statement binds.
+_ACCOUNT_NO = bindparam("account_no", type_=String)
 #: One customer's time on one account (occupancies merged as in ``SUMMARIES``); no row when it has none.
 TENURE = (
     select(
@@ -183,7 +183,7 @@ TENURE = (
             "end"
         ),
     )
-    .where(_OCCUPANCY.c.account_id == _ACCOUNT_ID, _OCCUPANCY.c.customer_id == bindparam("customer_id"))
+    .where(_OCCUPANCY.c.account_no == _ACCOUNT_NO, _OCCUPANCY.c.customer_id == bindparam("customer_id"))
     .having(func.count() > 0)
 )
 CUSTOMER = select(_CUSTOMER.c.customer_id, _CUSTOMER.c.name, _CUSTOMER.c.mailing_address).where(
@@ -197,20 +197,20 @@ _BILL_COLUMNS = (
     _BILL.c.balance_cents,
     _BILL.c.is_final,
 )
-_OWN_BILLS = (_BILL.c.account_id == _ACCOUNT_ID, _BILL.c.customer_id == bindparam("customer_id"))
-BILL = select(_BILL.c.id, *_BILL_COLUMNS).where(*_OWN_BILLS, _BILL.c.bill_no == bindparam("bill_no"))
+_OWN_BILLS = (_BILL.c.account_no == _ACCOUNT_NO, _BILL.c.customer_id == bindparam("customer_id"))
+BILL = select(*_BILL_COLUMNS).where(*_OWN_BILLS, _BILL.c.bill_no == bindparam("bill_no"))
 BILL_LINES = (
     select(BillingBillLine.service, BillingBillLine.description, BillingBillLine.amount_cents)
-    .where(BillingBillLine.bill_id == bindparam("bill_id"))
-    .order_by(BillingBillLine.line_no, BillingBillLine.id)
+    .where(BillingBillLine.bill_no == bindparam("bill_no"))
+    .order_by(BillingBillLine.line_no)
 )
 READINGS = (
     select(_READ.c.service, _READ.c.period_start, _READ.c.period_end, _READ.c.consumption, _READ.c.unit)
     .where(
-        _READ.c.account_id == _ACCOUNT_ID,
+        _READ.c.account_no == _ACCOUNT_NO,
         _READ.c.period_start >= bindparam("since"),
         exists().where(
-            _OCCUPANCY.c.account_id == _READ.c.account_id,
+            _OCCUPANCY.c.account_no == _READ.c.account_no,
             _OCCUPANCY.c.customer_id == bindparam("customer_id"),
             _OCCUPANCY.c.start_date <= _READ.c.period_start,
             or_(_OCCUPANCY.c.end_date.is_(None), _OCCUPANCY.c.end_date >= _READ.c.period_end),
@@ -223,7 +223,7 @@ READINGS = (
 @functools.cache
 def _bills_statement(limited: bool, offset: bool) -> Select[Any]:
     """The customer's bills newest first; with ``limit`` / ``offset`` bound when asked (built once per shape)."""
-    statement = select(*_BILL_COLUMNS).where(*_OWN_BILLS).order_by(_BILL.c.bill_date.desc(), _BILL.c.id.desc())
+    statement = select(*_BILL_COLUMNS).where(*_OWN_BILLS).order_by(_BILL.c.bill_date.desc(), _BILL.c.bill_no.desc())
     if limited:
         statement = statement.limit(bindparam("limit", type_=Integer))
     if offset:
@@ -235,13 +235,12 @@ def _bills_statement(limited: bool, offset: bool) -> Select[Any]:
 def _payments_statement(by_bill: bool, limited: bool, offset: bool) -> Select[Any]:
     """The customer's payments newest first, with the bill number each was applied to (built once per shape)."""
     statement = (
-        select(_BILL.c.bill_no, _PAYMENT.c.posted_on, _PAYMENT.c.amount_cents, _PAYMENT.c.method)
-        .select_from(_PAYMENT.outerjoin(_BILL, _BILL.c.id == _PAYMENT.c.bill_id))
-        .where(_PAYMENT.c.account_id == _ACCOUNT_ID, _PAYMENT.c.customer_id == bindparam("customer_id"))
-        .order_by(_PAYMENT.c.posted_on.desc(), _PAYMENT.c.id.desc())
+        select(_PAYMENT.c.bill_no, _PAYMENT.c.posted_on, _PAYMENT.c.amount_cents, _PAYMENT.c.method)
+        .where(_PAYMENT.c.account_no == _ACCOUNT_NO, _PAYMENT.c.customer_id == bindparam("customer_id"))
+        .order_by(_PAYMENT.c.posted_on.desc(), _PAYMENT.c.payment_id.desc())
     )
     if by_bill:
-        statement = statement.where(_BILL.c.bill_no == bindparam("bill_no"))
+        statement = statement.where(_PAYMENT.c.bill_no == bindparam("bill_no"))
     if limited:
         statement = statement.limit(bindparam("limit", type_=Integer))
     if offset:
@@ -262,7 +261,7 @@ def _services_statement(ended: bool) -> Select[Any]:
             _SERVICE.c.metered,
         )
         .where(
-            _SERVICE.c.account_id == _ACCOUNT_ID,
+            _SERVICE.c.account_no == _ACCOUNT_NO,
             or_(_SERVICE.c.stop_date.is_(None), _SERVICE.c.stop_date >= bindparam("start", type_=Date)),
         )
         .order_by(_SERVICE.c.code, _SERVICE.c.start_date)
@@ -298,23 +297,22 @@ class SqlBillingSource:
         """
         session = self._session()
         row = session.execute(
-            select(BillingAccount.id, BillingOccupancy.customer_id)
-            .join(BillingOccupancy, BillingOccupancy.account_id == BillingAccount.id)
-            .where(BillingAccount.account_no == account_no)
+            select(BillingOccupancy.customer_id)
+            .where(BillingOccupancy.account_no == account_no)
             .order_by(
                 case((BillingOccupancy.end_date.is_(None), 0), else_=1),
                 BillingOccupancy.start_date.desc(),
-                BillingOccupancy.id.desc(),
+                BillingOccupancy.customer_id.desc(),
             )
             .limit(1)
         ).first()
         if row is None:
             return None
-        account_id, customer_id = row
+        (customer_id,) = row
         last_bill = (
             select(BillingBill.amount_cents)
-            .where(BillingBill.account_id == account_id, BillingBill.customer_id == customer_id)
-            .order_by(BillingBill.bill_date.desc(), BillingBill.id.desc())
+            .where(BillingBill.account_no == account_no, BillingBill.customer_id == customer_id)
+            .order_by(BillingBill.bill_date.desc(), BillingBill.bill_no.desc())
             .limit(1)
             .scalar_subquery()
         )
@@ -404,7 +402,7 @@ class SqlBillingSource:
         row = self._read(BILL, account_no=account_no, customer_id=customer_id, bill_no=bill_no).first()
         if row is None:
             return None
-        lines = self._read(BILL_LINES, bill_id=row.id)
+        lines = self._read(BILL_LINES, bill_no=row.bill_no)
         return self._bill(row, tuple(BillLine(service, text, cents(amount)) for service, text, amount in lines))
 
     def payments(

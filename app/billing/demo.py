@@ -120,7 +120,7 @@ def bill_date_of(period: date) -> date:
 
 def is_loaded(session: Session) -> bool:
     """True when the read model holds any account (demo or imported)."""
-    return bool(session.scalar(select(exists().where(BillingAccount.id.is_not(None)))))
+    return bool(session.scalar(select(exists().where(BillingAccount.account_no.is_not(None)))))
 
 
 def _customer(rng: random.Random, customer_id: str, service_address: str) -> tuple[str, str, str, str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, column, select, table, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from app.auth.models import Resident
 from app.billing.demo import money_text
@@ -53,85 +53,74 @@ def _text(value: object) -> object:
 
 
 def _queries() -> dict[str, Any]:
-    account = BillingAccount
-    bill = aliased(BillingBill)
+    """One statement per file, each in its table's key order."""
     return {
         "customers": select(
             BillingCustomer.customer_id,
             BillingCustomer.name,
             BillingCustomer.last_name,
             BillingCustomer.mailing_address,
-        ).order_by(BillingCustomer.id),
+        ).order_by(BillingCustomer.customer_id),
         "accounts": select(
-            account.account_no,
-            account.customer_id,
-            account.service_address,
-            account.route,
-            account.status,
-            account.bill_delivery,
-            account.opened_on,
-            account.closed_on,
-        ).order_by(account.id),
+            BillingAccount.account_no,
+            BillingAccount.customer_id,
+            BillingAccount.service_address,
+            BillingAccount.route,
+            BillingAccount.status,
+            BillingAccount.bill_delivery,
+            BillingAccount.opened_on,
+            BillingAccount.closed_on,
+        ).order_by(BillingAccount.account_no),
         "occupancies": select(
-            account.account_no, BillingOccupancy.customer_id, BillingOccupancy.start_date, BillingOccupancy.end_date
-        )
-        .join(account, account.id == BillingOccupancy.account_id)
-        .order_by(BillingOccupancy.id),
+            BillingOccupancy.account_no,
+            BillingOccupancy.customer_id,
+            BillingOccupancy.start_date,
+            BillingOccupancy.end_date,
+        ).order_by(BillingOccupancy.account_no, BillingOccupancy.customer_id, BillingOccupancy.start_date),
         "services": select(
-            account.account_no,
+            BillingService.account_no,
             BillingService.service,
             BillingService.code,
             BillingService.start_date,
             BillingService.stop_date,
             BillingService.status,
             BillingService.metered,
-        )
-        .join(account, account.id == BillingService.account_id)
-        .order_by(BillingService.id),
+        ).order_by(BillingService.account_no, BillingService.code, BillingService.start_date),
         "bills": select(
             BillingBill.bill_no,
-            account.account_no,
+            BillingBill.account_no,
             BillingBill.customer_id,
             BillingBill.bill_date,
             BillingBill.due_date,
             BillingBill.amount_cents,
             BillingBill.balance_cents,
             BillingBill.is_final,
-        )
-        .join(account, account.id == BillingBill.account_id)
-        .order_by(BillingBill.id),
+        ).order_by(BillingBill.bill_no),
         "bill_lines": select(
-            BillingBill.bill_no,
+            BillingBillLine.bill_no,
             BillingBillLine.line_no,
             BillingBillLine.service,
             BillingBillLine.description,
             BillingBillLine.amount_cents,
-        )
-        .join(BillingBill, BillingBill.id == BillingBillLine.bill_id)
-        .order_by(BillingBillLine.id),
+        ).order_by(BillingBillLine.bill_no, BillingBillLine.line_no),
         "payments": select(
             BillingPayment.payment_id,
-            account.account_no,
+            BillingPayment.account_no,
             BillingPayment.customer_id,
-            bill.bill_no,
+            BillingPayment.bill_no,
             BillingPayment.posted_on,
             BillingPayment.amount_cents,
             BillingPayment.method,
             BillingPayment.reference,
-        )
-        .join(account, account.id == BillingPayment.account_id)
-        .outerjoin(bill, bill.id == BillingPayment.bill_id)
-        .order_by(BillingPayment.id),
+        ).order_by(BillingPayment.payment_id),
         "meter_reads": select(
-            account.account_no,
+            BillingMeterRead.account_no,
             BillingMeterRead.service,
             BillingMeterRead.period_start,
             BillingMeterRead.period_end,
             BillingMeterRead.consumption,
             BillingMeterRead.unit,
-        )
-        .join(account, account.id == BillingMeterRead.account_id)
-        .order_by(BillingMeterRead.id),
+        ).order_by(BillingMeterRead.account_no, BillingMeterRead.service, BillingMeterRead.period_start),
     }
 
 

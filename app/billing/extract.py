@@ -319,20 +319,29 @@ class Source:
         return io.BufferedReader(_Capped(self._zip.open(self._members[name]), self._members[name].file_size))
 
     def checksum(self, names: list[str]) -> str:
-        """SHA-256 over the names and contents of ``names`` (in order)."""
+        """SHA-256 over the names and SHA-256s of ``names`` (in order): see ``combined_checksum``."""
+        return combined_checksum([(name, self.file_digest(name)) for name in names])
+
+    def file_digest(self, name: str) -> str:
+        """The SHA-256 of file ``name``'s bytes, in hex."""
         digest = hashlib.sha256()
-        for name in names:
-            digest.update(name.encode() + b"\0")
-            with self.open(name) as stream:
-                while chunk := stream.read(1 << 20):
-                    digest.update(chunk)
-            digest.update(b"\0")
+        with self.open(name) as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
         return digest.hexdigest()
 
     def close(self) -> None:
         """Close the zip, if any."""
         if self._zip is not None:
             self._zip.close()
+
+
+def combined_checksum(files: list[tuple[str, str]]) -> str:
+    """The extract's checksum from (name, SHA-256 of the file) pairs, so files can be hashed in parallel."""
+    digest = hashlib.sha256()
+    for name, file_digest in files:
+        digest.update(name.encode() + b"\0" + file_digest.encode() + b"\0")
+    return digest.hexdigest()
 
 
 class _Capped(io.RawIOBase):

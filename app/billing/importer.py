@@ -31,6 +31,7 @@ from app.billing import bulk
 from app.billing.extract import (
     FULL,
     INCREMENTAL,
+    MANIFEST,
     SPECS,
     ExtractError,
     FileSpec,
@@ -38,6 +39,7 @@ from app.billing.extract import (
     Problems,
     Source,
     Value,
+    combined_checksum,
     read_manifest,
     read_rows,
 )
@@ -254,46 +256,46 @@ LIVE_FULL = (
     ),
     (
         "billing_occupancy",
-        "account_id, customer_id, start_date, end_date",
-        "a.id, s.customer_id, s.start_date, s.end_date",
-        "stage_occupancies s JOIN billing_account a ON a.account_no = s.account_no",
+        "account_no, customer_id, start_date, end_date",
+        "s.account_no, s.customer_id, s.start_date, s.end_date",
+        "stage_occupancies s",
     ),
     (
         "billing_service",
-        "account_id, service, code, start_date, stop_date, status, metered",
-        "a.id, s.service, s.code, s.start_date, s.stop_date, s.status, s.metered",
-        "stage_services s JOIN billing_account a ON a.account_no = s.account_no",
+        "account_no, service, code, start_date, stop_date, status, metered",
+        "s.account_no, s.service, s.code, s.start_date, s.stop_date, s.status, s.metered",
+        "stage_services s",
     ),
 )
 LIVE_HISTORY = (
+    # (live table, its columns, SELECT list, FROM clause, key to update by in an incremental extract)
     (
         "billing_bill",
-        "bill_no, account_id, customer_id, bill_date, due_date, amount_cents, balance_cents, is_final",
-        "s.bill_no, a.id, s.customer_id, s.bill_date, s.due_date, s.amount, s.balance, s.is_final",
-        "stage_bills s JOIN billing_account a ON a.account_no = s.account_no",
+        "bill_no, account_no, customer_id, bill_date, due_date, amount_cents, balance_cents, is_final",
+        "s.bill_no, s.account_no, s.customer_id, s.bill_date, s.due_date, s.amount, s.balance, s.is_final",
+        "stage_bills s",
         "bill_no",
     ),
     (
         "billing_bill_line",
-        "bill_id, line_no, service, description, amount_cents",
-        "b.id, s.line_no, s.service, s.description, s.amount",
-        "stage_bill_lines s JOIN billing_bill b ON b.bill_no = s.bill_no",
+        "bill_no, line_no, service, description, amount_cents",
+        "s.bill_no, s.line_no, s.service, s.description, s.amount",
+        "stage_bill_lines s",
         "",
     ),
     (
         "billing_payment",
-        "payment_id, account_id, customer_id, bill_id, posted_on, amount_cents, method, reference",
-        "s.payment_id, a.id, s.customer_id, b.id, s.posted_on, s.amount, s.method, s.reference",
-        "stage_payments s JOIN billing_account a ON a.account_no = s.account_no "
-        "LEFT JOIN billing_bill b ON b.bill_no = s.bill_no",
+        "payment_id, account_no, customer_id, bill_no, posted_on, amount_cents, method, reference",
+        "s.payment_id, s.account_no, s.customer_id, s.bill_no, s.posted_on, s.amount, s.method, s.reference",
+        "stage_payments s",
         "payment_id",
     ),
     (
         "billing_meter_read",
-        "account_id, service, period_start, period_end, consumption, unit",
-        "a.id, s.service, s.period_start, s.period_end, s.consumption, s.unit",
-        "stage_meter_reads s JOIN billing_account a ON a.account_no = s.account_no",
-        "account_id, service, period_start",
+        "account_no, service, period_start, period_end, consumption, unit",
+        "s.account_no, s.service, s.period_start, s.period_end, s.consumption, s.unit",
+        "stage_meter_reads s",
+        "account_no, service, period_start",
     ),
 )
 #: Children first, for deleting.
@@ -321,14 +323,8 @@ def _swap_full(conn: Connection) -> None:
 def _swap_incremental(conn: Connection) -> None:
     """Add and update by key; nothing the extract does not name is deleted."""
     # A bill in the extract brings all its lines: the old lines of those bills go.
-    conn.exec_driver_sql(
-        "DELETE FROM billing_bill_line WHERE bill_id IN "
-        "(SELECT b.id FROM billing_bill b JOIN stage_bills s ON s.bill_no = b.bill_no)"
-    )
-    conn.exec_driver_sql(
-        "DELETE FROM billing_bill_line WHERE bill_id IN "
-        "(SELECT b.id FROM billing_bill b JOIN stage_bill_lines s ON s.bill_no = b.bill_no)"
-    )
+    conn.exec_driver_sql("DELETE FROM billing_bill_line WHERE bill_no IN (SELECT bill_no FROM stage_bills)")
+    conn.exec_driver_sql("DELETE FROM billing_bill_line WHERE bill_no IN (SELECT bill_no FROM stage_bill_lines)")
     for table, columns, values, source, key in LIVE_HISTORY:
         if not key:
             conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) SELECT {values} FROM {source}")
@@ -362,11 +358,13 @@ def import_extract(
     mapping: Mapping,
     *,
     progress: Callable[[int], None] = lambda n: None,
+    hash_files: bool = False,
 ) -> ImportResult:
     """Validate and load the extract in ``conn``'s transaction; the caller commits only when it succeeded.
 
     Returns outcome ``"succeeded"`` with counts, or ``"refused"`` with the problems (then the caller rolls
-    back, and nothing has changed).
+    back, and nothing has changed). With ``hash_files``, the PostgreSQL fast path computes the extract's
+    checksum while it reads the files (``result.checksum``; left empty when another path ran).
     """
     started = time.monotonic()
     problems = Problems()
@@ -385,11 +383,10 @@ def import_extract(
         return result
     if conn.dialect.name == "postgresql" and manifest.kind == FULL and bulk.usable(mapping):
         try:
-            result.counts = bulk.load_full(
+            result.counts, digests = bulk.load_full(
                 conn,
                 source,
                 mapping,
-                statements=tuple(s[:4] for s in LIVE_FULL + LIVE_HISTORY),
                 progress=progress,
                 after_rows=_reapply,
                 checkpoint=checkpoint,
@@ -400,6 +397,11 @@ def import_extract(
             result.phases.clear()
             result.phases["fast path, given up"] = time.monotonic() - started
         else:
+            if hash_files:
+                files = [(mapping.filename(s), digests[mapping.filename(s)]) for s in SPECS]
+                if source.exists(MANIFEST):
+                    files.append((MANIFEST, source.file_digest(MANIFEST)))
+                result.checksum = combined_checksum(files)
             checkpoint("swapped")
             result.outcome = "succeeded"
             result.seconds = time.monotonic() - started
@@ -520,20 +522,33 @@ def run_import(
             raise
         try:
             files = [mapping.filename(s) for s in SPECS if source.exists(mapping.filename(s))]
-            files += ["manifest.csv"] if source.exists("manifest.csv") else []
-            checksum_started = time.monotonic()
-            checksum = source.checksum(files)
-            checksum_seconds = time.monotonic() - checksum_started
+            files += [MANIFEST] if source.exists(MANIFEST) else []
+            size = sum(source.size(f) for f in files)
             previous = last_success(engine)
+            checksum = ""
+            phases: dict[str, float] = {}
+            # Only an extract of the last success's size can be unchanged: hash that one first. Any other
+            # is hashed while it is read (the PostgreSQL fast path), or after it was (the other paths).
+            if previous is not None and previous.size_bytes == size and not force:
+                checksum_started = time.monotonic()
+                checksum = source.checksum(files)
+                phases["checksum"] = time.monotonic() - checksum_started
             if previous is not None and previous.checksum == checksum and not force:
                 result = ImportResult("unchanged", kind=previous.kind, checksum=checksum)
                 result.counts = json.loads(previous.counts)
             else:
-                on_start(sum(source.size(f) for f in files))
+                on_start(size)
+                if engine.dialect.name == "postgresql":
+                    bulk.drop_leftovers(engine)
                 with engine.connect() as conn:
-                    result = import_extract(conn, source, mapping, progress=progress)
+                    result = import_extract(conn, source, mapping, progress=progress, hash_files=not checksum)
+                    result.phases = {**phases, **result.phases}
+                    if not checksum and not result.checksum and result.outcome == "succeeded":
+                        checksum_started = time.monotonic()
+                        result.checksum = source.checksum(files)
+                        result.phases["checksum"] = time.monotonic() - checksum_started
+                    checksum = result.checksum or checksum
                     result.checksum = checksum
-                    result.phases = {"checksum": checksum_seconds, **result.phases}
                     if result.outcome == "succeeded":
                         commit_started = time.monotonic()
                         conn.commit()
@@ -557,6 +572,7 @@ def run_import(
             outcome=result.outcome,
             kind=result.kind,
             checksum=checksum,
+            size_bytes=size,
             counts=json.dumps(result.counts),
             error_count=result.problems.count,
             message="\n".join(str(p) for p in result.problems.listed[:20]),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -23,8 +23,7 @@ class BillingCustomer(db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "billing_customer"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[str] = mapped_column(String(20), unique=True)
+    customer_id: Mapped[str] = mapped_column(String(20), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     #: In the extract so that a later linking proof can use it (account number + last name).
     last_name: Mapped[str] = mapped_column(String(100), default="")
@@ -36,8 +35,7 @@ class BillingAccount(db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "billing_account"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    account_no: Mapped[str] = mapped_column(String(20), unique=True)
+    account_no: Mapped[str] = mapped_column(String(20), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(20), index=True)
     service_address: Mapped[str] = mapped_column(String(300))
     route: Mapped[str] = mapped_column(String(20))
@@ -55,15 +53,13 @@ class BillingOccupancy(db.Model):  # type: ignore[name-defined]
     """
 
     __tablename__ = "billing_occupancy"
-    __table_args__ = (
-        UniqueConstraint("account_id", "customer_id", "start_date", name="uq_billing_occupancy_account_customer"),
-        Index("ix_billing_occupancy_customer_id", "customer_id"),
-    )
+    __table_args__ = (Index("ix_billing_occupancy_customer_id", "customer_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"))
-    customer_id: Mapped[str] = mapped_column(String(20))
-    start_date: Mapped[date] = mapped_column(Date)
+    account_no: Mapped[str] = mapped_column(
+        String(20), ForeignKey("billing_account.account_no", ondelete="CASCADE"), primary_key=True
+    )
+    customer_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    start_date: Mapped[date] = mapped_column(Date, primary_key=True)
     end_date: Mapped[date | None] = mapped_column(Date)
 
 
@@ -71,13 +67,13 @@ class BillingService(db.Model):  # type: ignore[name-defined]
     """A service on an account: WATER 1000, SEWER 2000, SANITATION, MXU."""
 
     __tablename__ = "billing_service"
-    __table_args__ = (UniqueConstraint("account_id", "code", "start_date", name="uq_billing_service_account_code"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"))
+    account_no: Mapped[str] = mapped_column(
+        String(20), ForeignKey("billing_account.account_no", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    start_date: Mapped[date] = mapped_column(Date, primary_key=True)
     service: Mapped[str] = mapped_column(String(40))
-    code: Mapped[str] = mapped_column(String(20))
-    start_date: Mapped[date] = mapped_column(Date)
     stop_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))  # active, inactive
     metered: Mapped[bool] = mapped_column(default=False)
@@ -87,11 +83,10 @@ class BillingBill(db.Model):  # type: ignore[name-defined]
     """A bill issued to one customer on one account."""
 
     __tablename__ = "billing_bill"
-    __table_args__ = (Index("ix_billing_bill_account_customer", "account_id", "customer_id", "bill_date"),)
+    __table_args__ = (Index("ix_billing_bill_account_customer", "account_no", "customer_id", "bill_date"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    bill_no: Mapped[str] = mapped_column(String(30), unique=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"))
+    bill_no: Mapped[str] = mapped_column(String(30), primary_key=True)
+    account_no: Mapped[str] = mapped_column(String(20), ForeignKey("billing_account.account_no", ondelete="CASCADE"))
     customer_id: Mapped[str] = mapped_column(String(20))
     bill_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date)
@@ -104,48 +99,55 @@ class BillingBillLine(db.Model):  # type: ignore[name-defined]
     """One charge on a bill."""
 
     __tablename__ = "billing_bill_line"
-    __table_args__ = (UniqueConstraint("bill_id", "line_no", name="uq_billing_bill_line_bill_line"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    bill_id: Mapped[int] = mapped_column(ForeignKey("billing_bill.id", ondelete="CASCADE"))
-    line_no: Mapped[int] = mapped_column(default=0)
+    bill_no: Mapped[str] = mapped_column(
+        String(30), ForeignKey("billing_bill.bill_no", ondelete="CASCADE"), primary_key=True
+    )
+    line_no: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     service: Mapped[str] = mapped_column(String(40))
     description: Mapped[str] = mapped_column(String(200))
     amount_cents: Mapped[int]
 
 
 class BillingPayment(db.Model):  # type: ignore[name-defined]
-    """A payment posted by one customer on one account, applied to a bill when ``bill_id`` is set."""
+    """A payment posted by one customer on one account, applied to a bill when ``bill_no`` is set."""
 
     __tablename__ = "billing_payment"
-    __table_args__ = (Index("ix_billing_payment_account_customer", "account_id", "customer_id", "posted_on"),)
+    __table_args__ = (
+        Index("ix_billing_payment_account_customer", "account_no", "customer_id", "posted_on"),
+        # Only payments made through the portal carry a reference: the index holds just those.
+        Index(
+            "ix_billing_payment_reference",
+            "reference",
+            postgresql_where=text("reference IS NOT NULL"),
+            sqlite_where=text("reference IS NOT NULL"),
+        ),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     #: The billing system's key of the payment (incremental extracts update by it).
-    payment_id: Mapped[str] = mapped_column(String(30), unique=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"))
+    payment_id: Mapped[str] = mapped_column(String(30), primary_key=True)
+    account_no: Mapped[str] = mapped_column(String(20), ForeignKey("billing_account.account_no", ondelete="CASCADE"))
     customer_id: Mapped[str] = mapped_column(String(20))
-    bill_id: Mapped[int | None] = mapped_column(ForeignKey("billing_bill.id", ondelete="SET NULL"), index=True)
+    bill_no: Mapped[str | None] = mapped_column(
+        String(30), ForeignKey("billing_bill.bill_no", ondelete="SET NULL"), index=True
+    )
     posted_on: Mapped[date] = mapped_column(Date)
     amount_cents: Mapped[int]
     method: Mapped[str] = mapped_column(String(40))
     #: The payment processor's reference for a payment made through the portal (clears its pending line).
-    reference: Mapped[str | None] = mapped_column(String(200), index=True)
+    reference: Mapped[str | None] = mapped_column(String(200))
 
 
 class BillingMeterRead(db.Model):  # type: ignore[name-defined]
-    """A monthly meter read on an account's metered service."""
+    """A monthly meter read on an account's metered service (the key also serves reads by account)."""
 
     __tablename__ = "billing_meter_read"
-    __table_args__ = (
-        Index("ix_billing_meter_read_account_period", "account_id", "period_start"),
-        UniqueConstraint("account_id", "service", "period_start", name="uq_billing_meter_read_account_service"),
-    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("billing_account.id", ondelete="CASCADE"))
-    service: Mapped[str] = mapped_column(String(40))
-    period_start: Mapped[date] = mapped_column(Date)
+    account_no: Mapped[str] = mapped_column(
+        String(20), ForeignKey("billing_account.account_no", ondelete="CASCADE"), primary_key=True
+    )
+    service: Mapped[str] = mapped_column(String(40), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
     period_end: Mapped[date] = mapped_column(Date)
     consumption: Mapped[int]
     unit: Mapped[str] = mapped_column(String(20))
@@ -162,6 +164,8 @@ class BillingImport(db.Model):  # type: ignore[name-defined]
     source: Mapped[str] = mapped_column(String(500))
     kind: Mapped[str] = mapped_column(String(20), default="")  # full, incremental
     checksum: Mapped[str] = mapped_column(String(64), default="", index=True)
+    #: Bytes in the extract's files: an extract of another size cannot be unchanged, so its checksum can wait.
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     #: running, succeeded, unchanged (same checksum as the last success), refused, failed, interrupted
     outcome: Mapped[str] = mapped_column(String(20), default="running")
     #: Rows per file, as JSON ({"accounts": 300, ...}).

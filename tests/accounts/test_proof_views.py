@@ -14,7 +14,7 @@ from werkzeug.test import TestResponse
 from app import create_app
 from app.accounts.models import AccountLink
 from app.activity.models import AccountEvent
-from app.billing.models import BillingAccount, BillingBill, BillingCustomer
+from app.billing.models import BillingBill, BillingCustomer
 from app.config import ConfigError, settings_from_env
 from app.extensions import db
 from tests.billing.pages import assert_csp_clean, load_demo
@@ -56,9 +56,8 @@ def last_amount(app: Flask, account_no: str = "100001", customer_id: str = "2000
     with app.app_context():
         found = db.session.scalar(
             select(BillingBill.amount_cents)
-            .join(BillingAccount, BillingAccount.id == BillingBill.account_id)
-            .where(BillingAccount.account_no == account_no, BillingBill.customer_id == customer_id)
-            .order_by(BillingBill.bill_date.desc(), BillingBill.id.desc())
+            .where(BillingBill.account_no == account_no, BillingBill.customer_id == customer_id)
+            .order_by(BillingBill.bill_date.desc(), BillingBill.bill_no.desc())
             .limit(1)
         )
         assert found is not None

@@ -32,9 +32,8 @@ def set_last_name(session: Session, customer_id: str, last_name: str) -> None:
 def last_bill(session: Session, account_no: str, customer_id: str) -> BillingBill:
     found = session.scalar(
         select(BillingBill)
-        .join(BillingAccount, BillingAccount.id == BillingBill.account_id)
-        .where(BillingAccount.account_no == account_no, BillingBill.customer_id == customer_id)
-        .order_by(BillingBill.bill_date.desc(), BillingBill.id.desc())
+        .where(BillingBill.account_no == account_no, BillingBill.customer_id == customer_id)
+        .order_by(BillingBill.bill_date.desc(), BillingBill.bill_no.desc())
         .limit(1)
     )
     assert found is not None
@@ -257,7 +256,7 @@ def test_an_older_bill_or_a_cent_off_is_refused(
     older = db_session.scalar(
         select(BillingBill)
         .where(
-            BillingBill.account_id == newest.account_id,
+            BillingBill.account_no == newest.account_no,
             BillingBill.customer_id == "2000001",
             BillingBill.amount_cents != newest.amount_cents,
         )
@@ -290,11 +289,15 @@ def test_amount_is_the_current_customers_bill_and_a_newcomer_without_one_cannot_
     # Someone moves into 100001 today: no bill of theirs yet, so the previous customer's bill proves nothing.
     account = db_session.scalar(select(BillingAccount).filter_by(account_no="100001"))
     assert account is not None
-    db_session.execute(update(BillingOccupancy).filter_by(account_id=account.id, end_date=None).values(end_date=TODAY))
+    db_session.execute(
+        update(BillingOccupancy).filter_by(account_no=account.account_no, end_date=None).values(end_date=TODAY)
+    )
     db_session.add(
         BillingCustomer(customer_id="7000001", name="Nora Newcomer", last_name="Newcomer", mailing_address="")
     )
-    db_session.add(BillingOccupancy(account_id=account.id, customer_id="7000001", start_date=TODAY, end_date=None))
+    db_session.add(
+        BillingOccupancy(account_no=account.account_no, customer_id="7000001", start_date=TODAY, end_date=None)
+    )
     db_session.commit()
     bill = last_bill(db_session, "100001", "2000001")
     with pytest.raises(service.AccountNotFound):
@@ -305,8 +308,7 @@ def test_amount_is_the_current_customers_bill_and_a_newcomer_without_one_cannot_
 def test_account_without_bills_cannot_be_linked_by_amount(
     db_session: Session, demo_data: demo.DemoCounts, billing: SqlBillingSource
 ) -> None:
-    account_id = db_session.scalar(select(BillingAccount.id).filter_by(account_no="100005"))
-    db_session.execute(delete(BillingBill).where(BillingBill.account_id == account_id))
+    db_session.execute(delete(BillingBill).where(BillingBill.account_no == "100005"))
     db_session.commit()
     rid = make_resident(db_session, "pat")
     for typed in ("0.00", "0", "84.50"):

@@ -48,7 +48,7 @@ def new_bill(app: Flask, bill_no: str, cents: int, *, due_in_days: int = 0) -> N
         db.session.add(
             BillingBill(
                 bill_no=bill_no,
-                account_id=account.id,
+                account_no=account.account_no,
                 customer_id="2000001",
                 bill_date=today,
                 due_date=today + timedelta(days=due_in_days),

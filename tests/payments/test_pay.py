@@ -102,7 +102,7 @@ def test_the_import_that_carries_the_payment_clears_the_pending_line_once(pay_ap
         posted: dict[str, Any] = {"payment_id": "EXT-1"} if hasattr(BillingPayment, "payment_id") else {}
         db.session.add(
             BillingPayment(
-                account_id=account.id,
+                account_no=account.account_no,
                 customer_id="2000001",
                 posted_on=account.opened_on,
                 amount_cents=4250,
