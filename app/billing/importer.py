@@ -543,7 +543,7 @@ def run_import(
                 with engine.connect() as conn:
                     result = import_extract(conn, source, mapping, progress=progress, hash_files=not checksum)
                     result.phases = {**phases, **result.phases}
-                    if not checksum and not result.checksum and result.outcome == "succeeded":
+                    if not checksum and not result.checksum:  # a refused run is listed with it too
                         checksum_started = time.monotonic()
                         result.checksum = source.checksum(files)
                         result.phases["checksum"] = time.monotonic() - checksum_started

@@ -202,6 +202,17 @@ def test_malformed_extract_refused_and_nothing_changes(
         assert last is not None and last.outcome == "refused" and last.error_count >= 1
 
 
+def test_a_refused_extract_is_listed_with_its_checksum(app: Flask, extract: Path, loaded: list[object]) -> None:
+    _bad_amount(extract)
+    code, output = run_import(app, extract)
+    assert code == 1 and "nothing was changed" in output
+    names = sorted(p.name for p in extract.iterdir())
+    files = [s.filename for s in SPECS if s.filename in names] + ["manifest.csv"] * ("manifest.csv" in names)
+    with app.app_context():
+        last = db.session.scalars(select(BillingImport).order_by(BillingImport.id.desc())).first()
+    assert last is not None and last.outcome == "refused" and last.checksum == Source(extract).checksum(files)
+
+
 def test_errors_listed_up_to_100_then_counted(app: Flask, extract: Path, loaded: list[object]) -> None:
     edit(extract / "meter_reads.csv", lambda ls: [ls[0]] + [x.replace(",gal", ",gal,extra") for x in ls[1:]])
     code, output = run_import(app, extract)
