@@ -97,6 +97,13 @@ def usable(mapping: Mapping) -> bool:
     )
 
 
+#: Text columns that point at another row (or clear a pending payment); with each file's key, their values
+#: must not be padded (see :func:`_column_ddl`).
+REFERENCES = frozenset({"account_no", "customer_id", "bill_no", "reference"})
+#: The whitespace Python's ``str.strip`` removes from ASCII text, as a PostgreSQL string.
+UNPADDED = "E' \\t\\n\\r\\x0b\\x0c'"
+
+
 def _quoted(values: tuple[str, ...]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
@@ -107,13 +114,21 @@ def _target(column: Column) -> str:
     return name if column.kind == "str" else name + RAW
 
 
-def _column_ddl(column: Column, table: Table, mapping: Mapping, dialect: Any) -> tuple[list[str], list[str]]:
-    """Column definitions for one file column, and the CHECK expressions that carry its rules."""
+def _column_ddl(
+    column: Column, table: Table, mapping: Mapping, dialect: Any, *, identifies: bool = False
+) -> tuple[list[str], list[str]]:
+    """Column definitions for one file column, and the CHECK expressions that carry its rules.
+
+    ``identifies``: the text is a key or points at a row, and must come without the spaces the row rules
+    strip (a report writer's padding, `` 100001``), or links and joins would miss it.
+    """
     name = RENAMED.get(column.name, column.name)
     sql_type = table.c[name].type.compile(dialect=dialect)
     not_null = " NOT NULL" if column.required else ""
     if column.kind == "str":
         checks = [f"{name} IN ({_quoted(column.choices)})"] if column.choices else []
+        if identifies and not column.choices:
+            checks.append(f"{name} = btrim({name}, {UNPADDED})")
         return [f"{name} {sql_type}{not_null}"], checks
     raw = name + RAW
     if column.kind == "money":
@@ -152,7 +167,8 @@ def _create(conn: Connection, spec: FileSpec, table: Table, mapping: Mapping) ->
     columns: list[str] = []
     checks: list[str] = []
     for column in spec.columns:
-        definitions, rules = _column_ddl(column, table, mapping, conn.dialect)
+        identifies = column.name in spec.key or column.name in REFERENCES
+        definitions, rules = _column_ddl(column, table, mapping, conn.dialect, identifies=identifies)
         columns += definitions
         checks += rules
     constraints = [f"CONSTRAINT load_check_{n} CHECK ({check})" for n, check in enumerate(checks)]
