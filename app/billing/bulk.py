@@ -97,9 +97,11 @@ def usable(mapping: Mapping) -> bool:
     )
 
 
-#: Text columns that point at another row (or clear a pending payment); with each file's key, their values
-#: must not be padded (see :func:`_column_ddl`).
-REFERENCES = frozenset({"account_no", "customer_id", "bill_no", "reference"})
+#: References the foreign keys (accounts, bills) or the customer checks prove exact, by the file that keys
+#: them: a padded one there fails those, so only the key's own file checks it (see :func:`_identifies`).
+PROVEN = {"account_no": "accounts", "bill_no": "bills", "customer_id": "customers"}
+#: Identifying text nothing else proves: payments are not checked against customers, nor references at all.
+UNPROVEN = frozenset({("payments", "customer_id"), ("payments", "reference")})
 #: The whitespace Python's ``str.strip`` removes from ASCII text, as a PostgreSQL string.
 UNPADDED = "E' \\t\\n\\r\\x0b\\x0c'"
 
@@ -159,6 +161,16 @@ def _column_ddl(
     )
 
 
+def _identifies(spec: FileSpec, column: Column) -> bool:
+    """Whether a padded value of this text column must be caught by its own check (keys, unproven references)."""
+    if column.kind != "str" or column.choices:
+        return False
+    if (spec.kind, column.name) in UNPROVEN:
+        return True
+    home = PROVEN.get(column.name)
+    return spec.kind == home if home is not None else column.name in spec.key
+
+
 def _create(conn: Connection, spec: FileSpec, table: Table, mapping: Mapping) -> int:
     """Create the new table of one file, with its raw columns and the load's checks (no keys yet).
 
@@ -167,8 +179,7 @@ def _create(conn: Connection, spec: FileSpec, table: Table, mapping: Mapping) ->
     columns: list[str] = []
     checks: list[str] = []
     for column in spec.columns:
-        identifies = column.name in spec.key or column.name in REFERENCES
-        definitions, rules = _column_ddl(column, table, mapping, conn.dialect, identifies=identifies)
+        definitions, rules = _column_ddl(column, table, mapping, conn.dialect, identifies=_identifies(spec, column))
         columns += definitions
         checks += rules
     constraints = [f"CONSTRAINT load_check_{n} CHECK ({check})" for n, check in enumerate(checks)]
