@@ -197,10 +197,8 @@ class RedisCache:
 
     def _keys(self) -> str | None:
         """The start of every key in this epoch, or None when the epoch cannot be read (a miss)."""
-        try:
-            return f"{self.prefix}{_current_epoch()}:"
-        except SQLAlchemyError:
-            return None
+        start = _epoch_start()
+        return None if start is None else self.prefix + start
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys or not self._usable() or not self._forget_pending():
