@@ -76,6 +76,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
     )
     settings = load_config(app, test_config)
+    from app.timeutil import make_clock
+
+    app.extensions["clock"] = make_clock(settings.city_timezone, settings.clock_start)
     from app.edge import init_edge
 
     init_edge(app)  # its URL converters must be in place before any route is added

@@ -251,6 +251,12 @@ class Settings:
     city_name: str = setting("City of Springfield", "shown in the header and footer")
     city_url: str = setting("https://www.example.gov", "the city's home page, linked from the footer")
     city_timezone: str = setting("America/Chicago", "times are shown in this zone", check=_time_zone)
+    clock_start: str | None = setting(
+        None,
+        "pins the calendar for demos, training and tests: the portal's clock starts at this date (09:00 city time) "
+        "or ISO 8601 time (city time unless it carries an offset) and runs on from there; refused in production",
+        shown="unset: the machine's clock",
+    )
     utility_phone: str = setting("(555) 010-0100", "whom residents call, on help and error pages")
     utility_email: str = setting("utilitybilling@example.gov", "whom residents write to, on help and error pages")
     social_providers: tuple[str, ...] = setting(
@@ -546,12 +552,27 @@ def _payments(s: Settings) -> Iterator[str]:
         yield "PAYMENT_MIN_CENTS must not be more than PAYMENT_MAX_CENTS"
 
 
+def _clock_start(s: Settings) -> Iterator[str]:
+    if s.clock_start is None:
+        return
+    if s.production:
+        yield "CLOCK_START must not be set in production: the portal's calendar is the machine's clock there"
+        return
+    from app.timeutil import parse_instant
+
+    try:
+        parse_instant(s.clock_start, ZoneInfo(s.city_timezone))
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        yield f"CLOCK_START must be a date (2026-11-23) or an ISO 8601 time (2026-11-23T09:00:00-06:00): {exc}"
+
+
 RULES: tuple[Callable[[Settings], Iterator[str]], ...] = (
     _production_secret_key,
     _production_issuer,
     _client_authentication,
     _production_base_url,
     _payments,
+    _clock_start,
 )
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app
 
 from app.billing.client import BillingSource, SqlBillingSource
 from app.config import get_settings
+from app.timeutil import Clock
 
 if TYPE_CHECKING:
     from app.billing.types import AccountSummary
@@ -78,5 +78,6 @@ def billing_source() -> BillingSource:
 
 
 def city_today() -> date:
-    """Today's date where the utility is (``CITY_TIMEZONE``): due dates and months are local dates."""
-    return datetime.now(ZoneInfo(get_settings().city_timezone)).date()
+    """Today's date where the utility is (``CITY_TIMEZONE``), by the app's clock: due dates and months are local."""
+    clock: Clock = current_app.extensions["clock"]
+    return clock.today()

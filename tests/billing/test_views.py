@@ -122,13 +122,19 @@ def test_vanished_account_says_so(app: Flask, pat: FlaskClient) -> None:
     assert "no longer in the billing system" in client.get("/").get_data(as_text=True)
 
 
+def _pager(page: Page, label: str) -> list[str]:
+    """The links of the pager named ``label`` ([] when the page has none)."""
+    return [a.get_text(strip=True) for nav in page.select(f'nav[aria-label="{label}"]') for a in nav.select("a")]
+
+
 def test_bill_history_is_paginated(app: Flask, pat: FlaskClient) -> None:
     from datetime import date
 
-    from app.billing.models import BillingBill
+    from app.billing.models import BillingBill, BillingPayment
     from app.extensions import db
 
     with app.app_context():
+        payments = len(db.session.scalars(db.select(BillingPayment).filter_by(account_no="100001")).all())
         for n in range(1, 4):  # three bills older than the demo's 24 months
             db.session.add(
                 BillingBill(
@@ -142,9 +148,14 @@ def test_bill_history_is_paginated(app: Flask, pat: FlaskClient) -> None:
                 )
             )
         db.session.commit()
-    first = pat.get("/accounts/100001/bills").get_data(as_text=True)
-    assert "OLD1" not in first and "Older" in first and "Newer" not in first
-    second = pat.get("/accounts/100001/bills?page=2").get_data(as_text=True)
-    assert "OLD1" in second and "Newer" in second and "Older" not in second
+    assert 24 < payments <= 48, "on the suite's day 100001 has two pages of payments"
+    first = html_page(pat.get("/accounts/100001/bills"))
+    assert "OLD1" not in first.text
+    assert _pager(first, "Pages of bills") == ["Older"] and _pager(first, "Pages of payments") == ["Older"]
+    second = html_page(pat.get("/accounts/100001/bills?page=2"))
+    assert "OLD1" in second.text and _pager(second, "Pages of bills") == ["Newer"]
+    assert _pager(second, "Pages of payments") == ["Older"]  # each pager keeps its own place
+    last = html_page(pat.get("/accounts/100001/bills?page=2&payments_page=2"))
+    assert _pager(last, "Pages of payments") == ["Newer"] and _pager(last, "Pages of bills") == ["Newer"]
     assert pat.get("/accounts/100001/bills?page=0").status_code == 200
     assert pat.get("/accounts/100001/bills?page=abc").status_code == 200

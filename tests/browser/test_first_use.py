@@ -44,6 +44,7 @@ def assert_fits_the_window(page: Any) -> None:
     assert widths[0] <= widths[1], f"{page.url}: page is {widths[0]} px wide in a {widths[1]} px window"
 
 
+@pytest.mark.clock("2026-11-27")  # two days after the due date of 100001's October bill
 def test_account_summary_fits_and_past_due_says_whom_to_call(sized_page: Any, demo_portal: str) -> None:
     page = sized_page
     sign_in_dev(page, demo_portal)

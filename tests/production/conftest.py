@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from tests.auth.provider import HostileProvider, running
+from tests.support.config import CLOCK_START
 from tests.support.fresh_database import ADMIN_URL, drop, recreate
 
 
@@ -39,6 +40,7 @@ def gunicorn_env(database_url: str, provider: HostileProvider) -> dict[str, str]
     """The environment of a portal under gunicorn (two workers) on this test's database and provider."""
     return {
         "PORTAL_ENV": "development",
+        "CLOCK_START": CLOCK_START,
         "SECRET_KEY": "production-tests-secret-key-0123456789abcdef",
         "DATABASE_URL": database_url,
         "OIDC_ISSUER": provider.issuer,

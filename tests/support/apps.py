@@ -53,13 +53,22 @@ def compiled_templates() -> CompiledTemplates:
 
 @pytest.fixture
 def make_app(
-    portal_database: PortalDatabase, oidc_server: str, compiled_templates: CompiledTemplates
+    request: pytest.FixtureRequest,
+    portal_database: PortalDatabase,
+    oidc_server: str,
+    compiled_templates: CompiledTemplates,
 ) -> Iterator[Callable[..., Flask]]:
     """Build apps on this test's database; the first call creates it, with the schema unless
-    ``create_schema=False``. An app given its own ``DATABASE_URL`` uses that one instead."""
+    ``create_schema=False``. An app given its own ``DATABASE_URL`` uses that one instead.
+
+    Every app's clock starts at the suite's ``CLOCK_START``, or at the test's ``@pytest.mark.clock("...")``.
+    """
     apps: list[Flask] = []
+    marker = request.node.get_closest_marker("clock")
+    clock = {"CLOCK_START": marker.args[0]} if marker is not None else {}
 
     def make(*, create_schema: bool = True, **overrides: Any) -> Flask:
+        overrides = {**clock, **overrides}
         issuer = overrides.pop("OIDC_ISSUER", oidc_server)
         own_database = "DATABASE_URL" not in overrides
         if own_database:

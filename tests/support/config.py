@@ -7,6 +7,9 @@ from typing import Any
 CLIENT_ID = "citizen-portal"
 CLIENT_SECRET = "test-client-secret"
 SECRET_KEY = "test-secret-key-0123456789abcdef-0123456789"
+#: The instant every test app's clock starts from (city time): the suite means the same on every day it runs.
+#: ``tests.support.demo.TODAY`` is its date; a test that needs another day passes its own ``CLOCK_START``.
+CLOCK_START = "2026-11-23T09:00:00"
 
 
 def base_config(database_url: str, issuer: str | None, **overrides: Any) -> dict[str, Any]:
@@ -20,6 +23,9 @@ def base_config(database_url: str, issuer: str | None, **overrides: Any) -> dict
         "OIDC_CLIENT_ID": CLIENT_ID,
         "OIDC_CLIENT_SECRET": CLIENT_SECRET,
         "CITY_NAME": "City of Testville",
+        "CLOCK_START": CLOCK_START,
     }
+    if overrides.get("PORTAL_ENV") == "production":
+        del config["CLOCK_START"]  # refused there: production runs on the machine's clock
     config.update(overrides)
     return config

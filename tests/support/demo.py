@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session
 from app.billing import city_today, demo
 from app.billing.client import SqlBillingSource
 from app.extensions import db
+from tests.support.config import CLOCK_START
 from tests.support.databases import EXTENSION, PortalDatabase
 
-#: The fixed "today" of the domain tests; the demo's 24 billed months end in October 2026.
-TODAY = date(2026, 11, 23)
+#: The fixed "today" of the suite (the date of every test app's ``CLOCK_START``); the demo's 24 billed months end
+#: in October 2026.
+TODAY = date.fromisoformat(CLOCK_START[:10])
 #: Enough accounts for the documented pairs and a few occupant changes (every 37th account).
 DEMO_ACCOUNTS = 40
 
@@ -44,7 +46,7 @@ def _load(today: date, accounts: int) -> demo.DemoCounts:
 
 
 def load_demo(app: Flask, accounts: int = DEMO_ACCOUNTS) -> None:
-    """Load a small demo dataset for the city's today and commit, outside any request."""
+    """Load a small demo dataset for the app's today (its clock) and commit, outside any request."""
     with app.app_context():
         today = city_today()
     load_demo_into(app, today=today, accounts=accounts)
