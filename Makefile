@@ -4,9 +4,9 @@
 #               PostgreSQL, Redis or browser needed
 #   make test   installs the test tools, installs from Debian's packages and starts what the suite needs and is
 #               missing (PostgreSQL with a test role, Redis, Chromium, nginx: tests/support/services.py; Keycloak
-#               26.7.3 from Maven Central and Mailpit from the Go module proxy: keycloak-deps; the pinned npm
-#               packages that build the USWDS subset: assets-deps), runs the linters, then the whole suite on
-#               SQLite and again on PostgreSQL
+#               26.7.3 from Maven Central, Mailpit and stripe-mock from the Go module proxy: keycloak-deps; the
+#               pinned npm packages that build the USWDS subset: assets-deps), runs the linters, then the whole
+#               suite on SQLite and again on PostgreSQL
 # The next step up, a real Keycloak 26.7.3 without containers (two terminals):
 #   make keycloak       fetches Keycloak (Maven Central) and Mailpit (Go module proxy) once, imports the realm,
 #                       adds the development users and runs both until Ctrl-C
@@ -65,13 +65,14 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Java 17 and Maven from Debian when missing (Go comes with the machine image); then the cached downloads.
+# Java 17 and Maven from Debian when missing (Go comes with the machine image); then the cached downloads:
+# Keycloak, Mailpit (for the Keycloak tests) and stripe-mock (for tests/payments/test_stripe.py), each pinned.
 keycloak-deps: $(VENV)/.installed-run
 	@command -v java >/dev/null && command -v mvn >/dev/null || { \
 	  echo "Installing Java 17 and Maven from Debian's packages for Keycloak"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless maven; }
-	@command -v go >/dev/null || { echo "Go is needed to build Mailpit (go install github.com/axllent/mailpit)"; exit 1; }
+	@command -v go >/dev/null || { echo "Go is needed to build Mailpit and stripe-mock (go install)"; exit 1; }
 	$(BIN)/python -m tests.support.keycloak deps
 
 keycloak: keycloak-deps

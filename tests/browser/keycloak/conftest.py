@@ -83,7 +83,7 @@ def stack() -> Iterator[Stack]:
         if shutil.which(tool) is None:
             _unavailable(f"{tool} is missing: the Keycloak tests need Java 17+ and Maven (make keycloak-deps)")
     try:
-        distribution, mailpit_binary = kc.fetch_all()
+        distribution, mailpit_binary = kc.fetch_keycloak(), kc.fetch_mailpit()
     except kc.SetupError as exc:
         _unavailable(f"Keycloak or Mailpit could not be fetched: {exc}")
     ports = kc.Ports(18080, 19000, 11025, 18025).available()
