@@ -22,9 +22,9 @@ from flask import Flask
 
 from app.payments.processor import CANCELLED, OPEN, SUCCEEDED, InvalidWebhook, sign
 from app.payments.stripe_processor import StripeProcessor
-from tests.browser.conftest import free_port
 from tests.support import keycloak as deps
 from tests.support.pages import csrf_token_from
+from tests.support.ports import free_port
 
 SECRET = "whsec_test_secret"
 

@@ -21,7 +21,6 @@ import fcntl
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -35,8 +34,10 @@ from typing import IO, Any
 
 import requests
 
+from tests.support.ports import free_port, port_free
+from tests.support.realm import REALM_FILE
+
 ROOT = Path(__file__).resolve().parents[2]
-REALM_FILE = ROOT / "idp_config" / "realm.json"
 DEV_USERS = ROOT / "idp_config" / "dev" / "users.json"
 
 KEYCLOAK_VERSION = "26.7.3"
@@ -132,24 +133,6 @@ def fetch_stripe_mock(cache: Path | None = None) -> Path:
 def fetch_all(cache: Path | None = None) -> tuple[Path, Path, Path]:
     """What the deps step fetches: Keycloak, Mailpit and stripe-mock (idempotent)."""
     return fetch_keycloak(cache), fetch_mailpit(cache), fetch_stripe_mock(cache)
-
-
-def port_free(port: int) -> bool:
-    """True when nothing listens on ``port`` on localhost."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

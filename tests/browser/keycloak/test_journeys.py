@@ -12,7 +12,7 @@ import requests
 from flask import Flask
 
 from tests.billing.pages import load_demo
-from tests.browser.keycloak.conftest import PASSWORDS, REALM, Stack, action_link, keycloak_sign_in, unique_email
+from tests.support.keycloak_stack import PASSWORDS, REALM, Stack, action_link, keycloak_sign_in, unique_email
 
 pytestmark = [pytest.mark.keycloak, pytest.mark.browser]
 
