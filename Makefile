@@ -4,8 +4,9 @@
 #               PostgreSQL, Redis or browser needed
 #   make test   installs the test tools, installs from Debian's packages and starts what the suite needs and is
 #               missing (PostgreSQL with a test role, Redis, Chromium, nginx: tests/support/services.py; Keycloak
-#               26.7.3 from Maven Central and Mailpit from the Go module proxy: keycloak-deps), runs the
-#               linters, then the whole suite on SQLite and again on PostgreSQL
+#               26.7.3 from Maven Central, Mailpit and stripe-mock from the Go module proxy: keycloak-deps; the
+#               pinned npm packages that build the USWDS subset: assets-deps), runs the linters, then the whole
+#               suite on SQLite and again on PostgreSQL
 # The next step up, a real Keycloak 26.7.3 without containers (two terminals):
 #   make keycloak       fetches Keycloak (Maven Central) and Mailpit (Go module proxy) once, imports the realm,
 #                       adds the development users and runs both until Ctrl-C
@@ -18,7 +19,7 @@ TEST_POSTGRES_DB ?= portal_test
 PYTEST_ARGS ?=
 export FLASK_APP := wsgi
 
-.PHONY: run test services test-sqlite test-postgres lint keycloak-deps keycloak run-keycloak assets
+.PHONY: run test services test-sqlite test-postgres lint keycloak-deps assets-deps keycloak run-keycloak assets
 
 KEYCLOAK_PORT ?= 8080
 KEYCLOAK_CLIENT_SECRET ?= local-portal-secret
@@ -45,7 +46,7 @@ run: $(VENV)/.installed-run
 services:
 	@$(PYTHON) tests/support/services.py up
 
-test: $(VENV)/.installed-test keycloak-deps
+test: $(VENV)/.installed-test keycloak-deps assets-deps
 	$(PYTHON) tests/support/services.py run -- $(MAKE) --no-print-directory lint test-sqlite test-postgres
 
 test-sqlite: $(VENV)/.installed-test
@@ -64,13 +65,14 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Java 17 and Maven from Debian when missing (Go comes with the machine image); then the cached downloads.
+# Java 17 and Maven from Debian when missing (Go comes with the machine image); then the cached downloads:
+# Keycloak, Mailpit (for the Keycloak tests) and stripe-mock (for tests/payments/test_stripe.py), each pinned.
 keycloak-deps: $(VENV)/.installed-run
 	@command -v java >/dev/null && command -v mvn >/dev/null || { \
 	  echo "Installing Java 17 and Maven from Debian's packages for Keycloak"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless maven; }
-	@command -v go >/dev/null || { echo "Go is needed to build Mailpit (go install github.com/axllent/mailpit)"; exit 1; }
+	@command -v go >/dev/null || { echo "Go is needed to build Mailpit and stripe-mock (go install)"; exit 1; }
 	$(BIN)/python -m tests.support.keycloak deps
 
 keycloak: keycloak-deps
@@ -83,6 +85,16 @@ run-keycloak: $(VENV)/.installed-run
 	  DATABASE_URL=sqlite:///$(CURDIR)/instance/portal-keycloak.sqlite \
 	  sh -c '$(BIN)/flask db upgrade && $(BIN)/flask billing demo --if-empty && \
 	    $(BIN)/flask run --host localhost --port $(PORT)'
+
+# The npm packages of assets/package-lock.json, for tests/test_assets.py's rebuild of the committed USWDS subset
+# (in CI a missing install fails that test). Installed again only when the lock file is newer than the install.
+ASSETS_INSTALLED := assets/node_modules/.installed
+assets-deps: $(ASSETS_INSTALLED)
+
+$(ASSETS_INSTALLED): assets/package-lock.json
+	@command -v npm >/dev/null || { echo "Node 20 and npm are needed to install assets/node_modules (npm ci)"; exit 1; }
+	cd assets && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
 
 # Rebuilds the USWDS subset in app/static/uswds/ from assets/src (needs Node 20) and recompresses app/static.
 # The output is committed, so `make run` needs no Node. After editing only app/static/css/portal.css:

@@ -96,7 +96,10 @@ def start(port: int, *, production: bool) -> werkzeug.serving.BaseWSGIServer:
     except OSError as exc:
         message = f"port {port} is taken ({exc.strerror}): set DEV_OIDC_PORT to a free port"
         raise DevProviderUnavailable(message) from None
-    threading.Thread(target=server.serve_forever, name="dev-oidc-provider", daemon=True).start()
+    # A short poll: shutdown() waits up to one interval (the default 0.5 s is paid by every test that stops it).
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="dev-oidc-provider", daemon=True
+    ).start()
     log.warning("development OpenID provider started at http://localhost:%s (never use it in production)", port)
     return server
 

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.support.apps",
     "tests.support.signin",
     "tests.support.demo",
+    "tests.support.payments",
 ]

@@ -33,6 +33,7 @@ from tests.billing.fixtures import count_queries
 from tests.billing.pages import load_demo, post_link
 from tests.support.config import base_config
 from tests.support.pages import csrf_token, csrf_token_from
+from tests.support.ports import free_port
 from tests.support.signin import open_session, sign_in
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -364,8 +365,6 @@ def test_one_time_messages_are_never_cached(app: Flask, client: FlaskClient, sig
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A redis-server of this test's own on a free port, which the test may pause (SIGSTOP: it hangs)."""
-    from tests.browser.conftest import free_port
-
     port = free_port()
     process = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.browser.conftest import free_port
+from tests.support.ports import free_port
 
 
 def test_healthz(client: FlaskClient) -> None:

@@ -433,7 +433,10 @@ def start(port: int, *, production: bool) -> werkzeug.serving.BaseWSGIServer:
         server = werkzeug.serving.make_server("localhost", port, DevProcessorServer(), threaded=True)
     except (OSError, SystemExit):  # werkzeug exits when the port is taken
         raise DevProcessorUnavailable(f"port {port} is taken: set DEV_PAYMENTS_PORT to a free port") from None
-    threading.Thread(target=server.serve_forever, name="dev-payments", daemon=True).start()
+    # A short poll: shutdown() waits up to one interval (the default 0.5 s is paid by every test that stops it).
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="dev-payments", daemon=True
+    ).start()
     log.warning("development payment processor started at http://localhost:%s (never use it in production)", port)
     return server
 

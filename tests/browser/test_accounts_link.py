@@ -11,7 +11,7 @@ from flask import Flask
 from playwright.sync_api import expect
 
 from tests.billing.pages import load_demo
-from tests.browser.conftest import assert_accessible, sign_in_dev
+from tests.support.browser import assert_accessible, sign_in_dev
 
 pytestmark = pytest.mark.browser
 

@@ -13,8 +13,8 @@ from flask import Flask
 from playwright.sync_api import expect
 
 from tests.billing.pages import load_demo
-from tests.browser.conftest import assert_accessible, sign_in_dev
 from tests.browser.test_accounts_link import link
+from tests.support.browser import assert_accessible, sign_in_dev
 
 pytestmark = pytest.mark.browser
 

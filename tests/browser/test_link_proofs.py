@@ -15,8 +15,9 @@ from app import devprovider
 from app.billing.models import BillingCustomer
 from app.extensions import db
 from tests.billing.pages import load_demo
-from tests.browser.conftest import assert_accessible, free_port, sign_in_dev
 from tests.browser.test_first_use import assert_fits_the_window
+from tests.support.browser import assert_accessible, sign_in_dev
+from tests.support.ports import free_port
 from tests.support.threads import serve
 
 pytestmark = pytest.mark.browser

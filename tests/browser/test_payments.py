@@ -13,8 +13,9 @@ from playwright.sync_api import expect
 
 from app import devprovider
 from tests.billing.pages import add_links, load_demo, resident_id
-from tests.browser.conftest import assert_accessible, free_port, sign_in_dev
-from tests.payments.conftest import APPROVE, Processor, processor  # noqa: F401  (the session fixture)
+from tests.support.browser import assert_accessible, sign_in_dev
+from tests.support.payments import APPROVE, Processor
+from tests.support.ports import free_port
 from tests.support.threads import serve
 
 pytestmark = pytest.mark.browser
@@ -42,7 +43,7 @@ TEXTS = {
 
 
 @pytest.fixture
-def pay_portal(make_app: Callable[..., Flask], processor: Processor) -> Iterator[tuple[str, Flask]]:  # noqa: F811
+def pay_portal(make_app: Callable[..., Flask], processor: Processor) -> Iterator[tuple[str, Flask]]:
     """The portal with its development provider and the development processor, served on a known port."""
     port, provider_port = free_port(), free_port()
     app = make_app(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import assert_accessible, sign_in_dev
+from tests.support.browser import assert_accessible, sign_in_dev
 
 pytestmark = pytest.mark.browser
 

@@ -1,10 +1,9 @@
-"""Fixtures for the realm-as-code tools."""
+"""Fixtures for the realm-as-code tools; the realm file and its test values are in ``tests/support/realm.py``."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,28 +13,7 @@ from flask.testing import FlaskCliRunner
 from app import create_app
 from app.idp.extensions import with_extensions
 from tests.idp_config.standin import StandIn, serving
-
-ROOT = Path(__file__).resolve().parents[2]
-REALM_FILE = ROOT / "idp_config" / "realm.json"
-ENV = {
-    "PORTAL_BASE_URL": "https://pay.springfield.example",
-    "PORTAL_CLIENT_SECRET": "portal-client-secret-value",
-    "SMTP_HOST": "smtp.springfield.example",
-    "SMTP_FROM": "noreply@springfield.example",
-    "SMTP_PASSWORD": "smtp-password-value",
-    "GOOGLE_CLIENT_ID": "google-id",
-    "GOOGLE_CLIENT_SECRET": "google-secret-value",
-    "MICROSOFT_CLIENT_ID": "ms-id",
-    "MICROSOFT_CLIENT_SECRET": "ms-secret-value",
-    "FACEBOOK_CLIENT_ID": "fb-id",
-    "FACEBOOK_CLIENT_SECRET": "fb-secret-value",
-    "APPLE_CLIENT_ID": "org.springfield.pay",
-    "APPLE_TEAM_ID": "TEAM123",
-    "APPLE_KEY_ID": "KEY123",
-    "APPLE_P8_CONTENT": "MIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHkwdwIBAQQg",
-    # The stand-in knows the Apple provider, as a Keycloak with the extension does.
-    "KC_REALM_EXTENSIONS": "apple",
-}
+from tests.support.realm import ENV, REALM_FILE
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskCliRunner
 
-from tests.idp_config.conftest import ENV
 from tests.idp_config.standin import StandIn
+from tests.support.realm import ENV
 
 
 def test_bootstrap_admin_user_signs_in_through_admin_cli(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.testing import FlaskCliRunner
 
 from tests.idp_config.standin import StandIn
+from tests.support.ports import free_port
 
 
 def test_plan_then_apply_creates_the_realm(runner: FlaskCliRunner, keycloak: StandIn) -> None:
@@ -109,8 +110,6 @@ def test_server_error_is_clear(runner: FlaskCliRunner, keycloak: StandIn) -> Non
 
 
 def test_unreachable_keycloak_is_clear(runner: FlaskCliRunner, keycloak: StandIn, monkeypatch) -> None:
-    from tests.browser.conftest import free_port
-
     monkeypatch.setenv("KEYCLOAK_URL", f"http://localhost:{free_port()}")
     result = runner.invoke(args=["idp", "plan"])
     assert result.exit_code == 1 and "cannot reach Keycloak" in result.output

@@ -10,8 +10,8 @@ import yaml
 
 from app.idp.placeholders import required_names
 from app.idp.schema import unknown_keys
-from tests.idp_config.conftest import REALM_FILE
 from tests.support.keycloak import KEYCLOAK_VERSION, MAILPIT_VERSION
+from tests.support.realm import REALM_FILE
 
 HERE = REALM_FILE.parent
 

@@ -8,7 +8,7 @@ import pytest
 from flask.testing import FlaskCliRunner
 
 from app.idp.placeholders import BadValues, MissingValues, placeholders, render, required_names
-from tests.idp_config.conftest import ENV, REALM_FILE
+from tests.support.realm import ENV, REALM_FILE
 
 
 def test_render_refuses_missing_secrets_naming_each(runner: FlaskCliRunner, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskCliRunner
 
 from app.idp.validate import validate
-from tests.idp_config.conftest import REALM_FILE
+from tests.support.realm import REALM_FILE
 
 PROFILE = "org.keycloak.userprofile.UserProfileProvider"
 

@@ -16,8 +16,8 @@ from app.billing import city_today
 from app.billing.models import BillingAccount, BillingBill, PortalChange
 from app.extensions import db
 from app.payments.models import AutopayCharge, AutopayEnrolment, Payment
-from tests.payments.conftest import APPROVE, DECLINE, Mailbox, Processor, pay_on_hosted_page
 from tests.support.pages import csrf_token_from
+from tests.support.payments import APPROVE, DECLINE, Mailbox, Processor, pay_on_hosted_page
 
 
 def enrol(client: FlaskClient, *, number: str = APPROVE, max_amount: str = "", method: str = "card") -> Any:

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from app.activity.models import AccountEvent
 from app.extensions import db
 from app.payments.models import Payment
-from tests.payments.conftest import Mailbox, pay_on_hosted_page
 from tests.support.pages import csrf_token, csrf_token_from
+from tests.support.payments import Mailbox, pay_on_hosted_page
 
 
 def lookup(client: FlaskClient, account_no: str, customer_id: str) -> object:

@@ -19,9 +19,9 @@ from app.extensions import db
 from app.payments.devprocessor import DEV_WEBHOOK_SECRET, SIGNATURE_HEADER
 from app.payments.models import Payment, PaymentEvent
 from app.payments.processor import sign
-from tests.browser.conftest import free_port
-from tests.payments.conftest import APPROVE, DECLINE, NO_FUNDS, Mailbox, Processor, pay_on_hosted_page
 from tests.support.pages import csrf_token_from
+from tests.support.payments import APPROVE, DECLINE, NO_FUNDS, Mailbox, Processor, pay_on_hosted_page
+from tests.support.ports import free_port
 from tests.support.threads import serve
 
 

@@ -6,9 +6,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.billing.pages import resident_id
-from tests.payments.conftest import pay_on_hosted_page
 from tests.payments.test_autopay import enrol
 from tests.payments.test_pay import payments, start_payment
+from tests.support.payments import pay_on_hosted_page
 from tests.support.signin import open_session
 
 

@@ -1,6 +1,7 @@
 """The Stripe adapter against stripe-mock (Stripe's own API mock), and Stripe's webhook signature scheme.
 
-stripe-mock is built from the Go module proxy into ``.cache/stripe-mock`` on first use. It answers every call
+stripe-mock (pinned in ``tests/support/keycloak.py``) is built from the Go module proxy into the cache by
+``make keycloak-deps``; in CI a missing binary fails these tests, elsewhere they are skipped. It answers every call
 with fixed fixture objects and keeps no state, so these tests check the requests the SDK makes are accepted
 by Stripe's OpenAPI description and that the answers are read correctly; they cannot check Stripe's behaviour
 over time (a session being paid, a card declined). The webhook tests use Stripe's documented scheme.
@@ -10,12 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,34 +22,19 @@ from flask import Flask
 
 from app.payments.processor import CANCELLED, OPEN, SUCCEEDED, InvalidWebhook, sign
 from app.payments.stripe_processor import StripeProcessor
-from tests.browser.conftest import free_port
+from tests.support import keycloak as deps
 from tests.support.pages import csrf_token_from
+from tests.support.ports import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-CACHE = ROOT / ".cache" / "stripe-mock"
 SECRET = "whsec_test_secret"
-
-
-def _binary() -> Path | None:
-    found = CACHE / "stripe-mock"
-    if found.exists():
-        return found
-    go = shutil.which("go")
-    if go is None:
-        return None
-    env = {**os.environ, "GOBIN": str(CACHE), "GOFLAGS": "-modcacherw"}
-    result = subprocess.run(
-        [go, "install", "github.com/stripe/stripe-mock@latest"], env=env, capture_output=True, timeout=600
-    )
-    return found if result.returncode == 0 and found.exists() else None
 
 
 @pytest.fixture(scope="session")
 def stripe_mock() -> Iterator[str]:
-    """stripe-mock on a free port; yields its base URL."""
-    binary = _binary()
-    if binary is None:
-        message = "stripe-mock could not be built (go install github.com/stripe/stripe-mock@latest)"
+    """The pinned stripe-mock from the cache on a free port; yields its base URL."""
+    binary = deps.stripe_mock_binary()
+    if not binary.exists():
+        message = f"stripe-mock {deps.STRIPE_MOCK_VERSION} is not built ({binary} is missing): run make keycloak-deps"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

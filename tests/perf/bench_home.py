@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.auth.provider import HostileProvider, running  # noqa: E402
-from tests.browser.conftest import free_port  # noqa: E402
 from tests.support.fresh_database import ADMIN_URL, drop, recreate  # noqa: E402
 from tests.support.gunicorn import BIN, gunicorn, migrate, sign_in_over_http  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
 
 PAIRS = [("100001", "2000001"), ("100002", "2000001"), ("100003", "2000003")]
 PAGES = {

@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.auth.provider import HostileProvider, running  # noqa: E402
-from tests.browser.conftest import CHROMIUM, free_port  # noqa: E402
+from tests.support.browser import CHROMIUM  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
 
 LIGHTHOUSE_VERSION = "13.5.0"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "citizen-portal"

@@ -38,9 +38,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.auth.provider import HostileProvider  # noqa: E402
-from tests.browser.conftest import free_port  # noqa: E402
 from tests.support.fresh_database import ADMIN_URL, drop, recreate, terminate_connections  # noqa: E402
 from tests.support.gunicorn import BIN, gunicorn, migrate, sign_in_over_http  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
 from tests.support.threads import serve  # noqa: E402
 
 CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')

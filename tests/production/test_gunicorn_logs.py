@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import free_port
 from tests.support.gunicorn import gunicorn, migrate
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 

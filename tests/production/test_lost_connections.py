@@ -20,9 +20,9 @@ import psycopg
 import pytest
 import requests
 
-from tests.browser.conftest import free_port
 from tests.support.gunicorn import BIN, ROOT, gunicorn, migrate, sign_in_over_http
 from tests.support.pgproxy import CommitCutter, commit_cutter
+from tests.support.ports import free_port
 from tests.support.terminations import HEADER, MARK
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.browser.conftest import free_port
 from tests.support.gunicorn import ROOT, gunicorn, migrate, sign_in_over_http
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 NGINX = Path("/usr/sbin/nginx")

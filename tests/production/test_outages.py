@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from tests.auth.provider import HostileProvider, running
 from tests.auth.test_hostile_tokens import attempt_sign_in
-from tests.browser.conftest import free_port
+from tests.support.ports import free_port
 from tests.support.threads import serve
 
 UNAVAILABLE = "Sign-in is temporarily unavailable, please try again in a few minutes"

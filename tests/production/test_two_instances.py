@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from tests.auth.provider import HostileProvider
-from tests.browser.conftest import free_port
 from tests.support.gunicorn import gunicorn, migrate, sign_in_over_http
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 

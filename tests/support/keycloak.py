@@ -2,8 +2,9 @@
 
 Keycloak comes from its own distribution on Maven Central (``mvn dependency:copy`` of
 ``org.keycloak:keycloak-quarkus-dist:26.7.3:tar.gz``), Mailpit is built from the Go module proxy; both land in
-``${XDG_CACHE_HOME:-~/.cache}/citizen-portal/`` and are fetched once. Used by ``make keycloak`` /
-``make keycloak-deps`` (``python -m tests.support.keycloak up|deps``) and by the ``keycloak`` pytest fixture;
+``${XDG_CACHE_HOME:-~/.cache}/citizen-portal/`` and are fetched once. The deps step also builds the pinned
+stripe-mock there for ``tests/payments/test_stripe.py``. Used by ``make keycloak`` / ``make keycloak-deps``
+(``python -m tests.support.keycloak up|deps``) and by the ``keycloak`` and ``stripe_mock`` pytest fixtures;
 the portal itself never imports this module.
 
 Each Keycloak runs from its own copy of the distribution (an *instance* directory: the distribution's jars are
@@ -20,7 +21,6 @@ import fcntl
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -34,14 +34,18 @@ from typing import IO, Any
 
 import requests
 
+from tests.support.ports import free_port, port_free
+from tests.support.realm import REALM_FILE
+
 ROOT = Path(__file__).resolve().parents[2]
-REALM_FILE = ROOT / "idp_config" / "realm.json"
 DEV_USERS = ROOT / "idp_config" / "dev" / "users.json"
 
 KEYCLOAK_VERSION = "26.7.3"
 KEYCLOAK_ARTIFACT = f"org.keycloak:keycloak-quarkus-dist:{KEYCLOAK_VERSION}:tar.gz"
 MAILPIT_MODULE = "github.com/axllent/mailpit"
 MAILPIT_VERSION = "v1.33.1"
+STRIPE_MOCK_MODULE = "github.com/stripe/stripe-mock"
+STRIPE_MOCK_VERSION = "v0.203.0"
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin"
 
@@ -98,40 +102,37 @@ def fetch_keycloak(cache: Path | None = None) -> Path:
     return home
 
 
-def fetch_mailpit(cache: Path | None = None) -> Path:
-    """The Mailpit binary, built from the Go module proxy the first time."""
+def _go_install(module: str, version: str, name: str, cache: Path | None) -> Path:
+    """``<cache>/<name>-<version>/<name>``, built by ``go install module@version`` the first time."""
     cache = cache or cache_dir()
-    bindir = cache / f"mailpit-{MAILPIT_VERSION}"
-    binary = bindir / "mailpit"
+    bindir = cache / f"{name}-{version}"
+    binary = bindir / name
     if binary.exists():
         return binary
     bindir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "GOBIN": str(bindir)}
-    _run(["go", "install", f"{MAILPIT_MODULE}@{MAILPIT_VERSION}"], "go install mailpit", env=env, cwd=cache)
+    _run(["go", "install", f"{module}@{version}"], f"go install {module}@{version}", env=env, cwd=cache)
     return binary
 
 
-def fetch_all(cache: Path | None = None) -> tuple[Path, Path]:
-    """Both prerequisites (idempotent)."""
-    return fetch_keycloak(cache), fetch_mailpit(cache)
+def fetch_mailpit(cache: Path | None = None) -> Path:
+    """The Mailpit binary, built from the Go module proxy the first time."""
+    return _go_install(MAILPIT_MODULE, MAILPIT_VERSION, "mailpit", cache)
 
 
-def port_free(port: int) -> bool:
-    """True when nothing listens on ``port`` on localhost."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+def stripe_mock_binary(cache: Path | None = None) -> Path:
+    """Where the deps step puts the pinned stripe-mock (it may not be there yet)."""
+    return (cache or cache_dir()) / f"stripe-mock-{STRIPE_MOCK_VERSION}" / "stripe-mock"
 
 
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def fetch_stripe_mock(cache: Path | None = None) -> Path:
+    """The pinned stripe-mock binary, built from the Go module proxy the first time."""
+    return _go_install(STRIPE_MOCK_MODULE, STRIPE_MOCK_VERSION, "stripe-mock", cache)
+
+
+def fetch_all(cache: Path | None = None) -> tuple[Path, Path, Path]:
+    """What the deps step fetches: Keycloak, Mailpit and stripe-mock (idempotent)."""
+    return fetch_keycloak(cache), fetch_mailpit(cache), fetch_stripe_mock(cache)
 
 
 @dataclass(frozen=True)
@@ -383,7 +384,7 @@ def _admin_env(keycloak: Keycloak) -> dict[str, str]:
 
 def up(ports: Ports, portal_base_url: str, client_secret: str) -> None:
     """``make keycloak``: Mailpit and Keycloak with the development realm and users, until Ctrl-C."""
-    distribution, mailpit_binary = fetch_all()
+    distribution, mailpit_binary = fetch_keycloak(), fetch_mailpit()
     environ = realm_environment(ports, portal_base_url, client_secret)
     flask = [sys.executable, "-m", "flask", "--app", "wsgi", "idp"]
     child_env = {
@@ -436,7 +437,7 @@ def up(ports: Ports, portal_base_url: str, client_secret: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.support.keycloak", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("deps", help="fetch Keycloak and build Mailpit into the cache (idempotent)")
+    sub.add_parser("deps", help="fetch Keycloak and build Mailpit and stripe-mock into the cache (idempotent)")
     start = sub.add_parser("up", help="run Keycloak and Mailpit with the development realm and users")
     start.add_argument("--portal-url", default=os.environ.get("PORTAL_BASE_URL", "http://localhost:5000"))
     start.add_argument("--client-secret", default=os.environ.get("PORTAL_CLIENT_SECRET", "local-portal-secret"))
@@ -445,8 +446,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "deps":
-            keycloak, mailpit = fetch_all()
-            print(f"Keycloak {KEYCLOAK_VERSION}: {keycloak}\nMailpit {MAILPIT_VERSION}: {mailpit}")
+            keycloak, mailpit, stripe_mock = fetch_all()
+            print(
+                f"Keycloak {KEYCLOAK_VERSION}: {keycloak}\nMailpit {MAILPIT_VERSION}: {mailpit}\n"
+                f"stripe-mock {STRIPE_MOCK_VERSION}: {stripe_mock}"
+            )
             return 0
         ports = Ports(args.http_port, args.management_port, args.smtp_port, args.mail_http_port)
         busy = [p for p in (ports.http, ports.management, ports.smtp, ports.mail_http) if not port_free(p)]

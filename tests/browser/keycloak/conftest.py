@@ -1,73 +1,27 @@
 """A real Keycloak 26.7.3 (started once per session, realm imported at its start-up) and Mailpit for its emails.
 
 Ports: Keycloak 18080 (management 19000), Mailpit SMTP 11025 and HTTP 18025, each replaced by a free port
-when taken. Without Java or Maven the tests are skipped on a developer machine and fail in CI.
+when taken. Without Java or Maven the tests are skipped on a developer machine and fail in CI. The helpers the
+tests call (``Stack``, ``keycloak_sign_in``, ``action_link`` ...) are in ``tests/support/keycloak_stack.py``.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from app.idp.admin import AdminSettings, KeycloakAdmin
 from app.idp.users import ensure_users
 from tests.support import keycloak as kc
+from tests.support.keycloak_stack import REALM, Stack
+from tests.support.ports import free_port, port_free
 from tests.support.threads import serve
-
-REALM = "citizens"
-#: Seconds per Admin REST call: deleting a realm takes over 10 s on a busy two-core machine.
-ADMIN_TIMEOUT = 60
-PASSWORDS = {
-    "resident@example.org": "Resident-dev-password-1",
-    "unverified@example.org": "Unverified-dev-password-1",
-    "staff@example.org": "Staff-dev-password-1",
-}
-
-
-@dataclass
-class Stack:
-    """The running Keycloak and Mailpit, and where the portal must listen (the realm's PORTAL_BASE_URL)."""
-
-    keycloak: kc.Keycloak
-    mailpit: kc.Mailpit
-    portal_port: int
-    client_secret: str
-    realm_env: dict[str, str]
-
-    @property
-    def portal_url(self) -> str:
-        return f"http://localhost:{self.portal_port}"
-
-    def admin(self, realm: str = REALM) -> KeycloakAdmin:
-        """An Admin REST client for ``realm`` as the bootstrap admin."""
-        return KeycloakAdmin(
-            AdminSettings(
-                base_url=self.keycloak.url,
-                realm=realm,
-                username=kc.ADMIN_USERNAME,
-                password=kc.ADMIN_PASSWORD,
-                timeout=ADMIN_TIMEOUT,
-            )
-        )
-
-    def admin_env(self) -> dict[str, str]:
-        """The environment ``flask idp plan|apply|unlock`` need for this Keycloak and realm."""
-        return {
-            **self.realm_env,
-            "KEYCLOAK_URL": self.keycloak.url,
-            "KEYCLOAK_ADMIN_USERNAME": kc.ADMIN_USERNAME,
-            "KEYCLOAK_ADMIN_PASSWORD": kc.ADMIN_PASSWORD,
-            "KEYCLOAK_TIMEOUT": str(ADMIN_TIMEOUT),
-        }
 
 
 def _unavailable(message: str) -> None:
@@ -83,11 +37,11 @@ def stack() -> Iterator[Stack]:
         if shutil.which(tool) is None:
             _unavailable(f"{tool} is missing: the Keycloak tests need Java 17+ and Maven (make keycloak-deps)")
     try:
-        distribution, mailpit_binary = kc.fetch_all()
+        distribution, mailpit_binary = kc.fetch_keycloak(), kc.fetch_mailpit()
     except kc.SetupError as exc:
         _unavailable(f"Keycloak or Mailpit could not be fetched: {exc}")
     ports = kc.Ports(18080, 19000, 11025, 18025).available()
-    portal_port = 15000 if kc.port_free(15000) else kc.free_port()
+    portal_port = 15000 if port_free(15000) else free_port()
     secret = secrets.token_urlsafe(24)
     realm_env = kc.realm_environment(ports, f"http://localhost:{portal_port}", secret, REALM)
     with kc.instance_lock("test") as instance:
@@ -136,29 +90,6 @@ def make_portal(make_app: Callable[..., Flask], stack: Stack) -> Iterator[Callab
 def portal(make_portal: Callable[..., str]) -> str:
     """The portal against Keycloak, with its usual configuration."""
     return make_portal()
-
-
-def keycloak_sign_in(page: Any, email: str, password: str, *, remember: bool = False) -> None:
-    """Fill Keycloak's own sign-in form (the page must show it)."""
-    page.locator("#username").fill(email)
-    page.locator("#password").fill(password)
-    if remember:
-        page.locator("#rememberMe").check()
-    page.locator("#kc-login").click()
-
-
-LINK = re.compile(r"https?://[^\s\"<>]+/login-actions/action-token\?[^\s\"<>]+")
-
-
-def action_link(message: dict[str, Any]) -> str:
-    """The action-token link in a Keycloak email (activation, reset, account linking)."""
-    match = LINK.search(str(message.get("Text") or "")) or LINK.search(str(message.get("HTML") or ""))
-    assert match, f"no action link in {message.get('Subject')!r}"
-    return match.group(0).replace("&amp;", "&")
-
-
-def unique_email(label: str) -> str:
-    return f"{label}-{secrets.token_hex(4)}@example.org"
 
 
 @pytest.fixture

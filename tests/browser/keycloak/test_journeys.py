@@ -12,7 +12,7 @@ import requests
 from flask import Flask
 
 from tests.billing.pages import load_demo
-from tests.browser.keycloak.conftest import PASSWORDS, REALM, Stack, action_link, keycloak_sign_in, unique_email
+from tests.support.keycloak_stack import PASSWORDS, REALM, Stack, action_link, keycloak_sign_in, unique_email
 
 pytestmark = [pytest.mark.keycloak, pytest.mark.browser]
 
@@ -149,9 +149,15 @@ def test_forgot_password_email_sets_a_new_password(stack: Stack, portal: str, pa
     page.goto(action_link(message))
     set_new_password(page, "New-password-long-2")
     page.wait_for_url(re.compile(rf"({re.escape(portal)}/.*|.*/realms/{REALM}/.*)"))
-    # A new browser: the new password signs in, through the portal.
+    # A new browser: Keycloak refuses the old password, and the new one signs this resident in to the portal.
     page.context.clear_cookies()
-    sign_in(page, portal, email, "New-password-long-2")
+    page.goto(f"{portal}/login")
+    keycloak_sign_in(page, email, "Old-password-long-1")
+    page.locator("#input-error-username").wait_for()
+    assert urlsplit(page.url).port == stack.keycloak.ports.http, "the old password still signs in"
+    keycloak_sign_in(page, email, "New-password-long-2")
+    page.wait_for_url(f"{portal}/")
+    assert email in page.content(), "the portal's home page is not this resident's"
 
 
 # --- 4. lockout and unlock ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 import requests
 from joserfc.jwk import RSAKey
 
-from tests.browser.keycloak.conftest import PASSWORDS, Stack, keycloak_sign_in
+from tests.support.keycloak_stack import PASSWORDS, Stack, keycloak_sign_in
 
 pytestmark = [pytest.mark.keycloak]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.keycloak.conftest import REALM, Stack, action_link, keycloak_sign_in, unique_email
+from tests.support.keycloak_stack import REALM, Stack, action_link, keycloak_sign_in, unique_email
 
 pytestmark = [pytest.mark.keycloak, pytest.mark.browser]
 
