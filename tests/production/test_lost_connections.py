@@ -10,9 +10,7 @@ happened, and a committed write answers as committed, once.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import psycopg
 import pytest
 import requests
 
-from tests.support.gunicorn import BIN, ROOT, gunicorn, migrate, sign_in_over_http
+from tests.support.gunicorn import gunicorn, prepare_database, sign_in_over_http
 from tests.support.pgproxy import CommitCutter, commit_cutter
 from tests.support.ports import free_port
 from tests.support.terminations import HEADER, MARK
@@ -48,16 +46,10 @@ class Portal:
         return int(n)
 
 
-def _with_demo_data(env: dict[str, str]) -> None:
-    migrate(env)
-    subprocess.run([BIN / "flask", "--app", "wsgi", "billing", "demo"], cwd=ROOT, env={**os.environ, **env},
-                   check=True, capture_output=True)  # fmt: skip
-
-
 @pytest.fixture
 def portal(gunicorn_env: dict[str, str], database_url: str, tmp_path: Path) -> Iterator[Portal]:
     """The portal with demo billing data under gunicorn with the termination hook."""
-    _with_demo_data(gunicorn_env)
+    prepare_database(gunicorn_env, demo=True)
     log = tmp_path / "gunicorn.log"
     with gunicorn(gunicorn_env, free_port(), log, config="tests/support/terminations.conf.py") as base:
         yield Portal(base, log, database_url)
@@ -160,7 +152,7 @@ def test_sign_in_whose_profile_write_loses_the_connection_signs_in(portal: Porta
 def test_link_whose_commit_answer_is_lost_answers_as_committed(
     gunicorn_env: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:
-    _with_demo_data(gunicorn_env)
+    prepare_database(gunicorn_env, demo=True)
     with commit_cutter() as cutter:
         # Plain TCP (no TLS), so that the proxy sees the COMMIT go by.
         through = database_url.replace("@127.0.0.1:5432/", f"@127.0.0.1:{cutter.port}/") + "?sslmode=disable"

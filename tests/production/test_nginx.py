@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.gunicorn import ROOT, gunicorn, migrate, sign_in_over_http
+from tests.support.gunicorn import ROOT, gunicorn, prepare_database, sign_in_over_http
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -87,7 +87,7 @@ def slow_clients(stack: ExitStack, port: int) -> None:
 def served(gunicorn_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, str]]:
     """(gunicorn's port, nginx's base URL): the shipped gunicorn settings with two workers, nginx in front."""
     env = {**gunicorn_env, "PROXY_FIX_HOPS": "1"}
-    migrate(env)
+    prepare_database(env)
     port = free_port()
     with gunicorn(env, port, tmp_path / "gunicorn.log"), nginx(port, tmp_path) as base:
         yield port, base

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.auth.provider import HostileProvider
-from tests.support.gunicorn import gunicorn, migrate, sign_in_over_http
+from tests.support.gunicorn import gunicorn, prepare_database, sign_in_over_http
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def instances(gunicorn_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Two gunicorn instances (two workers each) on different ports, one database."""
-    migrate(gunicorn_env)
+    prepare_database(gunicorn_env)
     with ExitStack() as stack:
         bases = [
             stack.enter_context(gunicorn(gunicorn_env, free_port(), tmp_path / f"gunicorn-{n}.log")) for n in range(2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import sys
@@ -10,10 +11,18 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import requests
+from psycopg import sql
+from sqlalchemy import make_url
+
+from tests.support.databases import worker_id
+from tests.support.fresh_database import ADMIN_URL, drop, terminate_connections
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+#: (demo?, CLOCK_START) -> the template database built for it in this session (this worker's).
+_TEMPLATES: dict[tuple[bool, str], str] = {}
 
 
 def migrate(env: Mapping[str, str]) -> None:
@@ -25,6 +34,50 @@ def migrate(env: Mapping[str, str]) -> None:
         check=True,
         capture_output=True,
     )
+
+
+def load_demo(env: Mapping[str, str]) -> None:
+    """``flask billing demo`` on the database that ``env`` names."""
+    subprocess.run(
+        [BIN / "flask", "--app", "wsgi", "billing", "demo"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+
+
+def prepare_database(env: Mapping[str, str], *, demo: bool = False) -> None:
+    """The database that ``env`` names as ``flask db upgrade`` (and ``flask billing demo``) leave it.
+
+    On PostgreSQL the commands run once per session into a template database, and each test's database is
+    then created from it (``CREATE DATABASE ... TEMPLATE``): the same rows in a fraction of the time.
+    """
+    url = env["DATABASE_URL"]
+    if not url.startswith("postgresql"):
+        migrate(env)
+        if demo:
+            load_demo(env)
+        return
+    key = (demo, env.get("CLOCK_START", ""))
+    template = _TEMPLATES.get(key)
+    if template is None:
+        template = f"portal_tpl_{worker_id()}_{len(_TEMPLATES)}"
+        drop(ADMIN_URL, template)
+        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template)))
+        atexit.register(drop, ADMIN_URL, template)
+        built = {**env, "DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + "/" + template}
+        migrate(built)
+        if demo:
+            load_demo(built)
+        _TEMPLATES[key] = template
+    name = make_url(url).database
+    assert name, url
+    terminate_connections(ADMIN_URL, name)
+    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
 
 
 def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 30) -> None:
