@@ -17,6 +17,9 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 TEST_POSTGRES_DB ?= portal_test
 PYTEST_ARGS ?=
+# pytest-xdist workers for test-sqlite and test-postgres (0: one process); the Keycloak tests share one worker
+PYTEST_WORKERS ?= 2
+PYTEST_XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
 export FLASK_APP := wsgi
 
 .PHONY: run test services test-sqlite test-postgres lint keycloak-deps assets-deps keycloak run-keycloak assets
@@ -50,14 +53,14 @@ test: $(VENV)/.installed-test keycloak-deps assets-deps
 	$(PYTHON) tests/support/services.py run -- $(MAKE) --no-print-directory lint test-sqlite test-postgres
 
 test-sqlite: $(VENV)/.installed-test
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # TEST_POSTGRES_URL: a role that may create databases (make test sets it); the suite runs in a fresh database.
 # The Keycloak journeys run once, in the SQLite pass: what they prove does not depend on the portal's database.
 test-postgres: $(VENV)/.installed-test
 	@test -n "$$TEST_POSTGRES_URL" || { echo "TEST_POSTGRES_URL is not set: run make test, or eval \"\$$(make services)\""; exit 2; }
 	$(BIN)/python tests/support/fresh_database.py "$$TEST_POSTGRES_URL" "$(TEST_POSTGRES_DB)"
-	TEST_DATABASE_URL="$$(dirname "$$TEST_POSTGRES_URL")/$(TEST_POSTGRES_DB)" $(BIN)/pytest -m "not keycloak" $(PYTEST_ARGS)
+	TEST_DATABASE_URL="$$(dirname "$$TEST_POSTGRES_URL")/$(TEST_POSTGRES_DB)" $(BIN)/pytest -m "not keycloak" $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check app tests

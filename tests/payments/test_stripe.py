@@ -43,11 +43,15 @@ def stripe_mock() -> Iterator[str]:
         [str(binary), "-http-addr", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        for _ in range(100):
+        # It listens once it has loaded Stripe's API description: seconds, more on a busy machine.
+        deadline = time.monotonic() + 60
+        while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             except OSError:
+                assert process.poll() is None, f"stripe-mock exited with {process.returncode}"
+                assert time.monotonic() < deadline, "stripe-mock did not listen within 60 s"
                 time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
