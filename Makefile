@@ -14,7 +14,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The portal's port; the development OpenID provider's and payment processor's are DEV_OIDC_PORT (5001) and
+# DEV_PAYMENTS_PORT (5002), passed on to `flask dev run` when given: make run PORT=5010 DEV_OIDC_PORT=5011.
+# A port another program holds stops `make run` with the variable to change.
 PORT ?= 5000
+DEV_PORTS = $(if $(DEV_OIDC_PORT),DEV_OIDC_PORT=$(DEV_OIDC_PORT)) $(if $(DEV_PAYMENTS_PORT),DEV_PAYMENTS_PORT=$(DEV_PAYMENTS_PORT))
 TEST_POSTGRES_DB ?= portal_test
 PYTEST_ARGS ?=
 # pytest-xdist workers for test-sqlite and test-postgres (0: one process); the Keycloak tests share one worker
@@ -43,7 +47,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/flask db upgrade
 	$(BIN)/flask billing demo --if-empty
-	$(BIN)/flask dev run --host 127.0.0.1 --port $(PORT)
+	$(DEV_PORTS) $(BIN)/flask dev run --host 127.0.0.1 --port $(PORT)
 
 # Installs and starts what is missing, prints the variables; TEST_POSTGRES_URL / TEST_REDIS_URL point elsewhere.
 services:

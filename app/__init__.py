@@ -104,12 +104,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     frame.init_app(app)
     cookies.init_app(app)
 
-    from app import accounts, auth, billing, home, main, payments, staff
+    from app import accounts, auth, billing, devtools, home, main, payments, staff
     from app.cli import register_cli
     from app.errors import register_error_handlers
     from app.headers import init_headers
 
-    for feature in (auth, main, home, accounts, billing, payments, staff):
+    for feature in (auth, main, home, accounts, billing, payments, staff, devtools):
         feature.init_app(app)
     register_error_handlers(app)
     init_headers(app)

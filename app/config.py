@@ -370,7 +370,11 @@ class Settings:
     reauth_minutes: int = setting(
         5, "Auto Pay changes need a sign-in at most this old", check=whole_number(1, 60, "of minutes from 1 to 60")
     )
-    smtp_host: str | None = setting(None, "mail server for receipts and Auto Pay notices (unset: nothing is sent)")
+    smtp_host: str | None = setting(
+        None,
+        "mail server for receipts and Auto Pay notices (unset: outside production the development mail catcher "
+        "keeps them, shown at `/_dev/mail`; in production nothing is sent)",
+    )
     smtp_port: int = setting(587, "port of the mail server", check=positive)
     smtp_user: str | None = setting(None, "user name at the mail server")
     smtp_password: str | None = setting(None, "password at the mail server", secret=True)

@@ -18,6 +18,8 @@ import flask
 import requests
 import werkzeug.serving
 
+from app.devports import accepts_connections, port_taken
+
 log = logging.getLogger(__name__)
 
 #: One-click users on the development sign-in form.
@@ -62,15 +64,25 @@ LOCAL_STYLESHEET = "/_portal/pico.min.css"
 STYLESHEET_FILE = Path(__file__).resolve().parent / "devprovider_static" / "pico.min.css"
 
 
+#: Where the provider says what it is, so that ``ensure_running`` reuses only one of ours.
+ABOUT = "/_portal/about"
+SERVICE = "citizen-portal development OpenID provider"
+REFUSES_PRODUCTION = "the embedded development provider refuses to run with PORTAL_ENV=production"
+
+
 class DevProviderUnavailable(RuntimeError):
     """The development provider was asked for but cannot run here."""
 
 
-def _answering(issuer: str) -> bool:
+def _ours_answering(issuer: str) -> bool:
+    """True when a development provider of this portal serves ``issuer`` (not merely something on its port)."""
     try:
+        about = requests.get(issuer + ABOUT, timeout=1)
+        if not (about.ok and about.json().get("service") == SERVICE):
+            return False
         response = requests.get(issuer + "/.well-known/openid-configuration", timeout=1)
         return response.ok and response.json().get("issuer") == issuer
-    except (requests.RequestException, ValueError):
+    except (requests.RequestException, ValueError, AttributeError):  # AttributeError: JSON but not an object
         return False
 
 
@@ -80,7 +92,7 @@ def start(port: int, *, production: bool) -> werkzeug.serving.BaseWSGIServer:
     The caller may ``shutdown()`` the returned server.
     """
     if production:
-        raise DevProviderUnavailable("the embedded development provider refuses to run with PORTAL_ENV=production")
+        raise DevProviderUnavailable(REFUSES_PRODUCTION)
     try:
         import oidc_provider_mock
     except ImportError:
@@ -91,11 +103,15 @@ def start(port: int, *, production: bool) -> werkzeug.serving.BaseWSGIServer:
     users = [oidc_provider_mock.User(sub=u["sub"], claims=u["claims"]) for u in DEMO_USERS]
     provider = oidc_provider_mock.app(require_nonce=True, user_claims=users)
     use_local_stylesheet(provider)
+
+    @provider.get(ABOUT)
+    def about() -> dict[str, str]:
+        return {"service": SERVICE}
+
     try:
         server = werkzeug.serving.make_server("localhost", port, provider, threaded=True)
-    except OSError as exc:
-        message = f"port {port} is taken ({exc.strerror}): set DEV_OIDC_PORT to a free port"
-        raise DevProviderUnavailable(message) from None
+    except (OSError, SystemExit):  # werkzeug exits when the port is taken
+        raise DevProviderUnavailable(port_taken(port, "DEV_OIDC_PORT")) from None
     # A short poll: shutdown() waits up to one interval (the default 0.5 s is paid by every test that stops it).
     threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="dev-oidc-provider", daemon=True
@@ -120,9 +136,18 @@ def use_local_stylesheet(provider: flask.Flask) -> None:
         return response
 
 
-def ensure_running(port: int, *, production: bool) -> None:
-    """Start the development provider on ``localhost:port`` unless one already answers there."""
-    issuer = f"http://localhost:{port}"
-    if _answering(issuer):  # another portal process on this machine (e.g. the reloader's parent) started it
-        return
+def ensure_running(port: int, *, production: bool) -> bool:
+    """Start the development provider on ``localhost:port`` unless one of ours already answers there.
+
+    True when this call started it, False when it reuses the one another portal process started (the
+    reloader's parent, or a second ``flask dev run``). Another program on the port is refused, naming
+    ``DEV_OIDC_PORT``.
+    """
+    if production:
+        raise DevProviderUnavailable(REFUSES_PRODUCTION)
+    if _ours_answering(f"http://localhost:{port}"):
+        return False
+    if accepts_connections(port):
+        raise DevProviderUnavailable(port_taken(port, "DEV_OIDC_PORT"))
     start(port, production=production)
+    return True

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -47,6 +48,23 @@ def test_start_serves_the_demo_users_and_refuses_production() -> None:
         server.server_close()
     with pytest.raises(devprovider.DevProviderUnavailable, match="PORTAL_ENV=production"):
         devprovider.start(free_port(), production=True)
+
+
+def test_ensure_running_reuses_only_a_provider_of_ours(oidc_server: str) -> None:
+    port = free_port()
+    server = devprovider.start(port, production=False)
+    try:
+        assert devprovider.ensure_running(port, production=False) is False  # reused, not started again
+        with pytest.raises(devprovider.DevProviderUnavailable, match="PORTAL_ENV=production"):
+            devprovider.ensure_running(port, production=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+    # Another program serving a discovery document with the very issuer is still another program.
+    other = urlsplit(oidc_server).port
+    message = rf"Port {other} is in use by another program; set DEV_OIDC_PORT to a free port \(make run DEV_OIDC_PORT="
+    with pytest.raises(devprovider.DevProviderUnavailable, match=message):
+        devprovider.ensure_running(int(other or 0), production=False)
 
 
 def test_a_missing_package_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

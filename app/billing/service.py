@@ -140,6 +140,24 @@ class Page:
 PAGE_SIZE = 24
 
 
+#: The highest page number of a history: the SQL offset of a higher one would not fit the INTEGER that
+#: PostgreSQL takes for ``OFFSET`` here, and no account has anything like 50 million pages of bills.
+MAX_PAGE = (2**31 - 1) // PAGE_SIZE
+
+
+def page_number(raw: str | None) -> int | None:
+    """The page a query string asks for: 1 unless it is a positive whole number; None above :data:`MAX_PAGE`."""
+    if raw is None or not (raw.isascii() and raw.isdigit()):
+        return 1
+    digits = raw.lstrip("0")
+    if len(digits) > len(str(MAX_PAGE)):  # before int(): Python refuses to parse very long numbers
+        return None
+    number = int(digits or "0")
+    if number > MAX_PAGE:
+        return None
+    return max(number, 1)
+
+
 def page_of(items: list[T], number: int, size: int = PAGE_SIZE) -> tuple[list[T], Page]:
     """Cut one extra item fetched (``size + 1``) off and say whether there are older ones."""
     return items[:size], Page(number, len(items) > size)

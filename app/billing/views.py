@@ -14,7 +14,7 @@ from app.auth.security import login_required
 from app.billing import LinkedAccount, billing_source, bp, city_today, delivery, own_link, summary_extras
 from app.billing.forms import DeliveryForm
 from app.billing.kept import kept_page
-from app.billing.service import PAGE_SIZE, consumption_history, get_statement, page_of
+from app.billing.service import PAGE_SIZE, consumption_history, get_statement, page_number, page_of
 from app.extensions import db
 from app.timeutil import utcnow
 
@@ -47,16 +47,19 @@ def _summary_page(account_no: str) -> str:
 @bp.get("/accounts/<account_no>/bills")
 @login_required
 def list_bills(account_no: str) -> ResponseReturnValue:
-    """Bill history and payments, over the resident's own time on the account (kept per session)."""
+    """Bill history and payments, over the resident's own time on the account (kept per session).
+
+    ``page`` and ``payments_page`` choose the pages; one past the last is not found (404).
+    """
     return kept_page(lambda: _bills_page(account_no))
 
 
 def _bills_page(account_no: str) -> str:
     link = _own_link(account_no)
     billing = billing_source()
-    bills_at = request.args.get("page", 1, type=int) or 1
-    payments_at = request.args.get("payments_page", 1, type=int) or 1
-    bills_at, payments_at = max(bills_at, 1), max(payments_at, 1)
+    bills_at, payments_at = page_number(request.args.get("page")), page_number(request.args.get("payments_page"))
+    if bills_at is None or payments_at is None:
+        abort(404)
     bills, bills_page = page_of(
         billing.bills(link.account_no, link.customer_id, limit=PAGE_SIZE + 1, offset=(bills_at - 1) * PAGE_SIZE),
         bills_at,
@@ -65,6 +68,8 @@ def _bills_page(account_no: str) -> str:
         billing.payments(link.account_no, link.customer_id, limit=PAGE_SIZE + 1, offset=(payments_at - 1) * PAGE_SIZE),
         payments_at,
     )
+    if (bills_at > 1 and not bills) or (payments_at > 1 and not payments):
+        abort(404)  # past the last page
     return render_template(
         "billing/bills.html",
         link=link,

@@ -27,6 +27,7 @@ from werkzeug.exceptions import HTTPException, NotFound, Unauthorized
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from app.devports import accepts_connections, port_taken
 from app.payments.processor import (
     CANCELLED,
     FAILED,
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 DEV_API_KEY = "dev_sk_citizen_portal"
 DEV_WEBHOOK_SECRET = "dev_whsec_citizen_portal"
 SIGNATURE_HEADER = "Dev-Signature"
+#: What its health check answers, so that ``ensure_running`` reuses only one of ours.
+SERVICE = "citizen-portal development payment processor"
+REFUSES_PRODUCTION = "the embedded development payment processor refuses to run with PORTAL_ENV=production"
 TIMEOUT = 5.0
 
 CARDS = {
@@ -133,7 +137,7 @@ class DevProcessorServer:
         return Response(json.dumps(data), status=status, mimetype="application/json")
 
     def on_health(self, request: Request) -> Response:
-        return self._json({"ok": True})
+        return self._json({"ok": True, "service": SERVICE})
 
     def _once(self, request: Request, make: Any) -> Response:
         key = request.headers.get("Idempotency-Key", "")
@@ -415,24 +419,23 @@ class DevProcessorUnavailable(RuntimeError):
     """The development processor was asked for but cannot run here."""
 
 
-def _answering(base_url: str) -> bool:
+def _ours_answering(base_url: str) -> bool:
+    """True when a development processor of this portal answers at ``base_url`` (not merely something)."""
     try:
         response = requests.get(base_url + "/v1/health", headers={"Authorization": f"Bearer {DEV_API_KEY}"}, timeout=1)
-        return response.ok
-    except requests.RequestException:
+        return response.ok and response.json().get("service") == SERVICE
+    except (requests.RequestException, ValueError, AttributeError):  # AttributeError: JSON but not an object
         return False
 
 
 def start(port: int, *, production: bool) -> werkzeug.serving.BaseWSGIServer:
     """Serve the development processor on ``localhost:port`` in a daemon thread; the caller may ``shutdown()`` it."""
     if production:
-        raise DevProcessorUnavailable(
-            "the embedded development payment processor refuses to run with PORTAL_ENV=production"
-        )
+        raise DevProcessorUnavailable(REFUSES_PRODUCTION)
     try:
         server = werkzeug.serving.make_server("localhost", port, DevProcessorServer(), threaded=True)
     except (OSError, SystemExit):  # werkzeug exits when the port is taken
-        raise DevProcessorUnavailable(f"port {port} is taken: set DEV_PAYMENTS_PORT to a free port") from None
+        raise DevProcessorUnavailable(port_taken(port, "DEV_PAYMENTS_PORT")) from None
     # A short poll: shutdown() waits up to one interval (the default 0.5 s is paid by every test that stops it).
     threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="dev-payments", daemon=True
@@ -441,8 +444,18 @@ def start(port: int, *, production: bool) -> werkzeug.serving.BaseWSGIServer:
     return server
 
 
-def ensure_running(port: int, *, production: bool) -> None:
-    """Start the development processor on ``localhost:port`` unless one already answers there."""
-    if _answering(f"http://localhost:{port}"):  # another portal process on this machine started it
-        return
+def ensure_running(port: int, *, production: bool) -> bool:
+    """Start the development processor on ``localhost:port`` unless one of ours already answers there.
+
+    True when this call started it, False when it reuses the one another portal process started (the
+    reloader's parent, or a second ``flask dev run``). Another program on the port is refused, naming
+    ``DEV_PAYMENTS_PORT``.
+    """
+    if production:
+        raise DevProcessorUnavailable(REFUSES_PRODUCTION)
+    if _ours_answering(f"http://localhost:{port}"):
+        return False
+    if accepts_connections(port):
+        raise DevProcessorUnavailable(port_taken(port, "DEV_PAYMENTS_PORT"))
     start(port, production=production)
+    return True

@@ -27,7 +27,7 @@ from app.billing.types import AccountSummary
 from app.errors import render_error
 from app.extensions import db
 from app.forms import EmptyForm
-from app.mail import send_mail
+from app.mail import send_mail, sends_mail
 from app.payments import bp, payment_processor, payment_rules, service
 from app.payments.forms import AutopayForm, AutopayMaximumForm, GuestLookupForm, GuestPayForm, PayForm
 from app.payments.models import AutopayEnrolment, Payment
@@ -282,7 +282,9 @@ def cancelled(public_id: str) -> ResponseReturnValue:
 def receipt(public_id: str) -> ResponseReturnValue:
     """Confirmation: receipt number when paid; declined, cancelled or still waiting otherwise."""
     payment = _own_payment(public_id)
-    return render_template("payments/receipt.html", payment=payment, money=_money)
+    return render_template(
+        "payments/receipt.html", payment=payment, money=_money, emailed=sends_mail(current_app.config)
+    )
 
 
 @bp.post("/payments/webhook")

@@ -93,3 +93,12 @@ def test_consumption_history_of_previous_occupant_ends_at_move_out(
     history = service.consumption_history(billing, "100004", "2000004", today=TODAY)
     assert history.months and history.months[-1] == service.month_start(tenure.end)
     assert all(r.period_end <= tenure.end for r in history.readings)
+
+
+def test_page_number_reads_only_positive_whole_numbers_up_to_the_highest_page() -> None:
+    assert [service.page_number(v) for v in (None, "", "abc", "-1", "0", "000", "+2", "2_0", "١", "1.5")] == [1] * 10
+    assert [service.page_number(v) for v in ("1", "2", "007", str(service.MAX_PAGE))] == [1, 2, 7, service.MAX_PAGE]
+    too_high = (str(service.MAX_PAGE + 1), "2147483648", "9223372036854775808", str(10**30), "9" * 5000)
+    assert [service.page_number(v) for v in too_high] == [None] * 5
+    assert service.page_number("0" * 5000 + "3") == 3
+    assert (service.MAX_PAGE - 1) * service.PAGE_SIZE <= 2**31 - 1  # the highest page's offset fits an INTEGER

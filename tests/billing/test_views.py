@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app.billing.service import MAX_PAGE
 from tests.billing.pages import add_links, assert_csp_clean, load_demo, resident_id
 from tests.support.pages import Page, html_page
 
@@ -159,3 +160,24 @@ def test_bill_history_is_paginated(app: Flask, pat: FlaskClient) -> None:
     assert _pager(last, "Pages of payments") == ["Newer"] and _pager(last, "Pages of bills") == ["Newer"]
     assert pat.get("/accounts/100001/bills?page=0").status_code == 200
     assert pat.get("/accounts/100001/bills?page=abc").status_code == 200
+
+
+PAST_THE_LAST = ["1000", "2147483648", "9223372036854775808", str(10**30), "9" * 5000, str(MAX_PAGE), str(MAX_PAGE + 1)]
+NOT_A_PAGE = ["-1", "0", "abc", "", "1.5", "+2", "2_0", "١", "-9223372036854775809"]
+
+
+@pytest.mark.parametrize("name", ["page", "payments_page"])
+def test_a_page_past_the_last_is_not_found(pat: FlaskClient, name: str) -> None:
+    for value in PAST_THE_LAST:
+        response = pat.get("/accounts/100001/bills", query_string={name: value})
+        assert response.status_code == 404, value
+    assert pat.get("/accounts/100001/bills", query_string={name: "1"}).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["page", "payments_page"])
+def test_a_page_number_that_is_not_one_shows_the_first_page(pat: FlaskClient, name: str) -> None:
+    first = html_page(pat.get("/accounts/100001/bills"))
+    for value in NOT_A_PAGE:
+        page = html_page(pat.get("/accounts/100001/bills", query_string={name: value}))
+        assert page.status == 200, value
+        assert bill_links(page, "100001") == bill_links(first, "100001"), value

@@ -10,6 +10,13 @@ SECRET_KEY = "test-secret-key-0123456789abcdef-0123456789"
 #: The instant every test app's clock starts from (city time): the suite means the same on every day it runs.
 #: ``tests.support.demo.TODAY`` is its date; a test that needs another day passes its own ``CLOCK_START``.
 CLOCK_START = "2026-11-23T09:00:00"
+#: Overrides that make a test app a production portal that still starts (the test secret key is strong enough;
+#: the mock provider is reached over http).
+PRODUCTION: dict[str, Any] = {
+    "PORTAL_ENV": "production",
+    "OIDC_ALLOW_HTTP_ISSUER": True,
+    "PORTAL_BASE_URL": "https://pay.example.gov",
+}
 
 
 def base_config(database_url: str, issuer: str | None, **overrides: Any) -> dict[str, Any]:
