@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, MutableMapping
+from datetime import datetime
 from typing import Any
 
 import flask_babel
@@ -18,6 +19,7 @@ from markupsafe import Markup
 
 from app.config import get_settings
 from app.extensions import babel
+from app.timeutil import as_utc
 
 #: The cookie that keeps a visitor's language choice (``/language/<code>``); not a secret, not a session.
 LANGUAGE_COOKIE = "portal_lang"
@@ -219,6 +221,16 @@ class PortalEnvironment(FlaskEnvironment):
         return found
 
 
+def format_city_datetime(value: datetime, format: str = "medium") -> str:
+    """A moment as the city reads it, with its zone's abbreviation (``11/1/26, 1:30 AM CDT``).
+
+    The abbreviation tells the two readings of the fall-back hour apart (CDT, then CST) and says which
+    zone a time is in to a resident who is elsewhere.
+    """
+    zone = get_timezone()
+    return f"{flask_babel.format_datetime(value, format)} {as_utc(value).astimezone(zone).tzname()}"
+
+
 def init_app(app: Flask) -> None:
     """Flask-Babel with :func:`select_locale`, fast template gettext, and the language switcher's context."""
     babel.init_app(app, locale_selector=select_locale)
@@ -227,7 +239,7 @@ def init_app(app: Flask) -> None:
             name: memoized_format(function)
             for name, function in (
                 ("dateformat", flask_babel.format_date),
-                ("datetimeformat", flask_babel.format_datetime),
+                ("datetimeformat", format_city_datetime),
                 ("numberformat", flask_babel.format_number),
                 ("currencyformat", flask_babel.format_currency),
             )

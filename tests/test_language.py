@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
-from flask import Flask
+from flask import Flask, render_template_string
 from flask.testing import FlaskClient
 from flask_babel import gettext
 
@@ -142,3 +142,14 @@ def test_folded_strings_render_as_the_call_would(app: Flask, source: str, expect
         folded = overlay.from_string(source).render()
         called = app.jinja_env.from_string(source).render()
     assert folded == called == expected
+
+
+def test_times_carry_the_city_zone_so_the_repeated_fall_back_hour_reads_apart(app: Flask) -> None:
+    from datetime import UTC, datetime
+
+    first, second = datetime(2026, 11, 1, 6, 30, tzinfo=UTC), datetime(2026, 11, 1, 7, 30, tzinfo=UTC)
+    with app.test_request_context("/"):
+        shown = render_template_string(
+            "{{ a|datetimeformat('short') }} / {{ b|datetimeformat('short') }}", a=first, b=second
+        )
+    assert shown == "11/1/26, 1:30\u202fAM CDT / 11/1/26, 1:30\u202fAM CST"  # Babel spaces AM with U+202F

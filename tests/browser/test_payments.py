@@ -65,7 +65,7 @@ def pay_portal(make_app: Callable[..., Flask], processor: Processor) -> Iterator
 
 def fill_card(page: Any) -> None:
     page.get_by_label("Card number").fill(APPROVE)
-    page.get_by_label("Expiry (MM/YY)").fill("12/39")
+    page.get_by_label("Expiry (MM/YY)").fill("12/99")
     page.get_by_label("Security code").fill("123")
 
 

@@ -156,7 +156,7 @@ def test_a_double_submit_makes_one_payment(pay_app: Flask, pat: FlaskClient, pro
     assert first.headers["Location"] == second.headers["Location"]
     assert len(payments(pay_app)) == 1
     pay_on_hosted_page(first.headers["Location"])
-    again = requests.post(first.headers["Location"], data={"number": APPROVE, "expiry": "12/39", "cvc": "1"}, timeout=5)
+    again = requests.post(first.headers["Location"], data={"number": APPROVE, "expiry": "12/99", "cvc": "1"}, timeout=5)
     assert "already been used" in again.text
     (payment,) = payments(pay_app)
     charges = [c for c in processor.server.state.charges if c.get("reference") == payment.reference]

@@ -58,7 +58,7 @@ class Mailbox:
 def pay_on_hosted_page(checkout_url: str, *, number: str = APPROVE, action: str = "pay", **extra: str) -> str:
     """Fill the processor's hosted page like a resident would; return the portal path it sends them back to."""
     assert requests.get(checkout_url, timeout=5).status_code == 200
-    data = {"number": number, "expiry": "12/39", "cvc": "123", "action": action, **extra}
+    data = {"number": number, "expiry": "12/99", "cvc": "123", "action": action, **extra}
     response = requests.post(checkout_url, data=data, allow_redirects=False, timeout=10)
     assert response.status_code == 303, response.text
     location = urlsplit(response.headers["Location"])
