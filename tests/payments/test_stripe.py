@@ -39,9 +39,9 @@ def stripe_mock() -> Iterator[str]:
             pytest.fail(message)
         pytest.skip(message)
     port = free_port()
-    process = subprocess.Popen(
-        [str(binary), "-http-addr", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    # Its HTTPS side would take 12112 by default, which a second run (another xdist worker) then cannot.
+    listen = ["-http-addr", f"127.0.0.1:{port}", "-https-addr", "127.0.0.1:0"]
+    process = subprocess.Popen([str(binary), *listen], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         # It listens once it has loaded Stripe's API description: seconds, more on a busy machine.
         deadline = time.monotonic() + 60
