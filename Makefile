@@ -22,11 +22,12 @@ DEV_PORTS = $(if $(DEV_OIDC_PORT),DEV_OIDC_PORT=$(DEV_OIDC_PORT)) $(if $(DEV_PAY
 TEST_POSTGRES_DB ?= portal_test
 PYTEST_ARGS ?=
 # pytest-xdist workers for test-sqlite and test-postgres (0: one process); the Keycloak tests share one worker
+# (tests/support/workers.py)
 PYTEST_WORKERS ?= 2
-PYTEST_XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
+PYTEST_XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
 export FLASK_APP := wsgi
 
-.PHONY: run test services test-sqlite test-postgres lint keycloak-deps assets-deps keycloak run-keycloak assets
+.PHONY: test-any-day run test services test-sqlite test-postgres lint keycloak-deps assets-deps keycloak run-keycloak assets
 
 KEYCLOAK_PORT ?= 8080
 KEYCLOAK_CLIENT_SECRET ?= local-portal-secret
@@ -65,6 +66,15 @@ test-postgres: $(VENV)/.installed-test
 	@test -n "$$TEST_POSTGRES_URL" || { echo "TEST_POSTGRES_URL is not set: run make test, or eval \"\$$(make services)\""; exit 2; }
 	$(BIN)/python tests/support/fresh_database.py "$$TEST_POSTGRES_URL" "$(TEST_POSTGRES_DB)"
 	TEST_DATABASE_URL="$$(dirname "$$TEST_POSTGRES_URL")/$(TEST_POSTGRES_DB)" $(BIN)/pytest -m "not keycloak" $(PYTEST_XDIST) $(PYTEST_ARGS)
+
+# The suite with the machine's clock moved (libfaketime, from Debian when missing): nothing may depend on today.
+#   eval "$(make services)"; make test-any-day DAY="2031-02-28 23:30:00"
+DAY ?= 2031-02-28 23:30:00
+test-any-day: $(VENV)/.installed-test
+	@command -v faketime >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq faketime; }
+	faketime -f "@$(DAY)" $(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check app tests

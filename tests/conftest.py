@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.support.signin",
     "tests.support.demo",
     "tests.support.payments",
+    "tests.support.workers",
 ]

@@ -1,8 +1,8 @@
 """A real Keycloak 26.7.3 (started once per session, realm imported at its start-up) and Mailpit for its emails.
 
 Ports: Keycloak 18080 (management 19000), Mailpit SMTP 11025 and HTTP 18025, each replaced by a free port
-when taken. Under pytest-xdist the modules' ``xdist_group("keycloak")`` keeps them on one worker, so one
-Keycloak starts (with ``--dist loadgroup``, as ``make test`` runs). Without Java or Maven the tests are
+when taken. Under pytest-xdist they all run on one worker (``tests/support/workers.py``), so one Keycloak
+starts. Without Java or Maven the tests are
 skipped on a developer machine and fail in CI. The helpers the tests call (``Stack``, ``keycloak_sign_in``,
 ``action_link`` ...) are in ``tests/support/keycloak_stack.py``.
 """

@@ -14,7 +14,7 @@ from flask import Flask
 from tests.billing.pages import load_demo
 from tests.support.keycloak_stack import PASSWORDS, REALM, Stack, action_link, keycloak_sign_in, unique_email
 
-pytestmark = [pytest.mark.keycloak, pytest.mark.browser, pytest.mark.xdist_group("keycloak")]
+pytestmark = [pytest.mark.keycloak, pytest.mark.browser]
 
 
 def sign_in(page: Any, portal: str, email: str, password: str, *, remember: bool = False) -> None:

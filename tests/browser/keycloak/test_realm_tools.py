@@ -15,7 +15,7 @@ from joserfc.jwk import RSAKey
 
 from tests.support.keycloak_stack import PASSWORDS, Stack, keycloak_sign_in
 
-pytestmark = [pytest.mark.keycloak, pytest.mark.xdist_group("keycloak")]
+pytestmark = [pytest.mark.keycloak]
 
 
 def test_plan_on_the_imported_realm_reports_no_changes(idp_cli: Callable[..., Any]) -> None:

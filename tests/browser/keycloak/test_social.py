@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.keycloak_stack import REALM, Stack, action_link, keycloak_sign_in, unique_email
 
-pytestmark = [pytest.mark.keycloak, pytest.mark.browser, pytest.mark.xdist_group("keycloak")]
+pytestmark = [pytest.mark.keycloak, pytest.mark.browser]
 
 ALIAS = "apple"
 UPSTREAM = "upstream"
