@@ -48,7 +48,7 @@ def _summary_page(account_no: str) -> str:
 @login_required
 def list_bills(account_no: str) -> ResponseReturnValue:
     """Bill history and payments, over the resident's own time on the account (kept per session)."""
-    return kept_page(lambda: _bills_page(account_no))
+    return kept_page(lambda: _bills_page(account_no), reads=("page", "payments_page"))
 
 
 def _bills_page(account_no: str) -> str:
