@@ -123,8 +123,9 @@ class ProcessCache:
     (the announcements) when no Redis is configured. Each worker process has its own, so nothing kept here
     may need forgetting across processes before its time to live ends.
 
-    When it is full, what has expired goes first, then the oldest values: one visitor's new values push out
-    at most the oldest others, and a group's (a session's pages) only that group's own beyond its cap.
+    When it is full, the oldest values go (each cache's values share one time to live, so what has expired goes
+    first): one visitor's new values push out at most the oldest others, and a group's (a session's pages)
+    only that group's own beyond its cap.
     """
 
     enabled = True
@@ -158,12 +159,8 @@ class ProcessCache:
             members = self._groups[group.name]
             while len(members) > group.cap:
                 self._drop(next(iter(members)))
-        if len(self._values) > self._max_entries:
-            now = time.monotonic()
-            for key in [k for k, v in self._values.items() if v[0] <= now]:
-                self._drop(key)
-            while len(self._values) > self._max_entries:
-                self._drop(next(iter(self._values)))
+        while len(self._values) > self._max_entries:  # the oldest first, so what has expired goes first
+            self._drop(next(iter(self._values)))
 
     def _drop(self, key: str) -> None:
         entry = self._values.pop(key, None)
