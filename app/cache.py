@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import BigInteger, Column, Integer, Table, func, select, update
@@ -73,6 +75,15 @@ def raise_epoch() -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Group:
+    """Values that are kept together, at most ``cap`` of them at a time: a new one beyond that pushes out the
+    group's oldest, never anyone else's (one browser session's pages)."""
+
+    name: str
+    cap: int
+
+
 class Cache(Protocol):
     """Byte values by string key, with a time to live."""
 
@@ -83,8 +94,8 @@ class Cache(Protocol):
         """The values of ``keys`` in order; None for each miss."""
         ...
 
-    def set_many(self, values: Mapping[str, bytes], ttl: int) -> None:
-        """Store ``values`` for ``ttl`` seconds."""
+    def set_many(self, values: Mapping[str, bytes], ttl: int, *, group: Group | None = None) -> None:
+        """Store ``values`` for ``ttl`` seconds, as members of ``group`` when one is given."""
         ...
 
     def delete_prefix(self, prefix: str) -> int:
@@ -100,7 +111,7 @@ class NullCache:
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         return [None] * len(keys)
 
-    def set_many(self, values: Mapping[str, bytes], ttl: int) -> None:
+    def set_many(self, values: Mapping[str, bytes], ttl: int, *, group: Group | None = None) -> None:
         return None
 
     def delete_prefix(self, prefix: str) -> int:
@@ -111,12 +122,19 @@ class ProcessCache:
     """Values kept in this process's memory for their time to live: shared data that changes rarely
     (the announcements) when no Redis is configured. Each worker process has its own, so nothing kept here
     may need forgetting across processes before its time to live ends.
+
+    When it is full, the oldest values go (each cache's values share one time to live, so what has expired goes
+    first): one visitor's new values push out at most the oldest others, and a group's (a session's pages)
+    only that group's own beyond its cap.
     """
 
     enabled = True
 
     def __init__(self, max_entries: int = 256) -> None:
-        self._values: dict[str, tuple[float, bytes]] = {}
+        #: key -> (expires, value, group name), oldest first.
+        self._values: OrderedDict[str, tuple[float, bytes, str | None]] = OrderedDict()
+        #: group name -> its keys, oldest first.
+        self._groups: dict[str, OrderedDict[str, None]] = {}
         self._max_entries = max_entries
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
@@ -127,22 +145,36 @@ class ProcessCache:
             found.append(entry[1] if entry is not None and entry[0] > now else None)
         return found
 
-    def set_many(self, values: Mapping[str, bytes], ttl: int) -> None:
-        if len(values) > self._max_entries:
+    def set_many(self, values: Mapping[str, bytes], ttl: int, *, group: Group | None = None) -> None:
+        cap = min(self._max_entries, group.cap) if group is not None else self._max_entries
+        if len(values) > cap:
             return
-        if len(self._values) + len(values) > self._max_entries:
-            now = time.monotonic()
-            self._values = {k: v for k, v in self._values.items() if v[0] > now}
-            if len(self._values) + len(values) > self._max_entries:
-                self._values.clear()
         expires = time.monotonic() + ttl
         for key, value in values.items():
-            self._values[key] = (expires, value)
+            self._drop(key)
+            self._values[key] = (expires, value, group.name if group else None)
+            if group is not None:
+                self._groups.setdefault(group.name, OrderedDict())[key] = None
+        if group is not None:
+            members = self._groups[group.name]
+            while len(members) > group.cap:
+                self._drop(next(iter(members)))
+        while len(self._values) > self._max_entries:  # the oldest first, so what has expired goes first
+            self._drop(next(iter(self._values)))
+
+    def _drop(self, key: str) -> None:
+        entry = self._values.pop(key, None)
+        if entry is not None and entry[2] is not None:
+            members = self._groups.get(entry[2])
+            if members is not None:
+                members.pop(key, None)
+                if not members:
+                    del self._groups[entry[2]]
 
     def delete_prefix(self, prefix: str) -> int:
         doomed = [key for key in list(self._values) if key.startswith(prefix)]
         for key in doomed:
-            self._values.pop(key, None)
+            self._drop(key)
         return len(doomed)
 
 
@@ -156,10 +188,10 @@ class EpochProcessCache(ProcessCache):
         start = _epoch_start()
         return [None] * len(keys) if start is None else super().get_many([start + key for key in keys])
 
-    def set_many(self, values: Mapping[str, bytes], ttl: int) -> None:
+    def set_many(self, values: Mapping[str, bytes], ttl: int, *, group: Group | None = None) -> None:
         start = _epoch_start()
         if start is not None:
-            super().set_many({start + key: value for key, value in values.items()}, ttl)
+            super().set_many({start + key: value for key, value in values.items()}, ttl, group=group)
 
 
 def _epoch_start() -> str | None:
@@ -221,17 +253,39 @@ class RedisCache:
             self._unforgotten.discard(prefix)
         return True
 
-    def set_many(self, values: Mapping[str, bytes], ttl: int) -> None:
+    def set_many(self, values: Mapping[str, bytes], ttl: int, *, group: Group | None = None) -> None:
         start = self._keys() if values and self._usable() else None
         if start is None:
             return
         try:
-            with self._redis.pipeline(transaction=False) as pipe:
-                for key, value in values.items():
-                    pipe.set(start + key, value, ex=ttl)
-                pipe.execute()
+            if group is None:
+                with self._redis.pipeline(transaction=False) as pipe:
+                    for key, value in values.items():
+                        pipe.set(start + key, value, ex=ttl)
+                    pipe.execute()
+            else:
+                self._set_in_group(start, values, ttl, group)
         except self._errors as exc:
             self._failed(exc)
+
+    def _set_in_group(self, start: str, values: Mapping[str, bytes], ttl: int, group: Group) -> None:
+        """Store the values and list them in the group's index (a sorted set by expiry, which lives as long as
+        its newest member); then delete the group's oldest beyond its cap."""
+        index = start + group.name
+        now = time.time()
+        with self._redis.pipeline(transaction=True) as pipe:
+            for key, value in values.items():
+                pipe.set(start + key, value, ex=ttl)
+                pipe.zadd(index, {start + key: now + ttl})
+            pipe.zremrangebyscore(index, "-inf", now)
+            pipe.expire(index, ttl)
+            pipe.zcard(index)
+            size = int(pipe.execute()[-1])
+        if size > group.cap:
+            popped: Any = self._redis.zpopmin(index, size - group.cap)
+            oldest = [member for member, _score in popped]
+            if oldest:
+                self._redis.delete(*oldest)
 
     def delete_prefix(self, prefix: str) -> int:
         deleted = self._delete(prefix)
@@ -268,8 +322,11 @@ def _decode(raw: bytes | None) -> str | None:
         return None
 
 
-def cached_texts(store: Cache, builders: Mapping[str, Callable[[], str]], ttl: int) -> dict[str, str]:
-    """Each key's text from the cache (one round trip for all), building and storing the missing ones."""
+def cached_texts(
+    store: Cache, builders: Mapping[str, Callable[[], str]], ttl: int, *, group: Group | None = None
+) -> dict[str, str]:
+    """Each key's text from the cache (one round trip for all), building and storing the missing ones
+    (as members of ``group``, when given)."""
     keys = list(builders)
     stored = store.get_many(keys) if ttl > 0 else [None] * len(keys)
     texts: dict[str, str] = {}
@@ -281,7 +338,7 @@ def cached_texts(store: Cache, builders: Mapping[str, Callable[[], str]], ttl: i
             missing[key] = text.encode("utf-8")
         texts[key] = text
     if ttl > 0:
-        store.set_many(missing, ttl)
+        store.set_many(missing, ttl, group=group)
     return texts
 
 

@@ -294,6 +294,12 @@ class Settings:
         "wrong linking pairs (account number and the `LINK_PROOF` proof) allowed per client address per window",
         check=positive,
     )
+    link_failures_per_account: int = setting(
+        10,
+        "wrong pairs allowed per account number per window, whoever types them: residents linking and Pay Now "
+        "guests, from any address (the pages count down the last 2)",
+        check=positive,
+    )
     link_failure_window_minutes: int = setting(15, "the window for those limits", check=positive)
     logout_token_max_age: int = setting(
         300, "seconds after `iat` a back-channel logout token is accepted", check=positive

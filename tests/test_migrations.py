@@ -72,3 +72,72 @@ def test_account_events_migration_keeps_the_audit_trail(make_app: Callable[..., 
                 assert conn.execute(text("SELECT id, outcome FROM link_event ORDER BY id")).all()[-1] == (8, "unlinked")
         finally:
             db.session.remove()
+
+
+def test_auto_pay_method_migration_names_card_or_bank_in_pending_payment_rows(make_app: Callable[..., Flask]) -> None:
+    """Enrolments learn their method from the processor's label; "saved" charges and unexported rows follow."""
+    import json
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy import text
+
+    app = make_app(create_schema=False)
+    when = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    with app.app_context():
+        try:
+            upgrade(revision="3b8e6f0a9c21")
+            with db.engine.begin() as conn:
+                for n, label in ((1, "Bank account ending 6789"), (2, "Card ending 4242")):
+                    conn.execute(
+                        text(
+                            "INSERT INTO autopay_enrolment (id, account_no, customer_id, email, status, processor,"
+                            " setup_url, setup_key, method_id, method_label, starts_on, created_at, updated_at)"
+                            " VALUES (:n, '10000' || :n, '2000001', '', 'active', 'dev', '', 'setup-' || :n, 'pm',"
+                            " :label, :day, :when, :when)"
+                        ),
+                        {"n": n, "label": label, "day": date(2026, 11, 1), "when": when},
+                    )
+                    conn.execute(
+                        text(
+                            "INSERT INTO payment (id, public_id, idempotency_key, receipt_no, source, account_no,"
+                            " customer_id, email, method, amount_cents, fee_cents, status, failure, processor,"
+                            " checkout_url, reference, method_label, created_at, updated_at)"
+                            " VALUES (:n, 'pub' || :n, 'key' || :n, 'PRECEIPT' || :n, 'autopay', '10000' || :n,"
+                            " '2000001', '', 'saved', 6150, 0, 'succeeded', '', 'dev', '', 'ref' || :n, :label,"
+                            " :when, :when)"
+                        ),
+                        {"n": n, "label": label, "when": when},
+                    )
+                    conn.execute(
+                        text(
+                            "INSERT INTO autopay_charge (enrolment_id, bill_no, run_on, amount_cents, idempotency_key,"
+                            " status, claimed_by, payment_id, created_at)"
+                            " VALUES (:n, 'B' || :n, :day, 6150, 'key' || :n, 'charged', '', :n, :when)"
+                        ),
+                        {"n": n, "day": date(2026, 11, 30), "when": when},
+                    )
+                    value = {"amount": "61.50", "method": "saved", "receipt": f"PRECEIPT{n}", "reference": f"ref{n}"}
+                    conn.execute(
+                        text(
+                            "INSERT INTO portal_change (kind, account_no, customer_id, field, value, created_at,"
+                            " exported_at) VALUES ('payment', '10000' || :n, '2000001', 'payment', :v, :when, :done)"
+                        ),
+                        {"n": n, "v": json.dumps(value), "when": when, "done": when if n == 2 else None},
+                    )
+            upgrade()
+            with db.engine.connect() as conn:
+                methods = conn.execute(text("SELECT id, method FROM autopay_enrolment ORDER BY id")).all()
+                paid = conn.execute(text("SELECT id, method FROM payment ORDER BY id")).all()
+                rows = [json.loads(v) for (v,) in conn.execute(text("SELECT value FROM portal_change ORDER BY id"))]
+            assert [tuple(r) for r in methods] == [(1, "ach"), (2, "card")]
+            assert [tuple(r) for r in paid] == [(1, "ach"), (2, "card")]
+            assert rows[0] == {
+                "amount": "61.50",
+                "fee": "0.00",
+                "method": "ach",
+                "receipt": "PRECEIPT1",
+                "reference": "ref1",
+            }
+            assert rows[1]["method"] == "saved"  # already exported: left as it was sent
+        finally:
+            db.session.remove()

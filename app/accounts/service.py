@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, select, text, update
+from sqlalchemy import ColumnElement, and_, bindparam, false, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import AccountLink
@@ -26,6 +26,8 @@ from app.timeutil import as_utc
 
 #: Outcomes that count toward the attempt limits: only wrong pairs, i.e. possible guessing.
 COUNTED_OUTCOMES = (Outcome.FAILED_NOT_FOUND,)
+#: From this many tries left the pages count them down ("2 tries left").
+WARN_TRIES = 2
 
 #: The longest number accepted when no length is configured (the column size).
 MAX_DIGITS = 20
@@ -43,7 +45,16 @@ class EmailNotVerified(LinkError):
 
 
 class AccountNotFound(LinkError):
-    """No account has that account number and proof (customer ID, ...); which half was wrong is not said."""
+    """No account has that account number and proof (customer ID, ...); which half was wrong is not said.
+
+    ``tries_left``: wrong pairs still allowed now under the tightest limit (resident, address or account);
+    at 0, ``retry_at`` says when the next try is allowed.
+    """
+
+    def __init__(self, tries_left: int | None = None, retry_at: datetime | None = None) -> None:
+        super().__init__("no account with that number and proof")
+        self.tries_left = tries_left
+        self.retry_at = retry_at
 
 
 class AlreadyLinked(LinkError):
@@ -59,7 +70,7 @@ class TooManyLinks(LinkError):
 
 
 class RateLimited(LinkError):
-    """Too many failed attempts recently, by this resident or from this client address."""
+    """Too many failed attempts recently: by this resident, from this client address, or at this account."""
 
     def __init__(self, retry_at: datetime) -> None:
         super().__init__(f"try again at {retry_at.isoformat()}")
@@ -89,6 +100,7 @@ class LinkRules:
     failures_per_address: int
     window: timedelta
     proof: LinkProof = LinkProof.CUSTOMER_ID
+    failures_per_account: int = 10
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LinkRules:
@@ -101,6 +113,7 @@ class LinkRules:
             failures_per_address=settings.link_failures_per_address,
             window=timedelta(minutes=settings.link_failure_window_minutes),
             proof=LinkProof(settings.link_proof),
+            failures_per_account=settings.link_failures_per_account,
         )
 
 
@@ -171,16 +184,57 @@ def _retry_at(
     return as_utc(times[-1]) + window
 
 
-def check_attempt_limits(
-    session: Session, resident_id: int, client_addr: str, *, rules: LinkRules, now: datetime
-) -> datetime | None:
-    """The time the resident may try again, or None when they may try now."""
-    waits = [
-        _retry_at(session, AccountEvent.resident_id == resident_id, rules.failures_per_resident, rules.window, now),
-        _retry_at(session, AccountEvent.client_addr == client_addr[:64], rules.failures_per_address, rules.window, now),
-    ]
-    blocked = [w for w in waits if w is not None]
+Limit = tuple[ColumnElement[bool], int]
+
+
+def _limits(rules: LinkRules, resident_id: int | None, client_addr: str, account_no: str | None) -> list[Limit]:
+    """The counts a try is held to: the resident's, the client address's and the account's.
+
+    The account's counts wrong pairs typed for that number by anyone (residents, guests) from anywhere. A
+    guest (``resident_id`` None: Pay Now) has no count of their own; all guests together count as one resident
+    at each account.
+    """
+    account = AccountEvent.account_no == (account_no or "")[:40]
+    if resident_id is not None:
+        limits = [(AccountEvent.resident_id == resident_id, rules.failures_per_resident)]
+    else:
+        limits = [(and_(AccountEvent.resident_id.is_(None), account), rules.failures_per_resident)]
+    limits.append((AccountEvent.client_addr == client_addr[:64], rules.failures_per_address))
+    if account_no is not None:
+        limits.append((account, rules.failures_per_account))
+    return limits
+
+
+def _wait(session: Session, limits: list[Limit], window: timedelta, now: datetime) -> datetime | None:
+    """When every limit allows a try again, or None when all allow one now."""
+    blocked = [w for condition, limit in limits if (w := _retry_at(session, condition, limit, window, now)) is not None]
     return max(blocked) if blocked else None
+
+
+def _not_found(session: Session, limits: list[Limit], window: timedelta, now: datetime) -> AccountNotFound:
+    """The error for a wrong pair already recorded: the tries it leaves, and when a try is allowed at 0 left."""
+    counts = session.execute(
+        select(*(func.count().filter(condition) for condition, _ in limits)).where(
+            or_(*(condition for condition, _ in limits)),
+            AccountEvent.outcome.in_(COUNTED_OUTCOMES),
+            AccountEvent.occurred_at > now - window,
+        )
+    ).one()
+    left = max(min(limit - int(count or 0) for (_, limit), count in zip(limits, counts, strict=True)), 0)
+    return AccountNotFound(left, _wait(session, limits, window, now) if left == 0 else None)
+
+
+def check_attempt_limits(
+    session: Session,
+    resident_id: int,
+    client_addr: str,
+    *,
+    rules: LinkRules,
+    now: datetime,
+    account_no: str | None = None,
+) -> datetime | None:
+    """The time the resident may try again (at ``account_no``, when given), or None when they may try now."""
+    return _wait(session, _limits(rules, resident_id, client_addr, account_no), rules.window, now)
 
 
 def link_account(
@@ -203,6 +257,7 @@ def link_account(
     account, valid = _account_number(account_no, rules)
     _lock_resident(session, resident_id)
     _lock_address(session, client_addr)
+    _lock_account(session, account)
     resident = session.get(Resident, resident_id)
     if resident is None or not resident.email_verified:
         record_event(
@@ -214,7 +269,8 @@ def link_account(
             now=now,
         )
         raise EmailNotVerified()
-    retry_at = check_attempt_limits(session, resident_id, client_addr, rules=rules, now=now)
+    limits = _limits(rules, resident_id, client_addr, account)
+    retry_at = _wait(session, limits, rules.window, now)
     if retry_at is not None:
         record_event(session, resident_id, account, Outcome.RATE_LIMITED, client_addr=client_addr, now=now)
         raise RateLimited(retry_at)
@@ -228,7 +284,7 @@ def link_account(
     proved = proved_tenure(billing, account, proof, rules=rules) if valid else None
     if proved is None:
         record_event(session, resident_id, account, Outcome.FAILED_NOT_FOUND, client_addr=client_addr, now=now)
-        raise AccountNotFound()
+        raise _not_found(session, limits, rules.window, now)
     link = AccountLink(resident_id=resident_id, account_no=account, customer_id=proved.customer_id, created_at=now)
     session.add(link)
     _bump_links_version(session, resident_id)
@@ -248,25 +304,23 @@ def verify_guest(
 ) -> Tenure:
     """Check a pair typed by someone not signed in (Pay Now), under the limits linking uses; audited.
 
-    Wrong pairs count against the client address (``failures_per_address``, shared with linking) and against
-    the account number (``failures_per_resident``: guessing one account's proof). Raises RateLimited
-    or AccountNotFound; returns the proved customer's time on the account.
+    Wrong pairs count against the client address (``failures_per_address``) and the account number
+    (``failures_per_account``), both shared with linking, and guests' own at the account number
+    (``failures_per_resident``: guests count as one resident). Raises RateLimited or AccountNotFound; returns
+    the proved customer's time on the account.
     """
     account, valid = _account_number(account_no, rules)
     _lock_address(session, client_addr)
-    guest_account = and_(AccountEvent.resident_id.is_(None), AccountEvent.account_no == account[:40])
-    waits = [
-        _retry_at(session, AccountEvent.client_addr == client_addr[:64], rules.failures_per_address, rules.window, now),
-        _retry_at(session, guest_account, rules.failures_per_resident, rules.window, now),
-    ]
-    blocked = [w for w in waits if w is not None]
-    if blocked:
+    _lock_account(session, account)
+    limits = _limits(rules, None, client_addr, account)
+    retry_at = _wait(session, limits, rules.window, now)
+    if retry_at is not None:
         record_event(session, None, account, Outcome.RATE_LIMITED, client_addr=client_addr, now=now)
-        raise RateLimited(max(blocked))
+        raise RateLimited(retry_at)
     tenure = proved_tenure(billing, account, proof, rules=rules) if valid else None
     if tenure is None:
         record_event(session, None, account, Outcome.FAILED_NOT_FOUND, client_addr=client_addr, now=now)
-        raise AccountNotFound()
+        raise _not_found(session, limits, rules.window, now)
     record_event(session, None, account, Outcome.GUEST_VERIFIED, client_addr=client_addr, now=now)
     return tenure
 
@@ -291,6 +345,21 @@ def _lock_address(session: Session, client_addr: str) -> None:
         session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"link-address:{client_addr[:64]}"}
         )
+
+
+def _lock_account(session: Session, account_no: str) -> None:
+    """Make simultaneous attempts at one account number take turns, so its count and check are one step.
+
+    PostgreSQL: an advisory lock like the address's, always taken after it. SQLite: the database's single write
+    lock, which linking already holds (``_lock_resident``) and Pay Now takes here, with its first statement.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"link-account:{account_no[:40]}"}
+        )
+    elif dialect == "sqlite":
+        session.execute(update(AccountEvent).where(false()).values(id=AccountEvent.id))
 
 
 def _bump_links_version(session: Session, resident_id: int) -> None:

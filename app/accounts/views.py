@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -107,11 +107,42 @@ def _link_error_message(exc: service.LinkError, rules: LinkRules, account_no: st
         )
     if isinstance(exc, service.TooManyLinks):
         return _("You can link up to %(num)d accounts. Remove one you no longer need, then try again.", num=exc.limit)
-    return not_found_message(rules.proof)
+    return not_found_message(rules.proof, exc if isinstance(exc, service.AccountNotFound) else None)
 
 
-def not_found_message(proof: LinkProof) -> str:
-    """The one message for a pair that matched nothing: it never says which half was wrong."""
+def not_found_message(proof: LinkProof, found: service.AccountNotFound | None = None) -> str:
+    """The one message for a pair that matched nothing (it never says which half was wrong), then the last
+    tries counted down, or when the next try is allowed after the last one."""
+    message = _pair_not_found(proof)
+    if found is None or found.tries_left is None or found.tries_left > service.WARN_TRIES:
+        return message
+    if found.tries_left == 0 and found.retry_at is not None:
+        return (
+            message
+            + " "
+            + _(
+                "For your security, that was the last try for now. Please try again after %(time)s.",
+                time=pause_end(found.retry_at),
+            )
+        )
+    if found.tries_left == 1:  # WARN_TRIES is small: two messages, not plural forms
+        return message + " " + _("1 try left. After that, for your security, you will have to wait a few minutes.")
+    return (
+        message
+        + " "
+        + _(
+            "%(num)d tries left. After that, for your security, you will have to wait a few minutes.",
+            num=found.tries_left,
+        )
+    )
+
+
+def pause_end(when: datetime) -> str:
+    """When a pause ends, in the city's time with its zone spelled out ("11/23/26, 9:15 AM Central Standard Time")."""
+    return f"{format_datetime(when, 'short')} {format_datetime(when, 'zzzz')}"
+
+
+def _pair_not_found(proof: LinkProof) -> str:
     phone = get_settings().utility_phone
     if proof is LinkProof.LAST_NAME:
         return _(
@@ -141,7 +172,7 @@ def _too_many_attempts(exc: service.RateLimited) -> ResponseReturnValue:
             message=_(
                 "For your security, linking is paused after several numbers that didn't match. "
                 "Please try again after %(time)s.",
-                time=format_datetime(exc.retry_at, "short"),
+                time=pause_end(exc.retry_at),
             ),
         )
     )

@@ -70,6 +70,8 @@ class AccountEvent(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         Index("ix_account_event_resident_occurred", "resident_id", "occurred_at"),
         Index("ix_account_event_client_occurred", "client_addr", "occurred_at"),
+        #: The per-account limit on wrong pairs counts by account number.
+        Index("ix_account_event_account_occurred", "account_no", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from typing import Any
@@ -137,7 +138,13 @@ def callback() -> ResponseReturnValue:
     claims = done.result.claims
     auth_time = _auth_time(claims, reauth=done.reauth)
     if auth_time is None:
-        return sign_in_failed(OidcError("re-authentication requested but auth_time is too old"))
+        return sign_in_failed(
+            OidcError("re-authentication requested but auth_time is missing or too old"),
+            _(
+                "We couldn't confirm that you signed in again just now. Nothing was changed. "
+                "Please try again, and sign in when you are asked to."
+            ),
+        )
 
     def record() -> int:
         resident = record_sign_in(db.session(), client.settings.issuer, claims, utcnow())
@@ -161,12 +168,13 @@ def callback() -> ResponseReturnValue:
 def _auth_time(claims: dict[str, Any], *, reauth: bool) -> int | None:
     """When the resident last entered credentials: ``auth_time`` when the provider sends it, else now.
 
-    After a re-authentication request (``max_age``) an ``auth_time`` older than that is refused (None).
+    After a re-authentication request (``max_age``) the provider must send it (OIDC Core 3.1.2.1), so one
+    that is missing, not a number, or older than that is refused (None).
     """
     now = int(time.time())
     stamp = claims.get("auth_time")
-    if not isinstance(stamp, (int, float)) or isinstance(stamp, bool):
-        return now
+    if not isinstance(stamp, (int, float)) or isinstance(stamp, bool) or not math.isfinite(stamp):
+        return None if reauth else now
     settings = get_settings()
     if reauth and now - stamp > settings.reauth_minutes * 60 + settings.oidc_clock_skew:
         return None

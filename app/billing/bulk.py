@@ -16,7 +16,8 @@ bill, and the foreign keys are added, whose validation is the one proof that eve
 account or bill. The swap drops the live tables and moves the new ones into place in that transaction, so
 readers keep the old data until the commit and wait only for the moves.
 
-Anything unexpected (a COPY error, a value that breaks a rule, a duplicate key, a row pointing at nothing)
+Anything unexpected (a COPY error, a value that breaks a rule, a line too long to hand the server, a duplicate
+key, a row pointing at nothing)
 makes this path give up (its savepoint is rolled back, the new schema dropped) and the import runs the
 row-by-row path instead, which either reports every problem with its file, line and column, or loads what
 the server did not like. A killed import leaves its schema behind; the next one drops it first.
@@ -39,7 +40,7 @@ from sqlalchemy import Connection, Engine, MetaData, Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import AddConstraint, CreateIndex
 
-from app.billing.extract import SPECS, Column, FileSpec, Mapping, Source
+from app.billing.extract import MAX_LINE_BYTES, SPECS, Column, FileSpec, Mapping, Source
 from app.extensions import db
 
 #: The new tables are built in a schema of their own, named this and a random suffix (one per run).
@@ -216,6 +217,32 @@ def _header(source: Source, name: str) -> list[str]:
         raise GiveUp() from None
 
 
+class LineLengths:
+    """Watches a file's chunks as they stream for a line longer than ``MAX_LINE_BYTES``, so the server is never
+    handed one to hold whole (the row-by-row path then names it). A few searches per chunk, not one per line."""
+
+    def __init__(self) -> None:
+        #: Bytes since the last line break, carried from one chunk to the next.
+        self.run = 0
+
+    def fits(self, chunk: bytes) -> bool:
+        """False once a line (this chunk's, or one begun in earlier chunks) is too long."""
+        first = chunk.find(b"\n")
+        if first == -1:
+            self.run += len(chunk)
+            return self.run <= MAX_LINE_BYTES
+        if self.run + first > MAX_LINE_BYTES:
+            return False
+        at = first
+        while len(chunk) - at - 1 > MAX_LINE_BYTES:
+            # The last line break within reach: every line up to it fits; the next search starts there.
+            at = chunk.rfind(b"\n", at + 1, at + MAX_LINE_BYTES + 2)
+            if at == -1:
+                return False
+        self.run = len(chunk) - chunk.rfind(b"\n", at) - 1  # what follows the chunk's last line break
+        return True
+
+
 def _copy(
     conn: Connection,
     source: Source,
@@ -237,6 +264,7 @@ def _copy(
     raw: Any = conn.connection.driver_connection
     last = b""
     digest = hashlib.sha256()
+    lines = LineLengths()
     with source.open(name) as stream, raw.cursor() as cursor:
         with cursor.copy(
             f"COPY {table.schema}.{table.name} ({targets}) FROM STDIN "
@@ -246,6 +274,8 @@ def _copy(
             while chunk := stream.read(1 << 20):
                 if stop.is_set():
                     raise GiveUp()  # another file failed: this one need not finish
+                if not lines.fits(chunk):
+                    raise GiveUp()
                 digest.update(chunk)
                 copy.write(chunk)
                 progress(len(chunk))

@@ -11,7 +11,7 @@ import csv
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,10 @@ from app.billing.models import (
     BillingService,
     PortalChange,
 )
-from app.timeutil import utcnow
+from app.timeutil import as_utc, utcnow
 
-#: The outbox's kinds of change. Payments and automatic-payment enrolments will add theirs here.
+#: The outbox's kinds of change: this one, and payments' (``app.payments.outbox``), as
+#: ``docs/billing-extract.md`` documents them.
 BILL_DELIVERY = "bill_delivery"
 CHANGE_COLUMNS = ("change_id", "changed_at", "kind", "account_no", "customer_id", "field", "value")
 #: The residents' links as the outbox needs them (the accounts feature sits above billing).
@@ -214,7 +215,8 @@ def _write_atomically(directory: Path, name: str, rows: Iterator[tuple[object, .
 
 def _rows(session: Session, name: str) -> Iterator[tuple[object, ...]]:
     for change in session.scalars(select(PortalChange).filter_by(export_file=name).order_by(PortalChange.id)):
-        stamp = change.created_at.isoformat() if change.created_at else ""
+        # Always with its offset, +00:00: SQLite hands the time back without one, PostgreSQL in its own zone.
+        stamp = as_utc(change.created_at).astimezone(UTC).isoformat() if change.created_at else ""
         yield (change.id, stamp, change.kind, change.account_no, change.customer_id, change.field, change.value)
 
 

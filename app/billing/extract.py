@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import hashlib
 import io
 import os
+import stat
 import tomllib
 import zipfile
 from collections.abc import Callable, Iterator
@@ -32,6 +34,9 @@ MAX_LISTED_ERRORS = 100
 MAX_EXPANDED_BYTES = 64 * 1024**3
 #: ... or whose members are this many times bigger than the zip file itself.
 MAX_COMPRESSION_RATIO = 200
+#: The longest line read, in bytes, before it is decoded; the longest row the columns allow is a few thousand
+#: (every text at its length in four-byte characters). A longer line is a problem, skipped unread.
+MAX_LINE_BYTES = 1 << 16
 MANIFEST = "manifest.csv"
 
 Value = str | int | date | bool | None
@@ -211,13 +216,20 @@ class Problems:
     count: int = 0
 
     def add(self, file: str, line: int, column: str, rule: str) -> None:
-        """Record one problem."""
+        """Record one problem (control characters in it, such as a NUL a header held, shown escaped)."""
         self.count += 1
         if len(self.listed) < MAX_LISTED_ERRORS:
-            self.listed.append(Problem(file, line, column, rule))
+            self.listed.append(Problem(_printable(file), line, _printable(column), _printable(rule)))
 
     def __bool__(self) -> bool:
         return self.count > 0
+
+
+def _printable(text: str) -> str:
+    """``text`` with its control characters as escapes (``\\x00``): fit for a terminal, a log and a text column."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 @dataclass(frozen=True)
@@ -270,7 +282,11 @@ def load_mapping(path: Path | None) -> Mapping:
 
 
 class Source:
-    """An extract's files, in a folder or a zip; ``open`` gives a binary stream of one member."""
+    """An extract's files, in a folder or a zip; ``open`` gives a binary stream of one member.
+
+    In a folder, a file the import reads must be a regular file: a symbolic link (which could reach anything
+    the import's user may read) or a FIFO, device or folder under a file's name is refused (ExtractError).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -305,18 +321,49 @@ class Source:
         self._members = {i.filename[len(prefix) :]: i for i in infos}
 
     def exists(self, name: str) -> bool:
-        """True when the extract holds file ``name``."""
-        return name in self._members if self._zip else (self.path / name).is_file()
+        """True when the extract holds file ``name``; ExtractError when a folder holds something else by that name."""
+        return name in self._members if self._zip else self._entry(name) is not None
 
     def size(self, name: str) -> int:
         """The (expanded) size of file ``name`` in bytes."""
-        return self._members[name].file_size if self._zip else (self.path / name).stat().st_size
+        if self._zip:
+            return self._members[name].file_size
+        found = self._entry(name)
+        if found is None:
+            raise ExtractError(f"{self.path / name}: no such file")
+        return found.st_size
 
     def open(self, name: str) -> IO[bytes]:
         """A binary stream of file ``name``; a zip member is cut off at its declared size."""
-        if self._zip is None:
-            return (self.path / name).open("rb")
-        return io.BufferedReader(_Capped(self._zip.open(self._members[name]), self._members[name].file_size))
+        if self._zip is not None:
+            return io.BufferedReader(_Capped(self._zip.open(self._members[name]), self._members[name].file_size))
+        path = self.path / name
+        # Checked again on the open file itself: the name may have been swapped since it was looked at.
+        # O_NONBLOCK: opening a FIFO never waits for a writer (it has no effect on a regular file).
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ExtractError(_refusal(path, "is a symbolic link")) from None
+            raise ExtractError(f"{path}: cannot be opened ({exc.strerror})") from None
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise ExtractError(_refusal(path, f"is not a regular file ({_kind(mode)})"))
+        return os.fdopen(fd, "rb")
+
+    def _entry(self, name: str) -> os.stat_result | None:
+        """The folder's file ``name``, not followed if it is a link; None when there is none."""
+        path = self.path / name
+        try:
+            found = path.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if stat.S_ISLNK(found.st_mode):
+            raise ExtractError(_refusal(path, "is a symbolic link"))
+        if not stat.S_ISREG(found.st_mode):
+            raise ExtractError(_refusal(path, f"is not a regular file ({_kind(found.st_mode)})"))
+        return found
 
     def checksum(self, names: list[str]) -> str:
         """SHA-256 over the names and SHA-256s of ``names`` (in order): see ``combined_checksum``."""
@@ -334,6 +381,23 @@ class Source:
         """Close the zip, if any."""
         if self._zip is not None:
             self._zip.close()
+
+
+def _refusal(path: Path, what: str) -> str:
+    return f"{path} {what}; refused (put the file itself in the extract folder)"
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in a word or two."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
 
 
 def combined_checksum(files: list[tuple[str, str]]) -> str:
@@ -408,14 +472,30 @@ def read_manifest(source: Source, problems: Problems) -> Manifest:
     return Manifest(kind, since, (row.get("generated_at") or "").strip())
 
 
-def _decoded_lines(stream: IO[bytes], file: str, problems: Problems, counter: Callable[[int], None]) -> Iterator[str]:
-    """Lines of ``stream`` as text; a line that is not UTF-8 is reported (and read with replacements)."""
+def _decoded_lines(
+    stream: IO[bytes], file: str, problems: Problems, counter: Callable[[int], None], skipped: set[int]
+) -> Iterator[str]:
+    """Lines of ``stream`` as text; a line that is not UTF-8 is reported (and read with replacements).
+
+    A line longer than ``MAX_LINE_BYTES`` is reported and passed over in pieces, never held whole; an empty
+    line stands in for it (its number goes in ``skipped``), so the lines after it keep their numbers.
+    """
     decoder = codecs.getincrementaldecoder("utf-8")
     number = 0
     last = b""
-    for raw in stream:
+    while raw := stream.readline(MAX_LINE_BYTES + 1):
         number += 1
         counter(len(raw))
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                last = raw
+                raw = stream.readline(MAX_LINE_BYTES)
+                counter(len(raw))
+            last = raw or last
+            problems.add(file, number, "", f"the line is longer than {MAX_LINE_BYTES:,} bytes: not read")
+            skipped.add(number)
+            yield "\n"
+            continue
         if number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8) :]
         try:
@@ -437,6 +517,8 @@ class Parser:
 
     def value(self, column: Column, raw: str) -> Value:
         """The canonical value of ``raw``, or raises ValueError naming the broken rule."""
+        if "\x00" in raw:
+            raise ValueError("holds a NUL character (\\x00), which no text may hold")
         text = raw.strip()
         if not text:
             if column.required:
@@ -499,8 +581,9 @@ def read_rows(
         problems.add(file, 0, "", "the file is empty: it needs at least a header row")
         return
     parser = Parser(mapping)
+    skipped: set[int] = set()
     with source.open(file) as stream:
-        reader = csv.reader(_decoded_lines(stream, file, problems, progress), strict=True)
+        reader = csv.reader(_decoded_lines(stream, file, problems, progress, skipped), strict=True)
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
@@ -533,7 +616,8 @@ def read_rows(
                 return
             line = reader.line_num
             if not fields:
-                problems.add(file, line, "", "empty line")
+                if line not in skipped:  # an over-long line, already reported
+                    problems.add(file, line, "", "empty line")
                 continue
             if len(fields) != width:
                 problems.add(file, line, "", f"has {len(fields)} fields; the header has {width}")

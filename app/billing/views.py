@@ -51,7 +51,7 @@ def list_bills(account_no: str) -> ResponseReturnValue:
 
     ``page`` and ``payments_page`` choose the pages; one past the last is not found (404).
     """
-    return kept_page(lambda: _bills_page(account_no))
+    return kept_page(lambda: _bills_page(account_no), reads=("page", "payments_page"))
 
 
 def _bills_page(account_no: str) -> str:

@@ -69,6 +69,8 @@ class AutopayEnrolment(db.Model):  # type: ignore[name-defined]
     email: Mapped[str] = mapped_column(String(320), default="")
     status: Mapped[str] = mapped_column(String(20), default="setup")
     max_cents: Mapped[int | None]
+    #: card or ach: what kind of method the resident chose to save (its charges say so to the billing system).
+    method: Mapped[str] = mapped_column(String(10), default="card", server_default="card")
     processor: Mapped[str] = mapped_column(String(20))
     setup_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     setup_url: Mapped[str] = mapped_column(String(1000), default="")

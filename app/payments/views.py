@@ -346,9 +346,9 @@ def guest_lookup() -> ResponseReturnValue:
         except accounts.RateLimited as exc:
             db.session.commit()
             return _too_many_attempts(exc)
-        except accounts.AccountNotFound:
+        except accounts.AccountNotFound as exc:
             db.session.commit()  # the failed attempt counts toward the limits
-            form_error = not_found_message(rules.proof)
+            form_error = not_found_message(rules.proof, exc)
         else:
             db.session.commit()
             session["guest_pay"] = {

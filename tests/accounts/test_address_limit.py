@@ -20,7 +20,7 @@ from tests.accounts.test_service import ADDR, NOW, RULES, make_resident
 
 def test_simultaneous_guesses_from_one_address_stop_at_the_limit(make_app: Callable[..., Flask]) -> None:
     app = make_app()
-    rules = replace(RULES, failures_per_resident=5, failures_per_address=30)
+    rules = replace(RULES, failures_per_resident=5, failures_per_address=30, failures_per_account=100)
     with app.app_context():
         residents = [make_resident(db.session, f"guesser-{n}") for n in range(40)]
         db.session.commit()

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 import zipfile
 from collections.abc import Callable
 from datetime import date
@@ -20,9 +21,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
 
-from app.billing import demo, importer
+from app.billing import bulk, demo, importer
 from app.billing.client import SqlBillingSource
-from app.billing.extract import SPECS, Mapping, Source, load_mapping
+from app.billing.extract import MAX_LINE_BYTES, SPECS, Mapping, Source, load_mapping
 from app.billing.models import (
     BillingAccount,
     BillingBill,
@@ -559,6 +560,95 @@ LENIENT = {
     "three decimals": (_field("payments.csv", 5, "82.735"), "payments.csv:2: amount", "is not an amount"),
     "on for true": (_field("services.csv", 6, "on"), "services.csv:2: metered", "must be true or false"),
 }
+
+
+# --- hostile extracts -----------------------------------------------------------------------------------
+
+
+def _linked_elsewhere(folder: Path) -> None:
+    """customers.csv is a link to a file outside the folder (what the import user may read, not the city)."""
+    outside = folder.parent / "outside.csv"
+    (folder / "customers.csv").rename(outside)
+    (folder / "customers.csv").symlink_to(outside)
+
+
+def _linked_to_a_device(folder: Path) -> None:
+    (folder / "bills.csv").unlink()
+    (folder / "bills.csv").symlink_to("/dev/zero")
+
+
+def _fifo(folder: Path) -> None:
+    (folder / "payments.csv").unlink()
+    os.mkfifo(folder / "payments.csv")
+
+
+def _directory(folder: Path) -> None:
+    (folder / "services.csv").unlink()
+    (folder / "services.csv").mkdir()
+
+
+HOSTILE = {
+    "symbolic link": (_linked_elsewhere, "customers.csv", "is a symbolic link"),
+    "link to a device": (_linked_to_a_device, "bills.csv", "is a symbolic link"),
+    "fifo": (_fifo, "payments.csv", "is not a regular file (a FIFO)"),
+    "directory": (_directory, "services.csv", "is not a regular file (a directory)"),
+    "NUL byte": (_field("meter_reads.csv", 5, "g\x00al"), "meter_reads.csv:2: unit", "NUL"),
+    "NUL in the header": (
+        lambda folder: edit(folder / "services.csv", lambda ls: [ls[0].replace("metered", "meter\x00ed"), *ls[1:]]),
+        "services.csv:1: meter\\x00ed",  # shown escaped: a terminal, the log and the run's record take it
+        "unknown column",
+    ),
+    "over-long line": (
+        _field("meter_reads.csv", 5, "x" * 200_000),
+        "meter_reads.csv:2",
+        "the line is longer than 65,536 bytes",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_hostile_extract_refused_by_name_and_nothing_changes(
+    app: Flask, extract: Path, loaded: list[object], case: str
+) -> None:
+    damage, where, rule = HOSTILE[case]
+    damage(extract)
+    code, output = run_import(app, extract)
+    assert code == 1, output
+    assert where in output and rule in output and "nothing was changed" in output, output
+    assert "Traceback" not in output and "stage_" not in output, output
+    assert snapshot(app) == loaded
+    with app.app_context():
+        last = db.session.scalars(select(BillingImport).order_by(BillingImport.id.desc())).first()
+        assert last is not None and last.outcome == "refused" and where in last.message, last.message
+
+
+def test_the_fast_path_gives_a_long_line_to_the_row_path_wherever_it_falls() -> None:
+    limit = MAX_LINE_BYTES
+    short = b"100001,WATER,2026-01-01,2026-01-31,4270,gal\n" * 30_000
+    assert bulk.LineLengths().fits(short)
+    assert bulk.LineLengths().fits(short + b"x" * limit + b"\n" + short)  # exactly the limit
+    assert not bulk.LineLengths().fits(short + b"x" * (limit + 1) + b"\n" + short)
+    across = bulk.LineLengths()
+    assert across.fits(short + b"x" * (limit // 2)) and across.fits(b"x" * (limit // 2) + b"\n")
+    assert not across.fits(b"x" * (limit + 1))
+    spanning = bulk.LineLengths()
+    assert spanning.fits(b"head\n" + b"x" * (limit - 10)) and not spanning.fits(b"x" * 11 + b"\n")
+
+
+def test_an_over_long_line_is_never_read_whole(app: Flask, extract: Path, loaded: list[object]) -> None:
+    """A 40 MB line (the README promises flat memory): refused as a line error, Python's memory stays small."""
+    path = extract / "bill_lines.csv"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([lines[0], lines[1][:-1] + b"x" * (40 << 20) + b"\n", *lines[2:]]))
+    tracemalloc.start()
+    try:
+        code, output = run_import(app, extract)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 12 << 20, f"{peak:,} bytes at the peak"
+    assert code == 1 and "bill_lines.csv:2: the line is longer than" in output, output
+    assert snapshot(app) == loaded
 
 
 @pytest.mark.parametrize("padded", ["account number in every file", "customer id in payments"])

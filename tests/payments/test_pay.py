@@ -83,6 +83,7 @@ def test_approved_payment_has_a_receipt_a_pending_line_an_email_and_an_outbox_ro
     assert (change.kind, change.account_no, change.customer_id) == ("payment", "100001", "2000001")
     assert json.loads(change.value) == {
         "amount": "42.50",
+        "fee": "0.00",
         "method": "card",
         "receipt": payment.receipt_no,
         "reference": payment.reference,

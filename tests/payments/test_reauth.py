@@ -11,7 +11,9 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.auth.provider import HostileProvider, running
+from tests.auth.provider import DROP, HostileProvider, running
+from tests.support.pages import html_page
+from tests.support.signin import sign_in as sign_in_at
 
 
 @pytest.fixture
@@ -50,3 +52,30 @@ def test_reauthentication_needs_a_fresh_auth_time(make_app: Callable[..., Flask]
     assert status == 302 and location == "/account"
     with client.session_transaction() as session:
         assert time.time() - session["auth_time"] < 60
+
+
+def test_reauth_without_auth_time_is_refused(make_app: Callable[..., Flask], provider: HostileProvider) -> None:
+    """OIDC Core 3.1.2.1: after ``max_age`` the ID token must carry ``auth_time``; one without it proves nothing."""
+    client = make_app(OIDC_ISSUER=provider.issuer, REAUTH_MINUTES=5).test_client()
+    provider.claims = {"auth_time": DROP}
+    status, _, _ = sign_in(client, "/login")
+    assert status == 302  # an ordinary sign-in needs no auth_time
+    with client.session_transaction() as session:
+        session["auth_time"] = session["login_at"] = signed_in_at = int(time.time()) - 3600
+
+    start = client.get("/login?reauth=1&next=/account")
+    at_provider = requests.get(start.headers["Location"], allow_redirects=False, timeout=5)
+    location = urlsplit(at_provider.headers["Location"])
+    page = html_page(client.get(f"{location.path}?{location.query}"))
+    assert page.status == 400
+    assert "couldn't confirm that you signed in again" in page.text and "Nothing was changed" in page.text
+    with client.session_transaction() as session:
+        assert session["auth_time"] == signed_in_at  # still an hour old: Auto Pay asks again
+
+
+def test_the_test_provider_sends_auth_time_so_reauthentication_works(client: FlaskClient, oidc_server: str) -> None:
+    """oidc-provider-mock (tests and ``flask dev run``) stamps ``auth_time``, so re-authentication still passes."""
+    response = sign_in_at(client, oidc_server, "pat", path="/login?reauth=1&next=/account")
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    with client.session_transaction() as session:
+        assert abs(time.time() - session["auth_time"]) < 60
