@@ -1,7 +1,7 @@
 """account events by account number: the per-account limit on wrong linking and Pay Now pairs counts them
 
 Revision ID: 3b8e6f0a9c21
-Revises: 5d2f8a1c6e90
+Revises: af9a713e52ba
 Create Date: 2026-12-07 18:00:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '3b8e6f0a9c21'
-down_revision = '5d2f8a1c6e90'
+down_revision = 'af9a713e52ba'
 branch_labels = None
 depends_on = None
 
