@@ -2,9 +2,8 @@
 
 Ports: Keycloak 18080 (management 19000), Mailpit SMTP 11025 and HTTP 18025, each replaced by a free port
 when taken. Under pytest-xdist they all run on one worker (``tests/support/workers.py``), so one Keycloak
-starts. Without Java or Maven the tests are
-skipped on a developer machine and fail in CI. The helpers the tests call (``Stack``, ``keycloak_sign_in``,
-``action_link`` ...) are in ``tests/support/keycloak_stack.py``.
+starts. Without Java or Maven the tests are skipped on a developer machine and fail in CI. The helpers the
+tests call (``Stack``, ``keycloak_sign_in``, ``action_link`` ...) are in ``tests/support/keycloak_stack.py``.
 """
 
 from __future__ import annotations
