@@ -8,14 +8,18 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 
 import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import insert
 
 from app.billing.kept import PAGES_PER_SESSION
+from app.billing.models import BillingBill, BillingPayment
 from app.cache import Group, ProcessCache, RedisCache
+from app.extensions import db
 from tests.billing.pages import add_links, load_demo, resident_id
 from tests.support.apps import count_queries
 from tests.support.signin import open_session
@@ -33,6 +37,45 @@ def prefix() -> Iterator[str]:
     value = f"test-{uuid.uuid4().hex}:"
     yield value
     RedisCache(REDIS_URL, prefix=value, timeout=2, retry_after=0).delete_prefix("")
+
+
+#: Pages of bills and of payments in :func:`long_history` (bill history shows 24 of each a page).
+PAGES = 26
+
+
+def long_history(app: Flask) -> None:
+    """Give 100001 some 600 older bills and payments, so that its bill history has :data:`PAGES` pages of each
+    (a page past the last is not found, and only pages that exist are kept)."""
+    first = date(2020, 1, 5)
+    bills = [
+        {
+            "bill_no": f"OLD{n:04d}",
+            "account_no": "100001",
+            "customer_id": "2000001",
+            "bill_date": first + timedelta(days=n),
+            "due_date": first + timedelta(days=n + 20),
+            "amount_cents": 1000,
+            "balance_cents": 0,
+        }
+        for n in range(PAGES * 24)
+    ]
+    payments = [
+        {
+            "payment_id": f"OLD{n:04d}-1",
+            "account_no": "100001",
+            "customer_id": "2000001",
+            "bill_no": None,
+            "posted_on": first + timedelta(days=n),
+            "amount_cents": 1000,
+            "method": "Check",
+            "reference": None,
+        }
+        for n in range(PAGES * 24)
+    ]
+    with app.app_context():
+        db.session.execute(insert(BillingBill), bills)
+        db.session.execute(insert(BillingPayment), payments)
+        db.session.commit()
 
 
 def signed_in(app: Flask, sub: str) -> FlaskClient:
@@ -53,17 +96,18 @@ def stored(prefix: str) -> tuple[int, int]:
 def test_one_session_adds_a_bounded_number_of_pages_to_redis(make_app: Callable[..., Flask], prefix: str) -> None:
     app = make_app(REDIS_URL=REDIS_URL, CACHE_KEY_PREFIX=prefix)
     load_demo(app)
+    long_history(app)
     client = signed_in(app, "pat")
     for n in range(150):  # parameters the summary does not read: built every time, kept never
         assert client.get(f"/accounts/100001?utm_source={n}").status_code == 200
     assert stored(prefix)[0] == 0
-    for n in range(1, 121):  # the bill history reads both pagers: kept, up to the session's cap
-        assert client.get(f"/accounts/100001/bills?page={n}&payments_page={n % 3 + 1}").status_code == 200
+    for n in range(120):  # the bill history reads both pagers: kept, up to the session's cap
+        assert client.get(f"/accounts/100001/bills?page={n // 5 + 1}&payments_page={n % 5 + 1}").status_code == 200
     pages, size = stored(prefix)
     assert pages == PAGES_PER_SESSION
     assert size < PAGES_PER_SESSION * 40_000, f"{size:,} bytes"  # before: some 22 KB for every distinct query
     with count_queries(app) as queries:  # the newest are the ones kept
-        assert client.get("/accounts/100001/bills?page=120&payments_page=1").status_code == 200
+        assert client.get("/accounts/100001/bills?page=24&payments_page=5").status_code == 200
     assert queries() == 1
 
 
@@ -71,6 +115,7 @@ def test_one_session_adds_a_bounded_number_of_pages_to_redis(make_app: Callable[
 def test_other_spellings_of_a_query_are_not_kept(make_app: Callable[..., Flask], prefix: str, query: str) -> None:
     app = make_app(REDIS_URL=REDIS_URL, CACHE_KEY_PREFIX=prefix)
     load_demo(app)
+    long_history(app)
     client = signed_in(app, "pat")
     first = client.get(f"/accounts/100001/bills?{query}")
     assert first.status_code == 200 and client.get(f"/accounts/100001/bills?{query}").data == first.data
@@ -82,12 +127,13 @@ def test_other_spellings_of_a_query_are_not_kept(make_app: Callable[..., Flask],
 def test_without_redis_one_session_cannot_push_out_everyone_elses_pages(make_app: Callable[..., Flask]) -> None:
     app = make_app(PAGE_CACHE_ENTRIES=100)
     load_demo(app)
+    long_history(app)
     sam = signed_in(app, "sam")
     for path in ("/", "/accounts/100001", "/accounts/100001/bills"):
         sam.get(path)
     pat = signed_in(app, "pat")
-    for n in range(1, 301):
-        assert pat.get(f"/accounts/100001/bills?page={n}").status_code == 200
+    for n in range(300):
+        assert pat.get(f"/accounts/100001/bills?page={n // PAGES + 1}&payments_page={n % PAGES + 1}").status_code == 200
     for path in ("/", "/accounts/100001", "/accounts/100001/bills"):
         with count_queries(app) as queries:
             assert sam.get(path).status_code == 200
