@@ -56,7 +56,10 @@ def stripe_mock() -> Iterator[str]:
         pytest.skip(message)
     port = free_port()
     process = subprocess.Popen(
-        [str(binary), "-http-addr", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        # Its HTTPS listener too: by default it takes port 12112, which another stripe-mock may hold.
+        [str(binary), "-http-addr", f"127.0.0.1:{port}", "-https-addr", "127.0.0.1:0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(100):
