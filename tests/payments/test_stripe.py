@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.payments.processor import CANCELLED, OPEN, SUCCEEDED, InvalidWebhook, sign
+from app.payments.processor import CANCELLED, OPEN, SUCCEEDED, InvalidWebhook, Outcome, sign
 from app.payments.stripe_processor import StripeProcessor
 from tests.browser.conftest import free_port
 from tests.support.pages import csrf_token_from
@@ -173,3 +173,61 @@ def test_the_portal_pays_through_stripe(make_app: Any, stripe_mock: str) -> None
     with app.app_context():
         paid = db.session.scalar(select(Payment))
         assert paid is not None and (paid.status, paid.reference) == ("succeeded", "pi_9")
+
+
+def _signed_event(kind: str, obj: dict[str, Any], event_id: str) -> tuple[bytes, dict[str, str]]:
+    body = stripe_event(kind, obj, event_id)
+    return body, {"Stripe-Signature": sign(SECRET, body)}
+
+
+def test_payment_intent_states_mean_what_stripe_documents() -> None:
+    from app.payments.processor import FAILED, PROCESSING, RETURNED
+    from app.payments.stripe_processor import intent_outcome
+
+    assert intent_outcome({"id": "pi_1", "status": "processing"}) == Outcome(PROCESSING, reference="pi_1")
+    assert intent_outcome({"id": "pi_1", "status": "succeeded"}) == Outcome(SUCCEEDED, reference="pi_1")
+    failed = {"id": "pi_1", "status": "requires_payment_method", "last_payment_error": {"code": "account_closed"}}
+    assert intent_outcome(failed) == Outcome(FAILED, failure="account_closed")
+    assert intent_outcome({"id": "pi_1", "status": "requires_payment_method"}).status == OPEN  # not tried yet
+    disputed = {"id": "pi_1", "status": "succeeded", "latest_charge": {"id": "ch_1", "disputed": True}}
+    assert intent_outcome(disputed) == Outcome(RETURNED, reference="pi_1")
+
+
+def test_bank_debit_webhooks_finish_a_processing_debit_and_a_dispute_returns_it(
+    stripe_processor: StripeProcessor,
+) -> None:
+    from app.payments.processor import FAILED, PROCESSING, RETURNED
+
+    unpaid = {"id": "cs_ach", "object": "checkout.session", "mode": "payment", "status": "complete"}
+    unpaid |= {"payment_status": "unpaid", "payment_intent": "pi_ach"}
+    event = stripe_processor.parse_webhook(*_signed_event("checkout.session.completed", unpaid, "evt_a"))
+    assert (event.checkout_id, event.outcome) == ("cs_ach", Outcome(PROCESSING, reference="pi_ach"))
+    intent = {"id": "pi_ach", "object": "payment_intent", "status": "succeeded"}
+    event = stripe_processor.parse_webhook(*_signed_event("payment_intent.succeeded", intent, "evt_b"))
+    assert (event.checkout_id, event.reference, event.outcome.status) == (None, "pi_ach", SUCCEEDED)
+    bounced = {**intent, "status": "requires_payment_method", "last_payment_error": {"code": "insufficient_funds"}}
+    event = stripe_processor.parse_webhook(*_signed_event("payment_intent.payment_failed", bounced, "evt_c"))
+    assert (event.reference, event.outcome) == ("pi_ach", Outcome(FAILED, failure="insufficient_funds"))
+    dispute = {"id": "dp_1", "object": "dispute", "payment_intent": "pi_ach", "reason": "debit_not_authorized"}
+    event = stripe_processor.parse_webhook(*_signed_event("charge.dispute.created", dispute, "evt_d"))
+    assert (event.reference, event.outcome.status, event.outcome.failure) == (
+        "pi_ach",
+        RETURNED,
+        "debit_not_authorized",
+    )
+
+
+def test_the_adapter_reads_charges_refunds_and_intents_from_stripe(stripe_processor: StripeProcessor) -> None:
+    from datetime import UTC, datetime
+
+    records = stripe_processor.records(datetime(2009, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC))
+    kinds = sorted(r.kind for r in records)
+    assert kinds == ["charge", "refund"]  # stripe-mock's fixture list: one of each, every page read
+    charge = next(r for r in records if r.kind == "charge")
+    refund = next(r for r in records if r.kind == "refund")
+    assert charge.id.startswith("ch_") and charge.amount_cents > 0 and charge.created.tzinfo is not None
+    assert refund.id.startswith("re_") and refund.reference == charge.reference  # refunded by the charge's id
+    found = stripe_processor.find_charge("pi_123")
+    assert found is not None and found.kind == "charge" and found.reference.startswith("pi_")
+    assert found.amount_cents > 0 and found.status in (OPEN, SUCCEEDED, "failed", "processing")
+    assert stripe_processor.find_charge("cs_test_1") is None  # a Checkout Session id has no charge of its own
