@@ -18,12 +18,18 @@ from app.timeutil import utcnow
 class Payment(db.Model):  # type: ignore[name-defined]
     """One payment toward an account: by a signed-in resident, a guest (Pay Now) or Auto Pay.
 
-    ``status``: open (sent to the processor's page), succeeded, failed, cancelled. Only an open payment
-    changes; a finished one stays as it is, so a replayed or late webhook changes nothing.
+    ``status``: open (sent to the processor's page), processing (a bank debit on its way, for days),
+    succeeded, failed, cancelled, returned (succeeded, then taken back: a returned debit, a dispute). A
+    finished payment stays as it is, so a replayed or late webhook changes nothing; only a succeeded one can
+    still become returned (``service._MOVES``).
     """
 
     __tablename__ = "payment"
-    __table_args__ = (Index("ix_payment_account_status", "account_no", "customer_id", "status"),)
+    __table_args__ = (
+        Index("ix_payment_account_status", "account_no", "customer_id", "status"),
+        #: The few payments still waiting for the processor, which every ``flask payments run`` asks about.
+        Index("ix_payment_status_created", "status", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Unguessable id used in the portal's URLs for this payment.
@@ -51,6 +57,8 @@ class Payment(db.Model):  # type: ignore[name-defined]
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: When an import first carried the payment (it is no longer shown as pending).
     posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When the job last asked the processor about it while it waited (open or processing).
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AutopayEnrolment(db.Model):  # type: ignore[name-defined]

@@ -231,3 +231,61 @@ def test_the_adapter_reads_charges_refunds_and_intents_from_stripe(stripe_proces
     assert found is not None and found.kind == "charge" and found.reference.startswith("pi_")
     assert found.amount_cents > 0 and found.status in (OPEN, SUCCEEDED, "failed", "processing")
     assert stripe_processor.find_charge("cs_test_1") is None  # a Checkout Session id has no charge of its own
+
+
+def test_an_ach_payment_through_stripe_processes_settles_and_is_returned(make_app: Any, stripe_mock: str) -> None:
+    from sqlalchemy import select
+
+    from app.billing.models import PortalChange
+    from app.extensions import db
+    from app.payments.models import Payment
+    from tests.billing.pages import add_links, load_demo, resident_id
+    from tests.support.signin import open_session
+
+    app: Flask = make_app(
+        PAYMENT_PROCESSOR="stripe",
+        STRIPE_SECRET_KEY="sk_test_123",
+        STRIPE_WEBHOOK_SECRET=SECRET,
+        STRIPE_API_BASE=stripe_mock,
+    )
+    load_demo(app)
+    client = app.test_client()
+    open_session(client, "pat")
+    add_links(app, resident_id(app, "pat"), [("100001", "2000001")])
+    html = client.get("/accounts/100001/pay").get_data(as_text=True)
+    attempt = html.split('name="attempt" type="hidden" value="', 1)[1].split('"', 1)[0]
+    data = {"csrf_token": csrf_token_from(html), "attempt": attempt, "amount": "42.50", "method": "ach"}
+    assert client.post("/accounts/100001/pay", data=data).status_code == 303
+
+    def payment() -> Payment:
+        with app.app_context():
+            found = db.session.scalar(select(Payment))
+            assert found is not None
+            db.session.expunge(found)
+            return found
+
+    def kinds() -> list[str]:
+        with app.app_context():
+            return list(db.session.scalars(select(PortalChange.kind).order_by(PortalChange.id)))
+
+    def deliver(kind: str, obj: dict[str, Any], event_id: str) -> Any:
+        body, headers = _signed_event(kind, obj, event_id)
+        return client.post("/payments/webhook", data=body, headers=headers).get_json()
+
+    session = {"id": payment().checkout_id, "object": "checkout.session", "mode": "payment", "status": "complete"}
+    unpaid = session | {"payment_status": "unpaid", "payment_intent": "pi_ach9"}
+    assert deliver("checkout.session.completed", unpaid, "e1") == {"result": "applied"}
+    assert (payment().status, payment().reference) == ("processing", "pi_ach9")
+    page = client.get(f"/payments/{payment().public_id}").get_data(as_text=True)
+    assert "We are processing your bank payment" in page and "declined" not in page
+    assert kinds() == []
+    intent = {"id": "pi_ach9", "object": "payment_intent", "status": "succeeded", "amount": 4250}
+    assert deliver("payment_intent.succeeded", intent, "e2") == {"result": "applied"}
+    assert deliver("checkout.session.async_payment_succeeded", session | {"payment_status": "paid"}, "e3") == {
+        "result": "ignored"  # the same news from the session: counted once
+    }
+    assert payment().status == "succeeded" and kinds() == ["payment"]
+    dispute = {"id": "dp_9", "object": "dispute", "payment_intent": "pi_ach9", "reason": "insufficient_funds"}
+    assert deliver("charge.dispute.created", dispute, "e4") == {"result": "applied"}
+    assert (payment().status, payment().failure) == ("returned", "insufficient_funds")
+    assert kinds() == ["payment", "payment_returned"]
