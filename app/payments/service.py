@@ -184,7 +184,7 @@ def start_payment(
         amount_cents=payment.amount_cents + payment.fee_cents,
         method=method,
         description=f"Account {account_no}",
-        idempotency_key=key,
+        idempotency_key=checkout_key(payment),
         success_url=where.success,
         cancel_url=where.cancel,
         webhook_url=where.webhook,
@@ -203,6 +203,16 @@ def start_payment(
     )
     session.flush()
     return payment
+
+
+def checkout_key(payment: Payment) -> str:
+    """The processor's idempotency key of a payment's hosted page: the attempt's key and this row's own id.
+
+    The form's attempt token makes one row (``Payment.idempotency_key`` is unique). A row whose transaction
+    was rolled back after the processor answered (a lost database connection) leaves a page nobody was sent
+    to; the same attempt made again gets a page of its own, whose return address names the row that exists.
+    """
+    return f"{payment.idempotency_key}.{payment.public_id}"
 
 
 def apply_outcome(session: Session, payment: Payment, outcome: Outcome, *, actor: str, now: datetime) -> bool:

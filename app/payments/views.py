@@ -14,7 +14,7 @@ from typing import Any
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.accounts import service as accounts
 from app.accounts.models import AccountLink
@@ -31,6 +31,7 @@ from app.payments import bp, payment_processor, payment_rules, service
 from app.payments.forms import AutopayForm, AutopayMaximumForm, GuestLookupForm, GuestPayForm, PayForm
 from app.payments.models import AutopayEnrolment, Payment
 from app.payments.processor import InvalidWebhook, ProcessorUnavailable
+from app.retry import connection_lost, end_unit_of_work
 from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,23 @@ def _unavailable() -> ResponseReturnValue:
         )
     )
     response.headers["Retry-After"] = "120"
+    return response
+
+
+def _not_saved() -> ResponseReturnValue:
+    """The page for a payment whose database transaction was lost after the processor answered."""
+    response = current_app.make_response(
+        render_error(
+            503,
+            title=_("Your payment was not started"),
+            message=_(
+                "We lost contact with our database before your payment was saved. Nothing was charged. "
+                "Please try again, or call Utility Billing at %(phone)s.",
+                phone=current_app.config["UTILITY_PHONE"],
+            ),
+        )
+    )
+    response.headers["Retry-After"] = "10"
     return response
 
 
@@ -196,15 +214,33 @@ def _start(form: PayForm, *, source: str, account_no: str, customer_id: str, ema
         if first is None:
             abort(409)
         public_id, status, checkout_url = first.public_id, first.status, first.checkout_url
+    except DBAPIError as exc:
+        return _lost(exc)
     else:
         # read before the commit expires them: after it, no query may fail the committed answer
         public_id, status, checkout_url = payment.public_id, payment.status, payment.checkout_url
-        db.session.commit()
+        try:
+            db.session.commit()
+        except DBAPIError as exc:
+            return _lost(exc)
     if source == "guest":
         session["guest_payments"] = [*session.get("guest_payments", [])[-9:], public_id]
     if status != "open":
         return redirect(url_for("payments.receipt", public_id=public_id))
     return redirect(checkout_url, code=303)
+
+
+def _lost(exc: DBAPIError) -> ResponseReturnValue:
+    """The database connection died after the processor made the hosted page: nothing was kept or charged.
+
+    The request is not dispatched again (``payment_processor`` marked it), so it answers with a page that
+    says so; the same form sent again makes a new page at the processor (``service.checkout_key``).
+    """
+    if not connection_lost(exc):
+        raise exc
+    end_unit_of_work()
+    log.warning("payment not started, database connection lost after the processor answered: %s", exc.orig)
+    return _not_saved()
 
 
 def _amount_error(form: PayForm) -> None:
@@ -270,7 +306,11 @@ def _own_payment(public_id: str) -> Payment:
 
 @bp.get("/payments/<public_id>/return")
 def finish(public_id: str) -> ResponseReturnValue:
-    """Back from the hosted page: ask the processor how it ended, then show the confirmation."""
+    """Back from the hosted page: ask the processor how it ended, then show the confirmation.
+
+    A database connection lost after the processor answered leaves the payment as the webhook or the job
+    makes it: the confirmation then says that we are checking it.
+    """
     payment = _own_payment(public_id)
     payment_id = payment.id
     notice = None
@@ -280,6 +320,11 @@ def finish(public_id: str) -> ResponseReturnValue:
     except ProcessorUnavailable as exc:
         db.session.rollback()
         log.warning("payment %s status check failed: %s", payment_id, exc)
+    except DBAPIError as exc:
+        if not connection_lost(exc):
+            raise
+        end_unit_of_work()
+        log.warning("payment %s: database connection lost after the status check; left to the webhook", payment_id)
     if notice is not None:
         send_notice(notice)
     return redirect(url_for("payments.receipt", public_id=public_id))
