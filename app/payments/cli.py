@@ -1,11 +1,11 @@
 """``flask payments run``: schedule Auto Pay for new bills, take the charges that are due, clear posted lines,
-ask the processor about payments still waiting."""
+ask the processor about payments still waiting; ``flask payments reconcile``: the daily reconciliation."""
 
 from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import click
 from flask import current_app
@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from app.billing import billing_source, city_today
 from app.config import get_settings
 from app.extensions import db
-from app.payments import payment_processor, service
+from app.payments import payment_processor, reconcile, service
 from app.payments.processor import ProcessorUnavailable
-from app.timeutil import utcnow
+from app.timeutil import Clock, utcnow
 
 payments_cli = AppGroup("payments", help="Auto Pay charges and payment bookkeeping.")
 
@@ -98,3 +98,31 @@ def _check_waiting(session: Session, *, now: datetime, limit: int) -> tuple[int,
         session.rollback()
         click.echo(f"processor unavailable ({exc}); {len(waiting) - checked} waiting payments left", err=True)
     return checked, notices
+
+
+@payments_cli.command("reconcile")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The city's day (CITY_TIMEZONE) to reconcile, YYYY-MM-DD. Default: yesterday, the last whole day.",
+)
+def reconcile_command(day: datetime | None) -> None:
+    """Compare a day's charges and refunds at the processor with the portal's payments and report each mismatch.
+
+    Exits 0 when they agree, 1 when there are mismatches, 2 when the processor could not be asked. The run is
+    recorded; the staff console shows the latest.
+    """
+    clock: Clock = current_app.extensions["clock"]
+    wanted = day.date() if day is not None else city_today() - timedelta(days=1)
+    try:
+        processor = payment_processor()
+    except ProcessorUnavailable as exc:
+        click.echo(f"Reconciliation of {wanted} failed: {exc}", err=True)
+        raise click.exceptions.Exit(2) from None
+    report = reconcile.reconcile_day(db.session(), processor, day=wanted, zone=clock.zone, now=utcnow())
+    db.session.commit()
+    for line in report.lines():
+        click.echo(line)
+    raise click.exceptions.Exit({"clean": 0, "mismatches": 1}.get(report.outcome, 2))

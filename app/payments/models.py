@@ -143,3 +143,43 @@ class ProcessorWebhook(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(String(200), unique=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReconciliationRun(db.Model):  # type: ignore[name-defined]
+    """One run of ``flask payments reconcile``: a city day's charges and refunds at the processor against the
+    portal's payments. ``outcome``: clean, mismatches, failed (the processor could not be asked; ``error``).
+    """
+
+    __tablename__ = "reconciliation_run"
+    __table_args__ = (Index("ix_reconciliation_run_ran_at", "ran_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    processor: Mapped[str] = mapped_column(String(20))
+    ran_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(20))
+    processor_charges: Mapped[int] = mapped_column(default=0)
+    processor_refunds: Mapped[int] = mapped_column(default=0)
+    portal_payments: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ReconciliationMismatch(db.Model):  # type: ignore[name-defined]
+    """One difference a reconciliation run found.
+
+    ``kind``: processor_only (money moved at the processor that the portal does not count: a charge it has
+    no payment for or does not count as paid, or a refund), portal_only (a payment the portal counts that the
+    processor has not got, or not as paid), amount (both count it, for different amounts).
+    """
+
+    __tablename__ = "reconciliation_mismatch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_run.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str] = mapped_column(String(200))
+    receipt_no: Mapped[str] = mapped_column(String(20), default="")
+    account_no: Mapped[str] = mapped_column(String(20), default="")
+    processor_cents: Mapped[int | None]
+    portal_cents: Mapped[int | None]
+    detail: Mapped[str] = mapped_column(String(200), default="")

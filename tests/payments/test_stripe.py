@@ -289,3 +289,17 @@ def test_an_ach_payment_through_stripe_processes_settles_and_is_returned(make_ap
     assert deliver("charge.dispute.created", dispute, "e4") == {"result": "applied"}
     assert (payment().status, payment().failure) == ("returned", "insufficient_funds")
     assert kinds() == ["payment", "payment_returned"]
+
+
+def test_reconcile_reads_stripes_books(make_app: Any, stripe_mock: str) -> None:
+    app: Flask = make_app(
+        PAYMENT_PROCESSOR="stripe",
+        STRIPE_SECRET_KEY="sk_test_123",
+        STRIPE_WEBHOOK_SECRET=SECRET,
+        STRIPE_API_BASE=stripe_mock,
+    )
+    result = app.test_cli_runner().invoke(args=["payments", "reconcile", "--date", "2009-02-13"])
+    # stripe-mock answers every list with its fixture charge and its refund, which the portal has not got.
+    assert result.exit_code == 1, result.output
+    assert "1 charges and 1 refunds at the processor, 0 payments in the portal" in result.output
+    assert result.output.count("processor_only") == 2 and "2 mismatches." in result.output
