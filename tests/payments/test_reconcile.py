@@ -1,8 +1,9 @@
 """``flask payments reconcile``: the processor's own books for a city day against the portal's payments.
 
 Each test runs a development processor of its own whose clock is the portal's, so that a charge made now is in
-the books of the portal's today; charges are planted through the processor's own API and hosted page, as if
-someone had used its dashboard, and payments the processor never saw are written into the portal's database.
+the books of the portal's today (the return page records each payment's outcome: its webhooks are held back);
+charges are planted through the processor's own API and hosted page, as if someone had used its dashboard,
+and payments the processor never saw are written into the portal's database.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from app.payments.models import Payment, ReconciliationMismatch, ReconciliationR
 from app.payments.reconcile import day_bounds
 from app.timeutil import utcnow
 from tests.billing.pages import add_links, load_demo, resident_id
-from tests.browser.conftest import free_port
 from tests.support.bank import pay_by_bank
 from tests.support.pages import csrf_token_from
+from tests.support.ports import free_port
 from tests.support.signin import open_session
 from tests.support.threads import serve
 
@@ -49,14 +50,12 @@ class Books:
 @pytest.fixture
 def books(make_app: Any) -> Iterator[Books]:
     """A portal on a development processor of its own that keeps its books by the portal's clock."""
-    server = DevProcessorServer()
+    server = DevProcessorServer(deliver_webhooks=False)
     with serve(server) as url:
-        port = free_port()
-        app = make_app(DEV_PAYMENTS_PORT=urlsplit(url).port, PORTAL_BASE_URL=f"http://localhost:{port}")
+        app = make_app(DEV_PAYMENTS_PORT=urlsplit(url).port)
         server.now = app.extensions["clock"].now
         load_demo(app)
-        with serve(app, port):
-            yield Books(app, server, url)
+        yield Books(app, server, url)
 
 
 def _resident(books: Books) -> FlaskClient:

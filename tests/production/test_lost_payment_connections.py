@@ -24,8 +24,8 @@ import pytest
 import requests
 
 from app.payments.devprocessor import DevProcessorServer
-from tests.browser.conftest import free_port
 from tests.support.gunicorn import BIN, ROOT, gunicorn, migrate, sign_in_over_http
+from tests.support.ports import free_port
 from tests.support.terminations import HEADER, MARK
 from tests.support.threads import serve
 
