@@ -459,6 +459,7 @@ class DevProcessor:
         json_body: Any = None,
         key: str | None = None,
         params: dict[str, int] | None = None,
+        missing_ok: bool = False,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {DEV_API_KEY}"}
         if key:
@@ -469,7 +470,7 @@ class DevProcessor:
             )
         except requests.RequestException as exc:
             raise ProcessorUnavailable(type(exc).__name__) from None
-        if response.status_code == 404:
+        if response.status_code == 404 and missing_ok:
             return {}
         if response.status_code >= 500:
             raise ProcessorUnavailable(f"HTTP {response.status_code}")
@@ -523,14 +524,11 @@ class DevProcessor:
 
     def checkout_outcome(self, checkout_id: str) -> Outcome:
         """The checkout's state, asked of the processor."""
-        found = self._call("GET", f"/v1/checkouts/{checkout_id}")
-        if not found:
-            raise ProcessorUnavailable(f"no checkout {checkout_id}")
-        return as_outcome(found)
+        return as_outcome(self._call("GET", f"/v1/checkouts/{checkout_id}"))
 
     def find_charge(self, reference: str) -> ProcessorRecord | None:
         """A charge by its reference (``GET /v1/charges/<reference>``), None when the processor has none."""
-        found = self._call("GET", f"/v1/charges/{reference}")
+        found = self._call("GET", f"/v1/charges/{reference}", missing_ok=True)
         return _record("charge", found) if found else None
 
     def records(self, start: datetime, end: datetime) -> list[ProcessorRecord]:

@@ -384,10 +384,13 @@ def refresh(session: Session, processor: PaymentProcessor, payment: Payment, *, 
 CHECK_AFTER = timedelta(minutes=10)
 #: ... and about open ones younger than this only: a processor's hosted page expires within a day.
 CHECK_OPEN_FOR = timedelta(days=2)
+#: A waiting payment is asked about again at most this often (a bank debit takes days).
+CHECK_EVERY = timedelta(minutes=10)
 
 
 def payments_to_check(session: Session, *, now: datetime, limit: int = 100) -> list[int]:
-    """Payments still waiting for the processor (processing, or open past ``CHECK_AFTER``), least checked first.
+    """Payments still waiting for the processor (processing, or open past ``CHECK_AFTER``) and not asked about
+    in the last ``CHECK_EVERY``, least recently asked first.
 
     The webhook finishes them; this is for the webhook that never came (lost, or sent while the portal was
     down). Bank debits stay processing for days, so each run asks about the ones asked about longest ago.
@@ -398,8 +401,10 @@ def payments_to_check(session: Session, *, now: datetime, limit: int = 100) -> l
         & (Payment.created_at < now - CHECK_AFTER)
         & (Payment.created_at > now - CHECK_OPEN_FOR)
     )
+    due = Payment.checked_at.is_(None) | (Payment.checked_at < now - CHECK_EVERY)
     asked = func.coalesce(Payment.checked_at, Payment.created_at)
-    return list(session.scalars(select(Payment.id).where(waiting).order_by(asked, Payment.id).limit(limit)))
+    query = select(Payment.id).where(waiting, due).order_by(asked, Payment.id).limit(limit)
+    return list(session.scalars(query))
 
 
 def check_payment(session: Session, processor: PaymentProcessor, payment_id: int, *, now: datetime) -> Notice | None:

@@ -9,6 +9,7 @@ was lost.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -204,3 +205,45 @@ def test_auto_pay_bank_debit_failing_later_marks_the_charge_and_tells_the_reside
         assert db.session.scalar(select(AutopayCharge.status)) == "failed"
     assert subjects(mailbox)[-1] == "Your bank payment for account 100001 did not go through"
     assert changes(pay_app) == []
+
+
+def test_the_job_asks_about_each_waiting_payment_in_turn_and_not_on_every_run(make_app: Any) -> None:
+    from app.payments.service import payments_to_check
+    from app.timeutil import utcnow
+
+    app = make_app()
+    with app.app_context():
+        now = utcnow()
+
+        def payment(n: int, status: str, *, age: timedelta, checked: timedelta | None = None) -> Payment:
+            row = Payment(
+                public_id=f"p{n}",
+                idempotency_key=f"pay-{n}",
+                receipt_no=f"P{n:010d}",
+                source="resident",
+                account_no="100001",
+                customer_id="2000001",
+                method="ach",
+                amount_cents=1000,
+                status=status,
+                processor="dev",
+                checkout_id=f"devcs_{n}",
+                created_at=now - age,
+                updated_at=now - age,
+                checked_at=now - checked if checked is not None else None,
+            )
+            db.session.add(row)
+            return row
+
+        payment(1, "processing", age=timedelta(days=3), checked=timedelta(minutes=30))
+        payment(2, "processing", age=timedelta(days=1))  # never asked: first
+        payment(3, "processing", age=timedelta(days=2), checked=timedelta(minutes=5))  # asked just now
+        payment(4, "open", age=timedelta(minutes=3))  # the resident may still be on the page
+        payment(5, "open", age=timedelta(hours=1))
+        payment(6, "open", age=timedelta(days=3))  # the page expired long ago
+        payment(7, "succeeded", age=timedelta(days=1))
+        db.session.commit()
+        ids = {p.id: p.public_id for p in db.session.scalars(select(Payment))}
+        asked = [ids[i] for i in payments_to_check(db.session, now=now)]
+        assert asked == ["p2", "p5", "p1"]  # least recently asked (or made) first: a day, an hour, 30 minutes ago
+        assert [ids[i] for i in payments_to_check(db.session, now=now, limit=1)] == ["p2"]
