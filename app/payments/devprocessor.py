@@ -5,7 +5,16 @@ daemon thread (like the development OpenID provider), on ``localhost:DEV_PAYMENT
 ``PORTAL_ENV=production``. The card and bank numbers typed on its page stay in this server; the portal only
 gets ids, outcomes and a label. Test cards (any future expiry, any CVC): 4242 4242 4242 4242 approves,
 4000 0000 0000 0002 is declined, 4000 0000 0000 9995 fails for insufficient funds. Bank accounts: any
-nine-digit routing number; account number 000123456789 approves, 000111111113 fails for insufficient funds.
+nine-digit routing number; account number 000123456789 approves, 000111111113 fails for insufficient funds,
+and 000222222227 is a debit that stays ``processing`` like a real one, until it is settled.
+
+Bank debits settle days later and can be returned after that. ``POST /v1/charges/<reference>/settle`` with
+``{"outcome": "succeeded" | "failed" | "returned", "failure": "..."}`` settles a processing debit, fails it,
+or returns one that succeeded, and sends the webhook (``charge.succeeded``, ``charge.failed``,
+``charge.returned``; with ``"notify": false`` the webhook is lost on its way, and the portal's job finds
+the outcome). ``GET /v1/charges`` and ``GET /v1/refunds`` (``created_gte`` and ``created_lt``, Unix seconds)
+list the processor's own books, and ``POST /v1/refunds`` refunds a charge, as a processor's dashboard would.
+Times in the books come from ``now`` (tests give it the portal's clock).
 """
 
 from __future__ import annotations
@@ -16,9 +25,9 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import requests
@@ -32,10 +41,13 @@ from app.payments.processor import (
     CANCELLED,
     FAILED,
     OPEN,
+    PROCESSING,
+    RETURNED,
     SUCCEEDED,
     Checkout,
     InvalidWebhook,
     Outcome,
+    ProcessorRecord,
     ProcessorUnavailable,
     WebhookEvent,
     as_outcome,
@@ -59,7 +71,13 @@ CARDS = {
     "4000000000000002": (FAILED, "declined"),
     "4000000000009995": (FAILED, "insufficient_funds"),
 }
-BANK_ACCOUNTS = {"000123456789": (SUCCEEDED, ""), "000111111113": (FAILED, "insufficient_funds")}
+BANK_ACCOUNTS = {
+    "000123456789": (SUCCEEDED, ""),
+    "000111111113": (FAILED, "insufficient_funds"),
+    "000222222227": (PROCESSING, ""),
+}
+#: What settling may do to a charge: a processing debit settles or fails; a succeeded charge is returned.
+SETTLEMENTS = {PROCESSING: (SUCCEEDED, FAILED), SUCCEEDED: (RETURNED,)}
 
 
 @dataclass
@@ -85,7 +103,9 @@ class _State:
     sessions: dict[str, _Session] = field(default_factory=dict)
     idempotent: dict[str, dict[str, Any]] = field(default_factory=dict)
     methods: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (status, failure) when charged
+    method_webhooks: dict[str, str] = field(default_factory=dict)  # id -> the webhook URL of its setup page
     charges: list[dict[str, Any]] = field(default_factory=list)
+    refunds: list[dict[str, Any]] = field(default_factory=list)
     webhooks: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -104,15 +124,22 @@ def _future_expiry(value: str, today: date) -> bool:
 class DevProcessorServer:
     """The WSGI app of the development processor (state in memory, one lock)."""
 
-    def __init__(self, *, deliver_webhooks: bool = True) -> None:
+    def __init__(self, *, deliver_webhooks: bool = True, now: Callable[[], datetime] | None = None) -> None:
         self.state = _State()
         self.deliver_webhooks = deliver_webhooks
+        #: The processor's clock, for the times in its books (a test sets it to the portal's clock).
+        self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self.url_map = Map(
             [
                 Rule("/v1/health", endpoint="health", methods=["GET"]),
                 Rule("/v1/checkouts", endpoint="create_checkout", methods=["POST"]),
                 Rule("/v1/checkouts/<sid>", endpoint="get_checkout", methods=["GET"]),
                 Rule("/v1/charges", endpoint="charge", methods=["POST"]),
+                Rule("/v1/charges", endpoint="list_charges", methods=["GET"]),
+                Rule("/v1/charges/<reference>", endpoint="get_charge", methods=["GET"]),
+                Rule("/v1/charges/<reference>/settle", endpoint="settle", methods=["POST"]),
+                Rule("/v1/refunds", endpoint="refund", methods=["POST"]),
+                Rule("/v1/refunds", endpoint="list_refunds", methods=["GET"]),
                 Rule("/v1/events", endpoint="events", methods=["GET"]),
                 Rule("/pay/<sid>", endpoint="page", methods=["GET", "POST"]),
             ]
@@ -188,19 +215,107 @@ class DevProcessorServer:
                 raise NotFound()
             return self._json(self._outcome(found))
 
+    def _record_charge(
+        self, status: str, failure: str, amount: int, *, checkout: str | None = None, webhook_url: str = ""
+    ) -> dict[str, Any]:
+        """A charge in the books (the caller holds the lock); only an accepted one has a reference."""
+        reference = "devch_" + secrets.token_hex(10) if status in (SUCCEEDED, PROCESSING) else None
+        charge = {
+            "status": status,
+            "failure": failure,
+            "reference": reference,
+            "amount_cents": amount,
+            "created": int(self.now().timestamp()),
+            "checkout": checkout,
+            "webhook_url": webhook_url,
+        }
+        self.state.charges.append(charge)
+        return charge
+
+    @staticmethod
+    def _public(charge: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in charge.items() if k != "webhook_url"}
+
     def on_charge(self, request: Request) -> Response:
         body = request.get_json(silent=True) or {}
-        method = self.state.methods.get(str(body.get("method_id") or ""))
+        method_id = str(body.get("method_id") or "")
+        method = self.state.methods.get(method_id)
         amount = body.get("amount_cents")
         if method is None or not isinstance(amount, int) or amount <= 0:
             return self._json({"error": "unknown method or bad amount"}, 400)
 
         def make() -> dict[str, Any]:
             status, failure = method
-            reference = "devch_" + secrets.token_hex(10) if status == SUCCEEDED else None
-            charge = {"status": status, "failure": failure, "reference": reference, "amount_cents": amount}
-            self.state.charges.append(charge)
-            return charge
+            hook = self.state.method_webhooks.get(method_id, "")
+            return self._public(self._record_charge(status, failure, amount, webhook_url=hook))
+
+        return self._once(request, make)
+
+    def _window(self, request: Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        try:
+            low = int(request.args.get("created_gte", "0"))
+            high = int(request.args.get("created_lt", str(2**62)))
+        except ValueError:
+            return []
+        return [self._public(r) for r in rows if r.get("reference") and low <= r["created"] < high]
+
+    def on_list_charges(self, request: Request) -> Response:
+        with self.state.lock:
+            return self._json({"data": self._window(request, self.state.charges)})
+
+    def on_list_refunds(self, request: Request) -> Response:
+        with self.state.lock:
+            return self._json({"data": self._window(request, self.state.refunds)})
+
+    def _find(self, reference: str) -> dict[str, Any]:
+        found = next((c for c in self.state.charges if c["reference"] == reference), None)
+        if found is None:
+            raise NotFound()
+        return found
+
+    def on_get_charge(self, request: Request, reference: str) -> Response:
+        with self.state.lock:
+            return self._json(self._public(self._find(reference)))
+
+    def on_settle(self, request: Request, reference: str) -> Response:
+        """Settle a processing debit, fail it, or return a succeeded charge; then send the webhook."""
+        body = request.get_json(silent=True) or {}
+        outcome = str(body.get("outcome") or "")
+        with self.state.lock:
+            charge = self._find(reference)
+            if outcome not in SETTLEMENTS.get(charge["status"], ()):
+                return self._json({"error": f"a {charge['status']} charge cannot become {outcome!r}"}, 409)
+            charge["status"] = outcome
+            charge["failure"] = str(body.get("failure") or "")[:40] if outcome != SUCCEEDED else ""
+            session = self.state.sessions.get(charge["checkout"] or "")
+            if session is not None:
+                session.status, session.failure = charge["status"], charge["failure"]
+            event = self._event(f"charge.{outcome}", {"id": reference, "object": "charge", **self._public(charge)})
+            hook = session.webhook_url if session is not None else charge["webhook_url"]
+        if body.get("notify", True) is not False:  # false: the webhook is lost on its way
+            self._deliver(event, hook)
+        return self._json(self._public(charge))
+
+    def on_refund(self, request: Request) -> Response:
+        body = request.get_json(silent=True) or {}
+        reference, amount = str(body.get("reference") or ""), body.get("amount_cents")
+        with self.state.lock:
+            charge = self._find(reference)
+            refunded = sum(r["amount_cents"] for r in self.state.refunds if r["reference"] == reference)
+            left = charge["amount_cents"] - refunded
+            if charge["status"] != SUCCEEDED or not isinstance(amount, int) or not 0 < amount <= left:
+                return self._json({"error": "only a succeeded charge, by at most what is left of it"}, 400)
+
+        def make() -> dict[str, Any]:
+            refund = {
+                "id": "devre_" + secrets.token_hex(10),
+                "reference": reference,
+                "amount_cents": amount,
+                "status": SUCCEEDED,
+                "created": int(self.now().timestamp()),
+            }
+            self.state.refunds.append(refund)
+            return refund
 
         return self._once(request, make)
 
@@ -232,15 +347,16 @@ class DevProcessorServer:
             if s.status != OPEN:  # a second submit of the same page charges nothing
                 return Response(status=303, headers={"Location": s.success_url})
             s.status, s.failure, s.method_label = status, failure, label
-            if status == SUCCEEDED and s.mode == "payment":
-                s.reference = "devch_" + secrets.token_hex(10)
-                self.state.charges.append({"status": status, "reference": s.reference, "amount_cents": s.amount_cents})
+            if status in (SUCCEEDED, PROCESSING) and s.mode == "payment":
+                s.reference = self._record_charge(status, "", s.amount_cents, checkout=s.id)["reference"]
             if status == SUCCEEDED and s.mode == "setup":
                 s.method_id = "devpm_" + secrets.token_hex(10)
                 key = _digits(request.form.get("number", "") or request.form.get("account", ""))
                 table = CARDS if s.method == "card" else BANK_ACCOUNTS
                 self.state.methods[s.method_id] = table.get(key, (SUCCEEDED, ""))
-        self._send_webhook(s, "checkout.completed" if status == SUCCEEDED else "checkout.failed")
+                self.state.method_webhooks[s.method_id] = s.webhook_url
+        kind = {SUCCEEDED: "checkout.completed", PROCESSING: "checkout.processing"}.get(status, "checkout.failed")
+        self._send_webhook(s, kind)
         return Response(status=303, headers={"Location": s.success_url})
 
     def _charge_from_form(self, s: _Session, form: Mapping[str, str]) -> tuple[str, str, str] | str:
@@ -264,23 +380,30 @@ class DevProcessorServer:
             return SUCCEEDED, "", f"Card ending {number[-4:]}"
         return status, failure, f"Card ending {number[-4:]}"
 
+    def _event(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        """A webhook event, kept in the list ``/v1/events`` answers (the caller holds the lock)."""
+        event = {"id": "devevt_" + secrets.token_hex(10), "type": kind, "created": int(time.time()), "data": data}
+        self.state.webhooks.append(event)
+        return event
+
     def _send_webhook(self, s: _Session, kind: str) -> None:
-        event = {"id": "devevt_" + secrets.token_hex(10), "type": kind, "created": int(time.time())}
-        event["data"] = self._outcome(s)
-        body = json.dumps(event).encode()
         with self.state.lock:
-            self.state.webhooks.append(event)
-        if not (self.deliver_webhooks and s.webhook_url):
+            event = self._event(kind, self._outcome(s))
+        self._deliver(event, s.webhook_url)
+
+    def _deliver(self, event: dict[str, Any], webhook_url: str) -> None:
+        body = json.dumps(event).encode()
+        if not (self.deliver_webhooks and webhook_url):
             return
         try:
             requests.post(
-                s.webhook_url,
+                webhook_url,
                 data=body,
                 headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(DEV_WEBHOOK_SECRET, body)},
                 timeout=TIMEOUT,
             )
         except requests.RequestException as exc:  # the return page's status check still finds the outcome
-            log.warning("development processor: webhook to %s failed: %s", s.webhook_url, type(exc).__name__)
+            log.warning("development processor: webhook to %s failed: %s", webhook_url, type(exc).__name__)
 
     def _page(self, s: _Session, *, error: str = "", form: bool = True) -> Response:
         e = html.escape
@@ -332,16 +455,27 @@ class DevProcessor:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
 
-    def _call(self, method: str, path: str, *, json_body: Any = None, key: str | None = None) -> dict[str, Any]:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        key: str | None = None,
+        params: dict[str, int] | None = None,
+        missing_ok: bool = False,
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {DEV_API_KEY}"}
         if key:
             headers["Idempotency-Key"] = key
         try:
             response = requests.request(
-                method, self.base_url + path, json=json_body, headers=headers, timeout=self.timeout
+                method, self.base_url + path, json=json_body, headers=headers, params=params, timeout=self.timeout
             )
         except requests.RequestException as exc:
             raise ProcessorUnavailable(type(exc).__name__) from None
+        if response.status_code == 404 and missing_ok:
+            return {}
         if response.status_code >= 500:
             raise ProcessorUnavailable(f"HTTP {response.status_code}")
         try:
@@ -396,20 +530,53 @@ class DevProcessor:
         """The checkout's state, asked of the processor."""
         return as_outcome(self._call("GET", f"/v1/checkouts/{checkout_id}"))
 
+    def find_charge(self, reference: str) -> ProcessorRecord | None:
+        """A charge by its reference (``GET /v1/charges/<reference>``), None when the processor has none."""
+        found = self._call("GET", f"/v1/charges/{reference}", missing_ok=True)
+        return _record("charge", found) if found else None
+
+    def records(self, start: datetime, end: datetime) -> list[ProcessorRecord]:
+        """The charges and refunds created in ``[start, end)``."""
+        window = {"created_gte": int(start.timestamp()), "created_lt": int(end.timestamp())}
+        found = []
+        for kind, path in (("charge", "/v1/charges"), ("refund", "/v1/refunds")):
+            found += [_record(kind, row) for row in self._call("GET", path, params=window).get("data", [])]
+        return found
+
     def charge_saved(self, *, method_id: str, amount_cents: int, idempotency_key: str, description: str) -> Outcome:
         """Charge a saved method."""
         body = {"method_id": method_id, "amount_cents": amount_cents, "description": description}
         return as_outcome(self._call("POST", "/v1/charges", json_body=body, key=idempotency_key))
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
-        """Verify ``Dev-Signature`` and read the event."""
+        """Verify ``Dev-Signature`` and read the event: a checkout's, or a charge's (``charge.*``, by reference)."""
         verify_signature(DEV_WEBHOOK_SECRET, body, headers.get(SIGNATURE_HEADER))
         try:
             event = json.loads(body)
             data = event["data"]
+            if data.get("object") == "charge":
+                checkout = str(data["checkout"]) if data.get("checkout") else None
+                reference = str(data["reference"])
+                return WebhookEvent(str(event["id"]), checkout, as_outcome(data), reference=reference)
             return WebhookEvent(id=str(event["id"]), checkout_id=str(data["id"]), outcome=as_outcome(data))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise InvalidWebhook("malformed event") from None
+
+
+def _record(kind: str, row: Mapping[str, Any]) -> ProcessorRecord:
+    """A charge or refund of the development processor's books."""
+    try:
+        return ProcessorRecord(
+            kind=kind,
+            id=str(row.get("id") or row["reference"]),
+            reference=str(row["reference"]),
+            amount_cents=int(row["amount_cents"]),
+            status=str(row["status"]),
+            created=datetime.fromtimestamp(int(row["created"]), UTC),
+            failure=str(row.get("failure") or "")[:40],
+        )
+    except (KeyError, TypeError, ValueError):
+        raise ProcessorUnavailable(f"unreadable {kind}: {str(row)[:100]}") from None
 
 
 # --- starting it ---------------------------------------------------------------------------------------

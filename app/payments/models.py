@@ -18,12 +18,18 @@ from app.timeutil import utcnow
 class Payment(db.Model):  # type: ignore[name-defined]
     """One payment toward an account: by a signed-in resident, a guest (Pay Now) or Auto Pay.
 
-    ``status``: open (sent to the processor's page), succeeded, failed, cancelled. Only an open payment
-    changes; a finished one stays as it is, so a replayed or late webhook changes nothing.
+    ``status``: open (sent to the processor's page), processing (a bank debit on its way, for days),
+    succeeded, failed, cancelled, returned (succeeded, then taken back: a returned debit, a dispute). A
+    finished payment stays as it is, so a replayed or late webhook changes nothing; only a succeeded one can
+    still become returned (``service._MOVES``).
     """
 
     __tablename__ = "payment"
-    __table_args__ = (Index("ix_payment_account_status", "account_no", "customer_id", "status"),)
+    __table_args__ = (
+        Index("ix_payment_account_status", "account_no", "customer_id", "status"),
+        #: The few payments still waiting for the processor, which every ``flask payments run`` asks about.
+        Index("ix_payment_status_created", "status", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Unguessable id used in the portal's URLs for this payment.
@@ -51,6 +57,8 @@ class Payment(db.Model):  # type: ignore[name-defined]
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: When an import first carried the payment (it is no longer shown as pending).
     posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When the job last asked the processor about it while it waited (open or processing).
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AutopayEnrolment(db.Model):  # type: ignore[name-defined]
@@ -137,3 +145,43 @@ class ProcessorWebhook(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(String(200), unique=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReconciliationRun(db.Model):  # type: ignore[name-defined]
+    """One run of ``flask payments reconcile``: a city day's charges and refunds at the processor against the
+    portal's payments. ``outcome``: clean, mismatches, failed (the processor could not be asked; ``error``).
+    """
+
+    __tablename__ = "reconciliation_run"
+    __table_args__ = (Index("ix_reconciliation_run_ran_at", "ran_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    processor: Mapped[str] = mapped_column(String(20))
+    ran_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(20))
+    processor_charges: Mapped[int] = mapped_column(default=0)
+    processor_refunds: Mapped[int] = mapped_column(default=0)
+    portal_payments: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ReconciliationMismatch(db.Model):  # type: ignore[name-defined]
+    """One difference a reconciliation run found.
+
+    ``kind``: processor_only (money moved at the processor that the portal does not count: a charge it has
+    no payment for or does not count as paid, or a refund), portal_only (a payment the portal counts that the
+    processor has not got, or not as paid), amount (both count it, for different amounts).
+    """
+
+    __tablename__ = "reconciliation_mismatch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_run.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str] = mapped_column(String(200))
+    receipt_no: Mapped[str] = mapped_column(String(20), default="")
+    account_no: Mapped[str] = mapped_column(String(20), default="")
+    processor_cents: Mapped[int | None]
+    portal_cents: Mapped[int | None]
+    detail: Mapped[str] = mapped_column(String(200), default="")

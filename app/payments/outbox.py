@@ -17,6 +17,8 @@ from app.billing.models import PortalChange
 #: Kinds of change payments write: a payment the processor accepted, and an Auto Pay enrolment's state.
 PAYMENT = "payment"
 AUTOPAY = "autopay"
+#: A payment already written as ``payment`` that was taken back (a returned bank debit, a dispute).
+PAYMENT_RETURNED = "payment_returned"
 
 
 def record_payload(

@@ -11,13 +11,19 @@ import hmac
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 #: Outcomes a processor reports for a checkout or a charge.
 OPEN = "open"
+#: A bank (ACH) debit accepted and on its way: it settles (succeeded) or fails over the next business days.
+PROCESSING = "processing"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 CANCELLED = "cancelled"
+#: A charge that succeeded and was taken back later: a bank debit returned by the resident's bank, a dispute.
+RETURNED = "returned"
+OUTCOMES = (OPEN, PROCESSING, SUCCEEDED, FAILED, CANCELLED, RETURNED)
 #: Webhook signatures older than this are refused (a captured request cannot be replayed later).
 SIGNATURE_TOLERANCE = 300
 
@@ -42,7 +48,7 @@ class Checkout:
 class Outcome:
     """What the processor says about a checkout or a charge."""
 
-    status: str  #: open, succeeded, failed or cancelled
+    status: str  #: one of OUTCOMES
     reference: str | None = None  #: the charge's reference at the processor
     failure: str = ""  #: declined, insufficient_funds, ...
     method_id: str = ""  #: a saved payment method (setup checkouts)
@@ -51,11 +57,25 @@ class Outcome:
 
 @dataclass(frozen=True)
 class WebhookEvent:
-    """A verified webhook: which checkout (or charge) it is about and its outcome."""
+    """A verified webhook: which checkout it is about, or which charge (by reference), and its outcome."""
 
     id: str
     checkout_id: str | None
     outcome: Outcome
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class ProcessorRecord:
+    """One line of the processor's own books: a charge or a refund, as daily reconciliation reads them."""
+
+    kind: str  #: charge or refund
+    id: str  #: the processor's id of the charge or refund
+    reference: str  #: the charge's reference (a refund: of the charge it refunds), as the portal stores it
+    amount_cents: int
+    status: str  #: a charge: one of OUTCOMES; a refund: the processor's word (succeeded, pending, failed)
+    created: datetime  #: aware, UTC
+    failure: str = ""
 
 
 class PaymentProcessor(Protocol):
@@ -90,6 +110,14 @@ class PaymentProcessor(Protocol):
 
     def charge_saved(self, *, method_id: str, amount_cents: int, idempotency_key: str, description: str) -> Outcome:
         """Charge a saved method now (Auto Pay); the same key never charges twice."""
+        ...
+
+    def find_charge(self, reference: str) -> ProcessorRecord | None:
+        """The charge with this reference as the processor sees it now, None when it has none."""
+        ...
+
+    def records(self, start: datetime, end: datetime) -> list[ProcessorRecord]:
+        """Every charge and refund the processor created from ``start`` up to (not including) ``end``."""
         ...
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
@@ -127,7 +155,7 @@ def as_outcome(data: Mapping[str, Any]) -> Outcome:
     """An Outcome from the dev processor's JSON (unknown statuses count as still open)."""
     status = str(data.get("status") or OPEN)
     return Outcome(
-        status=status if status in (OPEN, SUCCEEDED, FAILED, CANCELLED) else OPEN,
+        status=status if status in OUTCOMES else OPEN,
         reference=str(data["reference"]) if data.get("reference") else None,
         failure=str(data.get("failure") or "")[:40],
         method_id=str(data.get("method_id") or ""),

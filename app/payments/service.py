@@ -13,16 +13,27 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from app.billing.client import BillingSource
+from app.billing.exchange import retire_kept_pages
 from app.billing.models import BillingPayment
 from app.billing.types import AccountSummary
 from app.fees import Fee
 from app.payments import outbox
 from app.payments.models import AutopayCharge, AutopayEnrolment, Payment, PaymentEvent, ProcessorWebhook
-from app.payments.processor import CANCELLED, FAILED, OPEN, SUCCEEDED, Outcome, PaymentProcessor, WebhookEvent
+from app.payments.processor import (
+    CANCELLED,
+    FAILED,
+    OPEN,
+    PROCESSING,
+    RETURNED,
+    SUCCEEDED,
+    Outcome,
+    PaymentProcessor,
+    WebhookEvent,
+)
 
 METHODS = ("card", "ach")
 #: Claimed Auto Pay charges older than this are taken again (the instance that claimed them died);
@@ -173,7 +184,7 @@ def start_payment(
         amount_cents=payment.amount_cents + payment.fee_cents,
         method=method,
         description=f"Account {account_no}",
-        idempotency_key=key,
+        idempotency_key=checkout_key(payment),
         success_url=where.success,
         cancel_url=where.cancel,
         webhook_url=where.webhook,
@@ -194,22 +205,55 @@ def start_payment(
     return payment
 
 
-def apply_outcome(session: Session, payment: Payment, outcome: Outcome, *, actor: str, now: datetime) -> bool:
-    """Move an open payment to what the processor reports; True when it changed.
+def checkout_key(payment: Payment) -> str:
+    """The processor's idempotency key of a payment's hosted page: the attempt's key and this row's own id.
 
-    A finished payment never changes again, so a replayed, late or out-of-order report does nothing. A
-    success is written to the billing outbox with its processor reference.
+    The form's attempt token makes one row (``Payment.idempotency_key`` is unique). A row whose transaction
+    was rolled back after the processor answered (a lost database connection) leaves a page nobody was sent
+    to; the same attempt made again gets a page of its own, whose return address names the row that exists.
     """
+    return f"{payment.idempotency_key}.{payment.public_id}"
+
+
+def apply_outcome(session: Session, payment: Payment, outcome: Outcome, *, actor: str, now: datetime) -> bool:
+    """Move a payment to what the processor reports; True when it changed (see ``_MOVES``).
+
+    A finished payment does not change again, so a replayed, late or out-of-order report does nothing;
+    only a succeeded one can still be taken back (``returned``). A success is written to the billing
+    outbox with its processor reference, once; a return is written as its own change (``payment_returned``).
+    """
+    return _apply(session, payment, outcome, actor=actor, now=now) is not None
+
+
+#: The state a payment moves to from its current one on each outcome; anything else changes nothing. A bank
+#: debit goes open -> processing -> succeeded or failed, days apart; a return after success is ``returned``.
+_MOVES: dict[str, dict[str, str]] = {
+    OPEN: {PROCESSING: PROCESSING, SUCCEEDED: SUCCEEDED, FAILED: FAILED, CANCELLED: CANCELLED, RETURNED: FAILED},
+    PROCESSING: {SUCCEEDED: SUCCEEDED, FAILED: FAILED, RETURNED: FAILED},
+    SUCCEEDED: {RETURNED: RETURNED},
+}
+
+
+def _apply(session: Session, payment: Payment, outcome: Outcome, *, actor: str, now: datetime) -> str | None:
+    """Apply ``outcome`` under the row lock; the state the payment was in when it changed, else None."""
     _lock(session, Payment, payment.id)
     session.refresh(payment)
-    if payment.status != OPEN or outcome.status == OPEN:
-        return False
-    payment.status = outcome.status
-    payment.failure = outcome.failure if outcome.status == FAILED else ""
+    before = payment.status
+    after = _MOVES.get(before, {}).get(outcome.status)
+    if after is None:
+        return None
+    payment.status = after
+    payment.failure = (outcome.failure or after)[:40] if after in (FAILED, RETURNED) else ""
     payment.method_label = outcome.method_label or payment.method_label
     payment.updated_at = now
-    if outcome.status == SUCCEEDED:
-        payment.reference = outcome.reference or payment.checkout_id
+    if after == PROCESSING:
+        payment.reference = outcome.reference or payment.reference
+    if PROCESSING in (before, after) and after != SUCCEEDED:
+        retire_kept_pages(session, payment.account_no)  # its pending line comes or goes with no outbox row
+    if after == RETURNED:
+        _record_return(session, payment, now=now)
+    if after == SUCCEEDED:
+        payment.reference = outcome.reference or payment.reference or payment.checkout_id
         outbox.record_payload(
             session,
             outbox.PAYMENT,
@@ -227,7 +271,7 @@ def apply_outcome(session: Session, payment: Payment, outcome: Outcome, *, actor
         )
     _audit(
         session,
-        f"payment_{outcome.status}",
+        f"payment_{after}",
         account_no=payment.account_no,
         actor=actor,
         now=now,
@@ -236,34 +280,177 @@ def apply_outcome(session: Session, payment: Payment, outcome: Outcome, *, actor
         detail=outcome.failure,
     )
     session.flush()
-    return True
+    return before
+
+
+def _record_return(session: Session, payment: Payment, *, now: datetime) -> None:
+    """Tell the billing system that a payment it was sent was taken back, so that it reverses it."""
+    outbox.record_payload(
+        session,
+        outbox.PAYMENT_RETURNED,
+        payment.account_no,
+        payment.customer_id,
+        {
+            "amount": f"{payment.amount_cents / 100:.2f}",
+            "fee": f"{payment.fee_cents / 100:.2f}",
+            "method": payment.method,
+            "reason": payment.failure,
+            "receipt": payment.receipt_no,
+            "reference": payment.reference,
+        },
+        resident_id=payment.resident_id,
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Whether a payment changed on what the processor reported, and the email that calls for."""
+
+    changed: bool = False
+    notice: Notice | None = None
+
+
+def settle(session: Session, payment: Payment, outcome: Outcome, *, actor: str, now: datetime) -> Settled:
+    """Apply what the processor reports, as ``apply_outcome``, and say what to email after the commit.
+
+    An Auto Pay bank debit that fails or is returned after the job took it marks the bill's charge failed.
+    """
+    before = _apply(session, payment, outcome, actor=actor, now=now)
+    return Settled(True, _settled(session, payment, before)) if before is not None else Settled()
+
+
+def _settled(session: Session, payment: Payment, before: str) -> Notice | None:
+    if payment.source == "autopay" and before != OPEN and payment.status in (FAILED, RETURNED):
+        session.execute(update(AutopayCharge).where(AutopayCharge.payment_id == payment.id).values(status=FAILED))
+    return notice_for(payment, before)
+
+
+def notice_for(payment: Payment, before: str) -> Notice | None:
+    """The email a payment's move from ``before`` to its status calls for, None when it calls for none.
+
+    A receipt on success; "we are processing your bank payment" when a debit starts; word of a debit that
+    failed after it was processing, or of a payment returned after it succeeded. A card declined on the
+    hosted page needs none (the resident is looking at the page); a declined Auto Pay charge does.
+    """
+    autopay = payment.source == "autopay"
+    kinds = {
+        SUCCEEDED: "charged" if autopay else "receipt",
+        PROCESSING: "processing",
+        FAILED: "bank_failed" if before == PROCESSING else ("failed" if autopay else ""),
+        RETURNED: "returned",
+    }
+    kind = kinds.get(payment.status, "") if payment.status != before else ""
+    if not kind:
+        return None
+    return Notice(
+        payment.email,
+        kind,
+        payment.account_no,
+        payment.amount_cents + payment.fee_cents,
+        receipt_no=payment.receipt_no,
+        failure=payment.failure,
+    )
+
+
+def _ask(processor: PaymentProcessor, payment: Payment) -> Outcome | None:
+    """What the processor says now about a payment: its hosted page's outcome, or its charge's."""
+    if payment.checkout_id:
+        return processor.checkout_outcome(payment.checkout_id)
+    if payment.reference:
+        found = processor.find_charge(payment.reference)
+        return Outcome(found.status, reference=found.reference, failure=found.failure) if found else None
+    return None
 
 
 def refresh_payment(session: Session, processor: PaymentProcessor, payment: Payment, *, now: datetime) -> bool:
     """On return from the hosted page: ask the processor (a return URL proves nothing) and apply its answer."""
-    if payment.status != OPEN or not payment.checkout_id:
-        return False
-    return apply_outcome(session, payment, processor.checkout_outcome(payment.checkout_id), actor="return", now=now)
+    return refresh(session, processor, payment, actor="return", now=now).changed
+
+
+def refresh(session: Session, processor: PaymentProcessor, payment: Payment, *, actor: str, now: datetime) -> Settled:
+    """Ask the processor about an open or processing payment and apply its answer.
+
+    Marks the payment checked (``checked_at``) so the job asks about every waiting payment in turn.
+    """
+    if payment.status not in (OPEN, PROCESSING):
+        return Settled()
+    outcome = _ask(processor, payment)
+    settled = settle(session, payment, outcome, actor=actor, now=now) if outcome is not None else Settled()
+    payment.checked_at = now
+    return settled
+
+
+#: The job asks the processor about open payments older than this (the resident may still be on its page).
+CHECK_AFTER = timedelta(minutes=10)
+#: ... and about open ones younger than this only: a processor's hosted page expires within a day.
+CHECK_OPEN_FOR = timedelta(days=2)
+#: A waiting payment is asked about again at most this often (a bank debit takes days).
+CHECK_EVERY = timedelta(minutes=10)
+
+
+def payments_to_check(session: Session, *, now: datetime, limit: int = 100) -> list[int]:
+    """Payments still waiting for the processor (processing, or open past ``CHECK_AFTER``) and not asked about
+    in the last ``CHECK_EVERY``, least recently asked first.
+
+    The webhook finishes them; this is for the webhook that never came (lost, or sent while the portal was
+    down). Bank debits stay processing for days, so each run asks about the ones asked about longest ago.
+    """
+    waiting = (Payment.status == PROCESSING) | (
+        (Payment.status == OPEN)
+        & Payment.checkout_id.is_not(None)
+        & (Payment.created_at < now - CHECK_AFTER)
+        & (Payment.created_at > now - CHECK_OPEN_FOR)
+    )
+    due = Payment.checked_at.is_(None) | (Payment.checked_at < now - CHECK_EVERY)
+    asked = func.coalesce(Payment.checked_at, Payment.created_at)
+    query = select(Payment.id).where(waiting, due).order_by(asked, Payment.id).limit(limit)
+    return list(session.scalars(query))
+
+
+def check_payment(session: Session, processor: PaymentProcessor, payment_id: int, *, now: datetime) -> Notice | None:
+    """The job's refresh of one waiting payment (``payments_to_check``); the email it calls for."""
+    payment = session.get(Payment, payment_id)
+    return refresh(session, processor, payment, actor="job", now=now).notice if payment is not None else None
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What a webhook did (``applied``, ``ignored``, ``duplicate``, ``unknown``) and the email it calls for."""
+
+    result: str
+    notice: Notice | None = None
 
 
 def handle_webhook(session: Session, event: WebhookEvent, *, now: datetime) -> str:
-    """Apply a verified webhook once: ``duplicate`` for a replay, ``unknown`` for a checkout we never made.
+    """Apply a verified webhook once: ``duplicate`` for a replay, ``unknown`` for a checkout we never made."""
+    return handle_event(session, event, now=now).result
+
+
+def handle_event(session: Session, event: WebhookEvent, *, now: datetime) -> Handled:
+    """Apply a verified webhook once, about a checkout (by its id) or a charge (by its reference).
 
     The event id is recorded in the same transaction as its effect; the same event delivered twice at the
     same moment makes the second commit fail on the unique id (IntegrityError: the caller rolls back).
     """
     if session.scalar(select(ProcessorWebhook.id).filter_by(event_id=event.id[:200])) is not None:
-        return "duplicate"
+        return Handled("duplicate")
     session.add(ProcessorWebhook(event_id=event.id[:200], received_at=now))
     session.flush()
+    payment = None
     if event.checkout_id:
         payment = session.scalar(select(Payment).filter_by(checkout_id=event.checkout_id))
-        if payment is not None:
-            return "applied" if apply_outcome(session, payment, event.outcome, actor="webhook", now=now) else "ignored"
-        enrolment = session.scalar(select(AutopayEnrolment).filter_by(setup_id=event.checkout_id))
-        if enrolment is not None:
-            return "applied" if apply_setup(session, enrolment, event.outcome, actor="webhook", now=now) else "ignored"
-    return "unknown"
+        if payment is None:
+            enrolment = session.scalar(select(AutopayEnrolment).filter_by(setup_id=event.checkout_id))
+            if enrolment is not None:
+                changed = apply_setup(session, enrolment, event.outcome, actor="webhook", now=now)
+                return Handled("applied" if changed else "ignored")
+    if payment is None and event.reference:
+        payment = session.scalar(select(Payment).filter_by(reference=event.reference))
+    if payment is None:
+        return Handled("unknown")
+    before = _apply(session, payment, event.outcome, actor="webhook", now=now)
+    return Handled("ignored") if before is None else Handled("applied", _settled(session, payment, before))
 
 
 # --- pending lines --------------------------------------------------------------------------------------
@@ -275,7 +462,7 @@ PENDING_PAYMENTS = (
     .where(
         Payment.account_no == bindparam("account_no"),
         Payment.customer_id == bindparam("customer_id"),
-        Payment.status == SUCCEEDED,
+        Payment.status.in_((SUCCEEDED, PROCESSING)),
         Payment.posted_at.is_(None),
         ~exists().where(BillingPayment.reference == Payment.reference),
     )
@@ -284,14 +471,15 @@ PENDING_PAYMENTS = (
 
 
 def pending_payments(session: Session, account_no: str, customer_id: str) -> list[Payment]:
-    """Succeeded portal payments that no import has carried yet (by processor reference), newest first."""
+    """Portal payments no import has carried yet (by processor reference), newest first: succeeded ones, and
+    bank debits still processing (they are on their way: paying again would pay twice)."""
     return list(session.scalars(PENDING_PAYMENTS, {"account_no": account_no, "customer_id": customer_id}))
 
 
-#: Built once (the home page runs it on every visit): succeeded, not yet posted payments of some accounts.
+#: Built once (the home page runs it on every visit): pending payments (as above) of some accounts.
 PENDING_QUERY = select(Payment.account_no, Payment.customer_id, Payment.amount_cents).where(
     Payment.account_no.in_(bindparam("accounts", expanding=True)),
-    Payment.status == SUCCEEDED,
+    Payment.status.in_((SUCCEEDED, PROCESSING)),
     Payment.posted_at.is_(None),
     ~exists().where(BillingPayment.reference == Payment.reference),
 )
@@ -516,11 +704,12 @@ class Notice:
     """An email to send after the job's commit."""
 
     to: str
-    kind: str  #: over_max, charged, failed
+    kind: str  #: over_max, charged, failed; receipt, processing, bank_failed, returned (``notice_for``)
     account_no: str
     amount_cents: int
     max_cents: int | None = None
     receipt_no: str = ""
+    failure: str = ""
 
 
 def schedule_charges(
@@ -681,11 +870,17 @@ def take_charge(
         idempotency_key=key,
         description=f"Auto Pay, account {enrolment.account_no}, bill {charge.bill_no}",
     )
-    apply_outcome(session, payment, outcome, actor="job", now=now)
-    charge.status = "charged" if payment.status == SUCCEEDED else FAILED
+    return _charge_taken(session, charge, payment, outcome, now=now)
+
+
+def _charge_taken(
+    session: Session, charge: AutopayCharge, payment: Payment, outcome: Outcome, *, now: datetime
+) -> Notice | None:
+    """Record the processor's answer to an Auto Pay charge: a bank debit on its way is taken, not declined."""
+    notice = settle(session, payment, outcome, actor="job", now=now).notice
+    charge.status = "charged" if payment.status in (SUCCEEDED, PROCESSING) else FAILED
     session.flush()
-    kind = "charged" if payment.status == SUCCEEDED else FAILED
-    return Notice(enrolment.email, kind, enrolment.account_no, payment.amount_cents, receipt_no=payment.receipt_no)
+    return notice
 
 
 def release_claim(session: Session, charge_id: int) -> None:

@@ -4,11 +4,19 @@ One-time payments are Checkout Sessions (``mode=payment``); Auto Pay saves a met
 ``mode=setup`` on a Stripe Customer and charges it off-session with a PaymentIntent. Webhooks are verified
 with Stripe's signature scheme (``Stripe-Signature``, ``STRIPE_WEBHOOK_SECRET``). Every call that could
 charge carries the portal's idempotency key. Network failures and Stripe's 5xx become ProcessorUnavailable.
+
+A bank debit (``us_bank_account``) is a PaymentIntent in ``processing`` for days: a completed Checkout Session
+that is still ``unpaid``, or an off-session charge that answers ``processing``. It ends with
+``payment_intent.succeeded``, or ``payment_intent.payment_failed`` (the intent goes back to
+``requires_payment_method`` with its ``last_payment_error``); a debit taken back after it succeeded shows
+as a dispute (``charge.dispute.created``, the intent's latest charge ``disputed``). The charge's reference is
+its PaymentIntent's id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -17,10 +25,13 @@ from app.payments.processor import (
     CANCELLED,
     FAILED,
     OPEN,
+    PROCESSING,
+    RETURNED,
     SUCCEEDED,
     Checkout,
     InvalidWebhook,
     Outcome,
+    ProcessorRecord,
     ProcessorUnavailable,
     WebhookEvent,
 )
@@ -37,6 +48,44 @@ def _get(obj: Any, name: str) -> Any:
         return obj[name]
     except (KeyError, TypeError):
         return getattr(obj, name, None)
+
+
+def _id(obj: Any) -> str | None:
+    """The id of an expanded object, or the id itself when it was not expanded."""
+    if isinstance(obj, str):
+        return obj or None
+    found = _get(obj, "id")
+    return str(found) if found else None
+
+
+def _failure(intent: Any) -> str:
+    """Why a PaymentIntent's last attempt failed: the bank's or card's code, as short as Stripe gives it."""
+    error = _get(intent, "last_payment_error")
+    code = _get(error, "decline_code") or _get(error, "code") or _get(intent, "status") or "failed"
+    return str(code)[:40]
+
+
+def intent_outcome(intent: Any) -> Outcome:
+    """What a PaymentIntent's state means to the portal (its id is the reference).
+
+    ``processing`` is a bank debit on its way, never a failure; ``requires_payment_method`` after an attempt
+    (``last_payment_error``) is a failed debit or a declined card; a succeeded intent whose latest charge is
+    disputed was taken back (a returned debit, a chargeback).
+    """
+    status, reference = _get(intent, "status"), _id(intent)
+    if status == "succeeded":
+        return Outcome(RETURNED if _get(_get(intent, "latest_charge"), "disputed") else SUCCEEDED, reference=reference)
+    if status == "processing":
+        return Outcome(PROCESSING, reference=reference)
+    if status == "requires_payment_method" and _get(intent, "last_payment_error") is not None:
+        return Outcome(FAILED, failure=_failure(intent))
+    if status == "canceled":
+        return Outcome(CANCELLED)
+    return Outcome(OPEN)
+
+
+def _time(value: Any) -> datetime:
+    return datetime.fromtimestamp(int(value or 0), UTC)
 
 
 def _label(method: Any) -> str:
@@ -138,11 +187,13 @@ class StripeProcessor:
             if not method_id or not customer_id:
                 return Outcome(FAILED, failure="no_method")
             return Outcome(SUCCEEDED, method_id=f"{customer_id}:{method_id}", method_label=_label(method))
+        intent = _get(session, "payment_intent")
         if _get(session, "payment_status") == "paid":
-            intent = _get(session, "payment_intent")
-            reference = intent if isinstance(intent, str) else _get(intent, "id")
-            return Outcome(SUCCEEDED, reference=reference or str(_get(session, "id")))
-        return Outcome(OPEN)  # complete but unpaid: a bank debit still processing
+            return Outcome(SUCCEEDED, reference=_id(intent) or str(_get(session, "id")))
+        # Complete but unpaid: a bank debit on its way (the intent, when expanded, says how far it got).
+        if isinstance(intent, str) or _get(intent, "status") in (None, "processing"):
+            return Outcome(PROCESSING, reference=_id(intent)) if _id(intent) else Outcome(OPEN)
+        return intent_outcome(intent)
 
     def checkout_outcome(self, checkout_id: str) -> Outcome:
         """Retrieve the Checkout Session server to server."""
@@ -166,11 +217,44 @@ class StripeProcessor:
         except stripe.CardError as exc:
             code = _get(exc.error, "decline_code") or exc.code or "declined"
             return Outcome(FAILED, failure=str(code)[:40])
-        if _get(intent, "status") == "succeeded":
-            return Outcome(SUCCEEDED, reference=str(intent.id))
-        if _get(intent, "status") == "processing":
-            return Outcome(OPEN, reference=str(intent.id))
+        outcome = intent_outcome(intent)
+        if outcome.status in (SUCCEEDED, PROCESSING, FAILED):
+            return outcome
+        # Off-session there is nobody to authenticate or pick another method: not charged.
         return Outcome(FAILED, failure=str(_get(intent, "status") or "failed")[:40])
+
+    def find_charge(self, reference: str) -> ProcessorRecord | None:
+        """The PaymentIntent ``reference`` (with its latest charge), None when Stripe has no such intent."""
+        if not reference.startswith("pi_"):
+            return None  # a Checkout Session id stored as the reference: it has no charge of its own
+        try:
+            intent = self._call(_Retrieve(self.client.v1.payment_intents.retrieve, reference, ["latest_charge"]), {})
+        except stripe.InvalidRequestError:
+            return None
+        outcome = intent_outcome(intent)
+        return ProcessorRecord(
+            kind="charge",
+            id=str(_get(intent, "id") or reference),
+            reference=str(_get(intent, "id") or reference),
+            amount_cents=int(_get(intent, "amount") or 0),
+            status=outcome.status,
+            created=_time(_get(intent, "created")),
+            failure=outcome.failure,
+        )
+
+    def records(self, start: datetime, end: datetime) -> list[ProcessorRecord]:
+        """Charges and refunds created in ``[start, end)``, every page of Stripe's lists."""
+        window = {"created": {"gte": int(start.timestamp()), "lt": int(end.timestamp())}, "limit": 100}
+        charges = self._call(self.client.v1.charges.list, dict(window))
+        refunds = self._call(self.client.v1.refunds.list, dict(window))
+        return [*map(_charge_record, self._pages(charges)), *map(_refund_record, self._pages(refunds))]
+
+    @staticmethod
+    def _pages(first: Any) -> Iterable[Any]:
+        try:
+            yield from first.auto_paging_iter()
+        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+            raise ProcessorUnavailable(type(exc).__name__) from None
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         """Verify ``Stripe-Signature`` and read a Checkout Session event."""
@@ -180,6 +264,13 @@ class StripeProcessor:
             raise InvalidWebhook(str(exc)[:100]) from None
         session = _get(_get(event, "data"), "object")
         kind = str(_get(event, "type") or "")
+        event_id = str(_get(event, "id"))
+        if kind.startswith("payment_intent."):  # an Auto Pay charge, or a Checkout payment's intent
+            return WebhookEvent(event_id, None, intent_outcome(session), reference=_id(session))
+        if kind == "charge.dispute.created":  # taken back after it succeeded: a returned debit, a chargeback
+            reference = _id(_get(session, "payment_intent"))
+            reason = str(_get(session, "reason") or "disputed")[:40]
+            return WebhookEvent(event_id, None, Outcome(RETURNED, reference=reference, failure=reason), reference)
         checkout_id = str(_get(session, "id") or "") or None
         if kind == "checkout.session.async_payment_failed":
             outcome = Outcome(FAILED, failure="bank_debit_failed")
@@ -189,7 +280,35 @@ class StripeProcessor:
             outcome = self._session_outcome(session)
         else:
             outcome = Outcome(OPEN)
-        return WebhookEvent(id=str(_get(event, "id")), checkout_id=checkout_id, outcome=outcome)
+        return WebhookEvent(id=event_id, checkout_id=checkout_id, outcome=outcome)
+
+
+def _charge_record(charge: Any) -> ProcessorRecord:
+    """A Stripe Charge as a line of the books: ``pending`` is a debit on its way, a disputed one was taken back."""
+    status = {"succeeded": SUCCEEDED, "pending": PROCESSING, "failed": FAILED}.get(str(_get(charge, "status")), OPEN)
+    if status == SUCCEEDED and _get(charge, "disputed"):
+        status = RETURNED
+    return ProcessorRecord(
+        kind="charge",
+        id=str(_get(charge, "id")),
+        reference=_id(_get(charge, "payment_intent")) or str(_get(charge, "id")),
+        amount_cents=int(_get(charge, "amount") or 0),
+        status=status,
+        created=_time(_get(charge, "created")),
+        failure=str(_get(charge, "failure_code") or "")[:40],
+    )
+
+
+def _refund_record(refund: Any) -> ProcessorRecord:
+    """A Stripe Refund, by the reference of the payment it refunds."""
+    return ProcessorRecord(
+        kind="refund",
+        id=str(_get(refund, "id")),
+        reference=_id(_get(refund, "payment_intent")) or _id(_get(refund, "charge")) or "",
+        amount_cents=int(_get(refund, "amount") or 0),
+        status=str(_get(refund, "status") or ""),
+        created=_time(_get(refund, "created")),
+    )
 
 
 class _Retrieve:

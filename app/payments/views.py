@@ -9,13 +9,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.accounts import service as accounts
 from app.accounts.models import AccountLink
@@ -31,7 +30,8 @@ from app.mail import send_mail, sends_mail
 from app.payments import bp, payment_processor, payment_rules, service
 from app.payments.forms import AutopayForm, AutopayMaximumForm, GuestLookupForm, GuestPayForm, PayForm
 from app.payments.models import AutopayEnrolment, Payment
-from app.payments.processor import SUCCEEDED, InvalidWebhook, ProcessorUnavailable
+from app.payments.processor import InvalidWebhook, ProcessorUnavailable
+from app.retry import connection_lost, end_unit_of_work
 from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -97,40 +97,71 @@ def _unavailable() -> ResponseReturnValue:
     return response
 
 
+def _not_saved() -> ResponseReturnValue:
+    """The page for a payment whose database transaction was lost after the processor answered."""
+    response = current_app.make_response(
+        render_error(
+            503,
+            title=_("Your payment was not started"),
+            message=_(
+                "We lost contact with our database before your payment was saved. Nothing was charged. "
+                "Please try again, or call Utility Billing at %(phone)s.",
+                phone=current_app.config["UTILITY_PHONE"],
+            ),
+        )
+    )
+    response.headers["Retry-After"] = "10"
+    return response
+
+
 def _money(cents: int) -> str:
     return f"${cents / 100:,.2f}"
 
 
-@dataclass(frozen=True)
-class _Receipt:
-    """What a receipt email says, read before the commit (after it, no query may fail the committed answer)."""
-
-    total_cents: int
-    account_no: str
-    receipt_no: str
-    email: str
-
-
-def _receipt_of(payment: Payment) -> _Receipt:
-    return _Receipt(payment.amount_cents + payment.fee_cents, payment.account_no, payment.receipt_no, payment.email)
-
-
-def _send_receipt(receipt: _Receipt) -> None:
-    """Email the receipt of a payment that just succeeded (after commit)."""
-    body = _(
-        "Thank you. We received your payment of %(amount)s for account %(number)s.\n"
-        "Receipt number: %(receipt)s\n"
-        "It will show on your account once Utility Billing posts it.",
-        amount=_money(receipt.total_cents),
-        number=receipt.account_no,
-        receipt=receipt.receipt_no,
-    )
-    send_mail(current_app.config, receipt.email, _("Payment receipt %(receipt)s", receipt=receipt.receipt_no), body)
-
-
 def send_notice(notice: service.Notice) -> None:
-    """Email an Auto Pay notice (after commit)."""
-    if notice.kind == "over_max":
+    """Email a payment or Auto Pay notice (after commit)."""
+    amount, number, receipt = _money(notice.amount_cents), notice.account_no, notice.receipt_no
+    if notice.kind == "receipt":
+        subject = _("Payment receipt %(receipt)s", receipt=receipt)
+        body = _(
+            "Thank you. We received your payment of %(amount)s for account %(number)s.\n"
+            "Receipt number: %(receipt)s\n"
+            "It will show on your account once Utility Billing posts it.",
+            amount=amount,
+            number=number,
+            receipt=receipt,
+        )
+    elif notice.kind == "processing":
+        subject = _("We are processing your bank payment %(receipt)s", receipt=receipt)
+        body = _(
+            "We are processing your bank payment of %(amount)s for account %(number)s (receipt number "
+            "%(receipt)s). Bank payments take a few business days; we will email you when it has gone through. "
+            "Please don't pay again.",
+            amount=amount,
+            number=number,
+            receipt=receipt,
+        )
+    elif notice.kind == "bank_failed":
+        subject = _("Your bank payment for account %(number)s did not go through", number=number)
+        body = _(
+            "Your bank did not accept the payment of %(amount)s for account %(number)s (receipt number "
+            "%(receipt)s), so it was not taken. Please pay your bill another way by its due date.",
+            amount=amount,
+            number=number,
+            receipt=receipt,
+        )
+    elif notice.kind == "returned":
+        subject = _("Your payment for account %(number)s was returned", number=number)
+        body = _(
+            "The payment of %(amount)s for account %(number)s (receipt number %(receipt)s) was returned by your "
+            "bank after it had gone through, so it no longer counts toward your bill. Please pay again by the due "
+            "date, or call Utility Billing at %(phone)s.",
+            amount=amount,
+            number=number,
+            receipt=receipt,
+            phone=current_app.config["UTILITY_PHONE"],
+        )
+    elif notice.kind == "over_max":
         subject = _("Auto Pay did not pay your bill for account %(number)s", number=notice.account_no)
         body = _(
             "Your new bill of %(amount)s is more than your Auto Pay maximum of %(max)s, so it was not charged. "
@@ -183,15 +214,33 @@ def _start(form: PayForm, *, source: str, account_no: str, customer_id: str, ema
         if first is None:
             abort(409)
         public_id, status, checkout_url = first.public_id, first.status, first.checkout_url
+    except DBAPIError as exc:
+        return _lost(exc)
     else:
         # read before the commit expires them: after it, no query may fail the committed answer
         public_id, status, checkout_url = payment.public_id, payment.status, payment.checkout_url
-        db.session.commit()
+        try:
+            db.session.commit()
+        except DBAPIError as exc:
+            return _lost(exc)
     if source == "guest":
         session["guest_payments"] = [*session.get("guest_payments", [])[-9:], public_id]
     if status != "open":
         return redirect(url_for("payments.receipt", public_id=public_id))
     return redirect(checkout_url, code=303)
+
+
+def _lost(exc: DBAPIError) -> ResponseReturnValue:
+    """The database connection died after the processor made the hosted page: nothing was kept or charged.
+
+    The request is not dispatched again (``payment_processor`` marked it), so it answers with a page that
+    says so; the same form sent again makes a new page at the processor (``service.checkout_key``).
+    """
+    if not connection_lost(exc):
+        raise exc
+    end_unit_of_work()
+    log.warning("payment not started, database connection lost after the processor answered: %s", exc.orig)
+    return _not_saved()
 
 
 def _amount_error(form: PayForm) -> None:
@@ -257,18 +306,27 @@ def _own_payment(public_id: str) -> Payment:
 
 @bp.get("/payments/<public_id>/return")
 def finish(public_id: str) -> ResponseReturnValue:
-    """Back from the hosted page: ask the processor how it ended, then show the confirmation."""
+    """Back from the hosted page: ask the processor how it ended, then show the confirmation.
+
+    A database connection lost after the processor answered leaves the payment as the webhook or the job
+    makes it: the confirmation then says that we are checking it.
+    """
     payment = _own_payment(public_id)
+    payment_id = payment.id
+    notice = None
     try:
-        changed = service.refresh_payment(db.session(), payment_processor(), payment, now=utcnow())
+        notice = service.refresh(db.session(), payment_processor(), payment, actor="return", now=utcnow()).notice
+        db.session.commit()
     except ProcessorUnavailable as exc:
         db.session.rollback()
-        log.warning("payment %s status check failed: %s", payment.id, exc)
-        changed = False
-    receipt = _receipt_of(payment) if changed and payment.status == SUCCEEDED else None
-    db.session.commit()
-    if receipt is not None:
-        _send_receipt(receipt)
+        log.warning("payment %s status check failed: %s", payment_id, exc)
+    except DBAPIError as exc:
+        if not connection_lost(exc):
+            raise
+        end_unit_of_work()
+        log.warning("payment %s: database connection lost after the status check; left to the webhook", payment_id)
+    if notice is not None:
+        send_notice(notice)
     return redirect(url_for("payments.receipt", public_id=public_id))
 
 
@@ -298,19 +356,14 @@ def webhook() -> ResponseReturnValue:
     except ProcessorUnavailable:
         return {"error": "payments are not configured"}, 503
     try:
-        result = service.handle_webhook(db.session(), event, now=utcnow())
-        receipt = None
-        if result == "applied" and event.checkout_id:
-            payment = db.session.scalar(db.select(Payment).filter_by(checkout_id=event.checkout_id))
-            if payment is not None and payment.status == SUCCEEDED:
-                receipt = _receipt_of(payment)
+        handled = service.handle_event(db.session(), event, now=utcnow())
         db.session.commit()
     except IntegrityError:  # the same event delivered twice at once: the other delivery applied it
         db.session.rollback()
         return {"result": "duplicate"}, 200
-    if receipt is not None:
-        _send_receipt(receipt)
-    return {"result": result}, 200
+    if handled.notice is not None:
+        send_notice(handled.notice)
+    return {"result": handled.result}, 200
 
 
 # --- Pay Now without signing in ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from app.auth.sessions import end_sessions
 from app.billing.importer import last_success, recent_imports
 from app.extensions import db
 from app.forms import EmptyForm
+from app.payments import reconcile
 from app.payments import service as payments
 from app.staff import bp, service
 from app.timeutil import utcnow
@@ -49,7 +50,15 @@ def index() -> ResponseReturnValue:
         events=service.audit_trail(session, limit=50),
         imports=recent_imports(db.engine, limit=10),
         last_import=last_success(db.engine),
+        reconciliation=reconcile.last_run(session),
     )
+
+
+@bp.get("/reconciliation")
+def reconciliation() -> ResponseReturnValue:
+    """The latest run of ``flask payments reconcile`` and every mismatch it found."""
+    run, mismatches = reconcile.last_run(db.session())
+    return render_template("staff/reconciliation.html", run=run, mismatches=mismatches)
 
 
 @bp.get("/residents")
