@@ -81,37 +81,36 @@ def _own_link(account_no: str) -> AccountLink:
     return link
 
 
-def _unavailable() -> ResponseReturnValue:
-    response = current_app.make_response(
-        render_error(
-            503,
-            title=_("Online payments are unavailable right now"),
-            message=_(
-                "We couldn't reach the payment processor. Nothing was charged. Please try again in a few minutes, "
-                "or call Utility Billing at %(phone)s.",
-                phone=current_app.config["UTILITY_PHONE"],
-            ),
-        )
-    )
-    response.headers["Retry-After"] = "120"
+def _nothing_charged(title: str, message: str, retry_after: int) -> ResponseReturnValue:
+    """A 503 page that says nothing was charged, with ``Retry-After``."""
+    response = current_app.make_response(render_error(503, title=title, message=message))
+    response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+def _unavailable() -> ResponseReturnValue:
+    return _nothing_charged(
+        _("Online payments are unavailable right now"),
+        _(
+            "We couldn't reach the payment processor. Nothing was charged. Please try again in a few minutes, "
+            "or call Utility Billing at %(phone)s.",
+            phone=current_app.config["UTILITY_PHONE"],
+        ),
+        120,
+    )
 
 
 def _not_saved() -> ResponseReturnValue:
     """The page for a payment whose database transaction was lost after the processor answered."""
-    response = current_app.make_response(
-        render_error(
-            503,
-            title=_("Your payment was not started"),
-            message=_(
-                "We lost contact with our database before your payment was saved. Nothing was charged. "
-                "Please try again, or call Utility Billing at %(phone)s.",
-                phone=current_app.config["UTILITY_PHONE"],
-            ),
-        )
+    return _nothing_charged(
+        _("Your payment was not started"),
+        _(
+            "We lost contact with our database before your payment was saved. Nothing was charged. "
+            "Please try again, or call Utility Billing at %(phone)s.",
+            phone=current_app.config["UTILITY_PHONE"],
+        ),
+        10,
     )
-    response.headers["Retry-After"] = "10"
-    return response
 
 
 def _money(cents: int) -> str:
