@@ -1,0 +1,55 @@
+"""The development processor and the test mailbox as the payment tests see them, and its hosted page filled in.
+
+Test cards (``app.payments.devprocessor``): :data:`APPROVE` pays, :data:`DECLINE` is declined and
+:data:`NO_FUNDS` fails for insufficient funds; saving any of them for Auto Pay works, and the charges show
+how the card behaves.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from email.message import Message
+from urllib.parse import urlsplit
+
+import requests
+
+from app.payments.devprocessor import DevProcessorServer
+
+APPROVE = "4242 4242 4242 4242"
+DECLINE = "4000 0000 0000 0002"
+NO_FUNDS = "4000 0000 0000 9995"
+
+
+@dataclass
+class Processor:
+    """The development processor under test: its URL and its in-memory state."""
+
+    url: str
+    server: DevProcessorServer
+
+    @property
+    def port(self) -> int:
+        return int(urlsplit(self.url).port or 0)
+
+
+@dataclass
+class Mailbox:
+    """Messages received by the test SMTP server."""
+
+    messages: list[Message] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def to(self, address: str) -> list[Message]:
+        with self.lock:
+            return [m for m in self.messages if m["To"] == address]
+
+
+def pay_on_hosted_page(checkout_url: str, *, number: str = APPROVE, action: str = "pay", **extra: str) -> str:
+    """Fill the processor's hosted page like a resident would; return the portal path it sends them back to."""
+    assert requests.get(checkout_url, timeout=5).status_code == 200
+    data = {"number": number, "expiry": "12/39", "cvc": "123", "action": action, **extra}
+    response = requests.post(checkout_url, data=data, allow_redirects=False, timeout=10)
+    assert response.status_code == 303, response.text
+    location = urlsplit(response.headers["Location"])
+    return location.path
