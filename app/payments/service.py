@@ -309,6 +309,31 @@ def pending_totals(session: Session, pairs: Sequence[tuple[str, str]]) -> dict[t
     return totals
 
 
+@dataclass(frozen=True)
+class Owed:
+    """What a customer owes on an account now, and the portal's payments the billing system has not posted yet."""
+
+    balance_cents: int
+    pending: tuple[Payment, ...]
+
+    @property
+    def pending_cents(self) -> int:
+        """The pending payments' amounts (fees are the processor's, not the account's)."""
+        return sum(p.amount_cents for p in self.pending)
+
+    @property
+    def cents(self) -> int:
+        """The balance less the pending payments, never below zero (a credit is not owed back)."""
+        return max(self.balance_cents - self.pending_cents, 0)
+
+
+def amount_owed(session: Session, summary: AccountSummary) -> Owed:
+    """The one rule for what is owed: the billing system's balance less the portal's succeeded payments it has
+    not posted yet. The Pay page, Pay Now, the Account Summary and Auto Pay all ask this, and nothing else."""
+    pending = pending_payments(session, summary.account_no, summary.customer_id)
+    return Owed(to_cents(summary.current_balance), tuple(pending))
+
+
 def match_posted(session: Session, *, now: datetime) -> int:
     """Mark succeeded payments that an import carried (same processor reference) as posted; return how many."""
     result = session.execute(
