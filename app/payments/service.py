@@ -558,12 +558,16 @@ def schedule_charges(
     notices: list[Notice] = []
     enrolments = session.scalars(select(AutopayEnrolment).filter_by(status="active").order_by(AutopayEnrolment.id))
     for enrolment in list(enrolments):
+        pair = (enrolment.account_no, enrolment.customer_id)
         known = set(session.scalars(select(AutopayCharge.bill_no).filter_by(enrolment_id=enrolment.id)))
-        for bill in billing.bills(enrolment.account_no, enrolment.customer_id):
+        summary = billing.summaries([pair], today=today).get(pair)
+        owed = amount_owed(session, summary).cents if summary is not None else 0
+        for bill in billing.bills(*pair):
             if bill.bill_no in known or bill.balance <= 0 or bill.bill_date < enrolment.starts_on:
                 continue
             amount = to_cents(bill.balance)
-            over = enrolment.max_cents is not None and amount > enrolment.max_cents
+            # what the run will charge (``take_charge``): a bill already paid online is not over any maximum
+            over = enrolment.max_cents is not None and min(amount, owed) > enrolment.max_cents
             charge = AutopayCharge(
                 enrolment_id=enrolment.id,
                 bill_no=bill.bill_no,
@@ -623,12 +627,19 @@ def claim_due(session: Session, *, today: date, worker: str, now: datetime, limi
 
 
 def take_charge(
-    session: Session, processor: PaymentProcessor, billing: BillingSource, charge_id: int, *, now: datetime
+    session: Session,
+    processor: PaymentProcessor,
+    billing: BillingSource,
+    charge_id: int,
+    *,
+    today: date,
+    now: datetime,
 ) -> Notice | None:
     """Charge one claimed Auto Pay charge with the enrolment's saved method (idempotency key per charge).
 
-    A bill already paid meanwhile, or an enrolment cancelled, is not charged. The processor being down puts
-    the charge back for the next run. Returns the email to send after commit.
+    It charges at most the bill's balance and at most what the account owes (``amount_owed``: payments made
+    online meanwhile, and this run's earlier charges, count). An enrolment cancelled is not charged. The
+    processor being down puts the charge back for the next run. Returns the email to send after commit.
     """
     charge = session.get(AutopayCharge, charge_id)
     if charge is None or charge.status != "claimed":
@@ -637,10 +648,12 @@ def take_charge(
     if enrolment is None or enrolment.status != "active":
         charge.status = CANCELLED
         return None
-    bill = next(
-        (b for b in billing.bills(enrolment.account_no, enrolment.customer_id) if b.bill_no == charge.bill_no), None
-    )
-    amount = min(charge.amount_cents, to_cents(bill.balance)) if bill is not None else 0
+    pair = (enrolment.account_no, enrolment.customer_id)
+    bill = next((b for b in billing.bills(*pair) if b.bill_no == charge.bill_no), None)
+    summary = billing.summaries([pair], today=today).get(pair)
+    amount = 0
+    if bill is not None and summary is not None:
+        amount = min(charge.amount_cents, to_cents(bill.balance), amount_owed(session, summary).cents)
     if amount <= 0:
         charge.status = "paid"
         _audit(
