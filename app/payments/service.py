@@ -481,7 +481,8 @@ def apply_setup(session: Session, enrolment: AutopayEnrolment, outcome: Outcome,
 
 
 def _move_charges(session: Session, old: AutopayEnrolment, new: AutopayEnrolment) -> None:
-    """Charges scheduled on the old method are taken with the new one (a bill is still charged once)."""
+    """Charges scheduled on the old method are taken with the new one; those it took stay its own, and
+    scheduling knows them (``_known_bills``), so a bill is still charged once."""
     new.starts_on = old.starts_on
     session.execute(
         update(AutopayCharge)
@@ -546,20 +547,38 @@ class Notice:
     receipt_no: str = ""
 
 
+#: Charges whose bill no other enrolment of the account schedules: it took, is taking or found paid the bill.
+#: A bill that was declined, over the maximum or cancelled may still be taken by a new method.
+SETTLING = ("scheduled", "claimed", "charged", "paid")
+
+
+def _known_bills(session: Session, enrolment: AutopayEnrolment) -> set[str]:
+    """Bills this enrolment has a charge for, and bills another enrolment of the account settled or is settling."""
+    own = select(AutopayCharge.bill_no).where(AutopayCharge.enrolment_id == enrolment.id)
+    others = (
+        select(AutopayCharge.bill_no)
+        .join(AutopayEnrolment, AutopayEnrolment.id == AutopayCharge.enrolment_id)
+        .where(AutopayEnrolment.account_no == enrolment.account_no, AutopayCharge.status.in_(SETTLING))
+    )
+    return set(session.scalars(own.union(others)))
+
+
 def schedule_charges(
     session: Session, billing: BillingSource, *, today: date, days_before: int, now: datetime
 ) -> list[Notice]:
     """Schedule each active enrolment's new unpaid bills for their due date (less ``days_before``).
 
     A bill over the enrolment's maximum is not scheduled: it is recorded as ``over_max`` and the resident is
-    emailed. The unique (enrolment, bill) row means a bill is scheduled once, even by two jobs at once: the
-    later one's flush fails with IntegrityError, and its caller rolls back (the other job scheduled them).
+    emailed. A bill that an enrolment of the account (an earlier method, another resident's) charged, is
+    charging or found paid is not scheduled again. The unique (enrolment, bill) row means a bill is scheduled
+    once, even by two jobs at once: the later one's flush fails with IntegrityError, and its caller rolls
+    back (the other job scheduled them).
     """
     notices: list[Notice] = []
     enrolments = session.scalars(select(AutopayEnrolment).filter_by(status="active").order_by(AutopayEnrolment.id))
     for enrolment in list(enrolments):
         pair = (enrolment.account_no, enrolment.customer_id)
-        known = set(session.scalars(select(AutopayCharge.bill_no).filter_by(enrolment_id=enrolment.id)))
+        known = _known_bills(session, enrolment)
         summary = billing.summaries([pair], today=today).get(pair)
         owed = amount_owed(session, summary).cents if summary is not None else 0
         for bill in billing.bills(*pair):
@@ -638,8 +657,9 @@ def take_charge(
     """Charge one claimed Auto Pay charge with the enrolment's saved method (idempotency key per charge).
 
     It charges at most the bill's balance and at most what the account owes (``amount_owed``: payments made
-    online meanwhile, and this run's earlier charges, count). An enrolment cancelled is not charged. The
-    processor being down puts the charge back for the next run. Returns the email to send after commit.
+    online meanwhile, and this run's earlier charges, count), and nothing for a bill another charge of the
+    account took. An enrolment cancelled is not charged. The processor being down puts the charge back for
+    the next run. Returns the email to send after commit.
     """
     charge = session.get(AutopayCharge, charge_id)
     if charge is None or charge.status != "claimed":
@@ -651,8 +671,17 @@ def take_charge(
     pair = (enrolment.account_no, enrolment.customer_id)
     bill = next((b for b in billing.bills(*pair) if b.bill_no == charge.bill_no), None)
     summary = billing.summaries([pair], today=today).get(pair)
+    taken = session.scalar(
+        select(
+            exists().where(
+                AutopayCharge.bill_no == charge.bill_no,
+                AutopayCharge.id != charge.id,
+                AutopayCharge.status == "charged",
+            )
+        )
+    )
     amount = 0
-    if bill is not None and summary is not None:
+    if bill is not None and summary is not None and not taken:
         amount = min(charge.amount_cents, to_cents(bill.balance), amount_owed(session, summary).cents)
     if amount <= 0:
         charge.status = "paid"

@@ -212,3 +212,27 @@ def test_a_bill_paid_online_before_the_run_is_not_charged_again(
         (payment,) = db.session.scalars(select(Payment))
     assert f"{payment.amount_cents / 100:.2f}" == paid
     assert processor.server.state.charges[taken:] == []  # the processor was not asked for money
+
+
+def test_a_new_auto_pay_method_does_not_charge_a_bill_the_old_one_charged(
+    pay_app: Flask, pat: FlaskClient, processor: Processor
+) -> None:
+    enrol(pat)
+    new_bill(pay_app, "B-AP-ONCE", 1234)
+    assert "1 due, 1 charged" in run_job(pay_app)
+    first = enrolment(pay_app)
+    # The account still owes its older balance (this charge is pending, not posted), so only the record of
+    # the charge keeps the bill from being taken again.
+    assert html_page(pat.get("/accounts/100001/pay")).select_one("input[name=amount]")["value"] != "0.00"
+
+    enrol(pat)  # a new card: saving it ends the first enrolment
+    second = enrolment(pay_app)
+    assert second.id != first.id
+    assert "0 due" in run_job(pay_app)
+    with pay_app.app_context():
+        amounts = [p.amount_cents for p in db.session.scalars(select(Payment).filter_by(source="autopay"))]
+        rows = [
+            (c.enrolment_id, c.status) for c in db.session.scalars(select(AutopayCharge).filter_by(bill_no="B-AP-ONCE"))
+        ]
+    assert amounts == [1234] and rows == [(first.id, "charged")]
+    assert len([c for c in processor.server.state.charges if c.get("amount_cents") == 1234]) == 1
