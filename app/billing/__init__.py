@@ -31,7 +31,8 @@ class LinkedAccount(Protocol):
 #: ``(resident_id, account_no) -> the resident's own link or None``, registered by the accounts feature.
 LinkLookup = Callable[[int, str], LinkedAccount | None]
 #: ``(account_no, customer_id, summary) -> values for the Account Summary page``, registered by features
-#: above billing in ``app.extensions["billing_summary_extras"]`` (payments: pending payments, Pay button).
+#: above billing in ``app.extensions["billing_summary_extras"]`` (payments: pending payments, what is owed after
+#: them, Pay button).
 SummaryExtras = Callable[[str, str, "AccountSummary"], dict[str, Any]]
 
 
@@ -64,7 +65,7 @@ def own_link(resident_id: int, account_no: str) -> LinkedAccount | None:
 
 def summary_extras(account_no: str, customer_id: str, summary: AccountSummary) -> dict[str, Any]:
     """What the features above billing add to an Account Summary (none registered: no Pay button, nothing pending)."""
-    values: dict[str, Any] = {"pending": [], "can_pay": False}
+    values: dict[str, Any] = {"pending": [], "owed_cents": None, "can_pay": False}
     hooks: list[SummaryExtras] = current_app.extensions.get("billing_summary_extras", [])
     for hook in hooks:
         values.update(hook(account_no, customer_id, summary))

@@ -30,11 +30,13 @@ def init_app(app: Flask) -> None:
 
 
 def _summary_extras(account_no: str, customer_id: str, summary: AccountSummary) -> dict[str, Any]:
-    """The Account Summary's pending payments and whether it offers Pay (billing sits below payments)."""
-    from app.payments.service import can_pay, pending_payments
+    """The Account Summary's pending payments, what is owed after them, and whether it offers Pay (billing sits
+    below payments)."""
+    from app.payments.service import amount_owed, can_pay
     from app.reads import read_session
 
-    return {"pending": pending_payments(read_session(), account_no, customer_id), "can_pay": can_pay(summary)}
+    owed = amount_owed(read_session(), summary)
+    return {"pending": list(owed.pending), "owed_cents": owed.cents, "can_pay": can_pay(summary)}
 
 
 def processor_origin(settings: Settings) -> str:

@@ -56,7 +56,7 @@ def run_command(limit: int) -> None:
     for charge_id in claimed:
         try:
             processor = processor or payment_processor()
-            notice = service.take_charge(session, processor, billing_source(), charge_id, now=utcnow())
+            notice = service.take_charge(session, processor, billing_source(), charge_id, today=today, now=utcnow())
         except ProcessorUnavailable as exc:
             session.rollback()
             service.release_claim(session, charge_id)

@@ -498,6 +498,31 @@ def pending_totals(session: Session, pairs: Sequence[tuple[str, str]]) -> dict[t
     return totals
 
 
+@dataclass(frozen=True)
+class Owed:
+    """What a customer owes on an account now, and the portal's payments the billing system has not posted yet."""
+
+    balance_cents: int
+    pending: tuple[Payment, ...]
+
+    @property
+    def pending_cents(self) -> int:
+        """The pending payments' amounts (fees are the processor's, not the account's)."""
+        return sum(p.amount_cents for p in self.pending)
+
+    @property
+    def cents(self) -> int:
+        """The balance less the pending payments, never below zero (a credit is not owed back)."""
+        return max(self.balance_cents - self.pending_cents, 0)
+
+
+def amount_owed(session: Session, summary: AccountSummary) -> Owed:
+    """The one rule for what is owed: the billing system's balance less the portal's succeeded payments it has
+    not posted yet. The Pay page, Pay Now, the Account Summary and Auto Pay all ask this, and nothing else."""
+    pending = pending_payments(session, summary.account_no, summary.customer_id)
+    return Owed(to_cents(summary.current_balance), tuple(pending))
+
+
 def match_posted(session: Session, *, now: datetime) -> int:
     """Mark succeeded payments that an import carried (same processor reference) as posted; return how many."""
     result = session.execute(
@@ -646,7 +671,8 @@ def apply_setup(session: Session, enrolment: AutopayEnrolment, outcome: Outcome,
 
 
 def _move_charges(session: Session, old: AutopayEnrolment, new: AutopayEnrolment) -> None:
-    """Charges scheduled on the old method are taken with the new one (a bill is still charged once)."""
+    """Charges scheduled on the old method are taken with the new one; those it took stay its own, and
+    scheduling knows them (``_known_bills``), so a bill is still charged once."""
     new.starts_on = old.starts_on
     session.execute(
         update(AutopayCharge)
@@ -712,24 +738,46 @@ class Notice:
     failure: str = ""
 
 
+#: Charges whose bill no other enrolment of the account schedules: it took, is taking or found paid the bill.
+#: A bill that was declined, over the maximum or cancelled may still be taken by a new method.
+SETTLING = ("scheduled", "claimed", "charged", "paid")
+
+
+def _known_bills(session: Session, enrolment: AutopayEnrolment) -> set[str]:
+    """Bills this enrolment has a charge for, and bills another enrolment of the account settled or is settling."""
+    own = select(AutopayCharge.bill_no).where(AutopayCharge.enrolment_id == enrolment.id)
+    others = (
+        select(AutopayCharge.bill_no)
+        .join(AutopayEnrolment, AutopayEnrolment.id == AutopayCharge.enrolment_id)
+        .where(AutopayEnrolment.account_no == enrolment.account_no, AutopayCharge.status.in_(SETTLING))
+    )
+    return set(session.scalars(own.union(others)))
+
+
 def schedule_charges(
     session: Session, billing: BillingSource, *, today: date, days_before: int, now: datetime
 ) -> list[Notice]:
     """Schedule each active enrolment's new unpaid bills for their due date (less ``days_before``).
 
     A bill over the enrolment's maximum is not scheduled: it is recorded as ``over_max`` and the resident is
-    emailed. The unique (enrolment, bill) row means a bill is scheduled once, even by two jobs at once: the
-    later one's flush fails with IntegrityError, and its caller rolls back (the other job scheduled them).
+    emailed. A bill that an enrolment of the account (an earlier method, another resident's) charged, is
+    charging or found paid is not scheduled again. The unique (enrolment, bill) row means a bill is scheduled
+    once, even by two jobs at once: the later one's flush fails with IntegrityError, and its caller rolls
+    back (the other job scheduled them).
     """
     notices: list[Notice] = []
     enrolments = session.scalars(select(AutopayEnrolment).filter_by(status="active").order_by(AutopayEnrolment.id))
     for enrolment in list(enrolments):
-        known = set(session.scalars(select(AutopayCharge.bill_no).filter_by(enrolment_id=enrolment.id)))
-        for bill in billing.bills(enrolment.account_no, enrolment.customer_id):
+        pair = (enrolment.account_no, enrolment.customer_id)
+        known = _known_bills(session, enrolment)
+        summary = billing.summaries([pair], today=today).get(pair)
+        owed = amount_owed(session, summary).cents if summary is not None else 0
+        for bill in billing.bills(*pair):
             if bill.bill_no in known or bill.balance <= 0 or bill.bill_date < enrolment.starts_on:
                 continue
             amount = to_cents(bill.balance)
-            over = enrolment.max_cents is not None and amount > enrolment.max_cents
+            # what the run will charge (``take_charge``): a bill already paid online is not over any maximum
+            over = enrolment.max_cents is not None and min(amount, owed) > enrolment.max_cents
             charge = AutopayCharge(
                 enrolment_id=enrolment.id,
                 bill_no=bill.bill_no,
@@ -789,12 +837,20 @@ def claim_due(session: Session, *, today: date, worker: str, now: datetime, limi
 
 
 def take_charge(
-    session: Session, processor: PaymentProcessor, billing: BillingSource, charge_id: int, *, now: datetime
+    session: Session,
+    processor: PaymentProcessor,
+    billing: BillingSource,
+    charge_id: int,
+    *,
+    today: date,
+    now: datetime,
 ) -> Notice | None:
     """Charge one claimed Auto Pay charge with the enrolment's saved method (idempotency key per charge).
 
-    A bill already paid meanwhile, or an enrolment cancelled, is not charged. The processor being down puts
-    the charge back for the next run. Returns the email to send after commit.
+    It charges at most the bill's balance and at most what the account owes (``amount_owed``: payments made
+    online meanwhile, and this run's earlier charges, count), and nothing for a bill another charge of the
+    account took. An enrolment cancelled is not charged. The processor being down puts the charge back for
+    the next run. Returns the email to send after commit.
     """
     charge = session.get(AutopayCharge, charge_id)
     if charge is None or charge.status != "claimed":
@@ -803,10 +859,21 @@ def take_charge(
     if enrolment is None or enrolment.status != "active":
         charge.status = CANCELLED
         return None
-    bill = next(
-        (b for b in billing.bills(enrolment.account_no, enrolment.customer_id) if b.bill_no == charge.bill_no), None
+    pair = (enrolment.account_no, enrolment.customer_id)
+    bill = next((b for b in billing.bills(*pair) if b.bill_no == charge.bill_no), None)
+    summary = billing.summaries([pair], today=today).get(pair)
+    taken = session.scalar(
+        select(
+            exists().where(
+                AutopayCharge.bill_no == charge.bill_no,
+                AutopayCharge.id != charge.id,
+                AutopayCharge.status == "charged",
+            )
+        )
     )
-    amount = min(charge.amount_cents, to_cents(bill.balance)) if bill is not None else 0
+    amount = 0
+    if bill is not None and summary is not None and not taken:
+        amount = min(charge.amount_cents, to_cents(bill.balance), amount_owed(session, summary).cents)
     if amount <= 0:
         charge.status = "paid"
         _audit(

@@ -259,9 +259,9 @@ def pay_bill(account_no: str) -> ResponseReturnValue:
     """Pay a bill: the amount due or another amount, card or bank account, fees shown before paying."""
     link = _own_link(account_no)
     summary = _summary(link)
-    pending = service.pending_payments(db.session(), link.account_no, link.customer_id)
+    owed = service.amount_owed(db.session(), summary)
     allowed = service.can_pay(summary)
-    due = max(service.to_cents(summary.current_balance) - sum(p.amount_cents for p in pending), 0)
+    due = owed.cents
     form = PayForm(data={"amount": f"{due / 100:.2f}", "method": "card"} if request.method == "GET" else None)
     status = 200
     if request.method == "POST" and not allowed:
@@ -285,7 +285,7 @@ def pay_bill(account_no: str) -> ResponseReturnValue:
             form=form,
             allowed=allowed,
             due_cents=due,
-            pending=pending,
+            pending=owed.pending,
             rules=payment_rules(),
             action=url_for("payments.pay_bill", account_no=link.account_no),
         ),
@@ -422,8 +422,7 @@ def guest_pay() -> ResponseReturnValue:
     summary = billing_source().summaries([pair], today=city_today()).get(pair)
     if summary is None:
         return redirect(url_for("payments.guest_lookup"))
-    pending = service.pending_payments(db.session(), *pair)
-    due = max(service.to_cents(summary.current_balance) - sum(p.amount_cents for p in pending), 0)
+    due = service.amount_owed(db.session(), summary).cents
     allowed = service.can_pay(summary)
     form = GuestPayForm(data={"amount": f"{due / 100:.2f}", "method": "card"} if request.method == "GET" else None)
     status = 200

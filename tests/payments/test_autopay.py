@@ -16,7 +16,7 @@ from app.billing import city_today
 from app.billing.models import BillingAccount, BillingBill, PortalChange
 from app.extensions import db
 from app.payments.models import AutopayCharge, AutopayEnrolment, Payment
-from tests.support.pages import csrf_token_from
+from tests.support.pages import csrf_token_from, html_page
 from tests.support.payments import APPROVE, DECLINE, Mailbox, Processor, pay_on_hosted_page
 
 
@@ -177,3 +177,62 @@ def test_two_jobs_at_once_take_each_charge_once(
     assert amounts == [1000 + n for n in range(6)]
     charged = [c["amount_cents"] for c in processor.server.state.charges if 1000 <= c.get("amount_cents", 0) < 1006]
     assert sorted(charged) == amounts
+
+
+def pay_what_is_due(client: FlaskClient) -> str:
+    """Pay the amount the Pay page offers (what it says is due) with an approved card; return that amount."""
+    page = html_page(client.get("/accounts/100001/pay"))
+    amount = str(page.select_one("input[name=amount]")["value"])
+    form = {
+        "csrf_token": csrf_token_from(page.html),
+        "attempt": str(page.select_one("input[name=attempt]")["value"]),
+        "amount": amount,
+        "method": "card",
+    }
+    started = client.post("/accounts/100001/pay", data=form)
+    assert started.status_code == 303, started.get_data(as_text=True)
+    client.get(pay_on_hosted_page(started.headers["Location"]))
+    return amount
+
+
+def test_a_bill_paid_online_before_the_run_is_not_charged_again(
+    pay_app: Flask, pat: FlaskClient, processor: Processor
+) -> None:
+    enrol(pat)
+    new_bill(pay_app, "B-AP-PAID", 4321)  # due today: the run takes it (AUTOPAY_DAYS_BEFORE_DUE=0)
+    paid = pay_what_is_due(pat)  # the whole balance, this bill's included; not posted by billing yet
+    assert html_page(pat.get("/accounts/100001/pay")).select_one("input[name=amount]")["value"] == "0.00"
+    taken = len(processor.server.state.charges)
+
+    assert "1 due, 0 charged" in run_job(pay_app)
+    with pay_app.app_context():
+        charge = db.session.scalar(select(AutopayCharge).filter_by(bill_no="B-AP-PAID"))
+        assert charge is not None and charge.status == "paid" and charge.payment_id is None
+        assert db.session.scalar(select(Payment).filter_by(source="autopay")) is None
+        (payment,) = db.session.scalars(select(Payment))
+    assert f"{payment.amount_cents / 100:.2f}" == paid
+    assert processor.server.state.charges[taken:] == []  # the processor was not asked for money
+
+
+def test_a_new_auto_pay_method_does_not_charge_a_bill_the_old_one_charged(
+    pay_app: Flask, pat: FlaskClient, processor: Processor
+) -> None:
+    enrol(pat)
+    new_bill(pay_app, "B-AP-ONCE", 1234)
+    assert "1 due, 1 charged" in run_job(pay_app)
+    first = enrolment(pay_app)
+    # The account still owes its older balance (this charge is pending, not posted), so only the record of
+    # the charge keeps the bill from being taken again.
+    assert html_page(pat.get("/accounts/100001/pay")).select_one("input[name=amount]")["value"] != "0.00"
+
+    enrol(pat)  # a new card: saving it ends the first enrolment
+    second = enrolment(pay_app)
+    assert second.id != first.id
+    assert "0 due" in run_job(pay_app)
+    with pay_app.app_context():
+        amounts = [p.amount_cents for p in db.session.scalars(select(Payment).filter_by(source="autopay"))]
+        rows = [
+            (c.enrolment_id, c.status) for c in db.session.scalars(select(AutopayCharge).filter_by(bill_no="B-AP-ONCE"))
+        ]
+    assert amounts == [1234] and rows == [(first.id, "charged")]
+    assert len([c for c in processor.server.state.charges if c.get("amount_cents") == 1234]) == 1

@@ -19,7 +19,7 @@ from app.extensions import db
 from app.payments.devprocessor import DEV_WEBHOOK_SECRET, SIGNATURE_HEADER
 from app.payments.models import Payment, PaymentEvent
 from app.payments.processor import sign
-from tests.support.pages import csrf_token_from
+from tests.support.pages import csrf_token_from, html_page
 from tests.support.payments import APPROVE, DECLINE, NO_FUNDS, Mailbox, Processor, pay_on_hosted_page
 from tests.support.ports import free_port
 from tests.support.threads import serve
@@ -285,3 +285,28 @@ def test_a_production_portal_without_a_processor_answers_503(make_app: Any) -> N
         app.extensions["settings"] = replace(get_settings(app), portal_env="production")
         with pytest.raises(ProcessorUnavailable):
             payment_processor()
+
+
+def test_pay_page_pay_now_and_summary_show_one_amount_owed(pay_app: Flask, pat: FlaskClient) -> None:
+    """The balance less the payments not posted yet, never below zero, on every page that says what is owed."""
+
+    def offered(client: FlaskClient, path: str) -> int:
+        page = html_page(client.get(path))
+        return round(float(str(page.select_one("input[name=amount]")["value"])) * 100)
+
+    guest = pay_app.test_client()
+    token = csrf_token_from(guest.get("/pay").get_data(as_text=True))
+    guest.post("/pay", data={"csrf_token": token, "account_no": "100001", "customer_id": "2000001"})
+    balance = offered(pat, "/accounts/100001/pay")
+    assert balance > 1000 and offered(guest, "/pay/amount") == balance
+    assert "Left to pay" not in pat.get("/accounts/100001").get_data(as_text=True)  # nothing pending
+
+    pat.get(pay_on_hosted_page(start_payment(pat, amount="10.00").headers["Location"]))
+    left = balance - 1000
+    assert offered(pat, "/accounts/100001/pay") == offered(guest, "/pay/amount") == left
+    summary = html_page(pat.get("/accounts/100001"))
+    assert f"Left to pay after pending payments ${left / 100:,.2f}" in summary.text
+
+    pat.get(pay_on_hosted_page(start_payment(pat, amount=f"{left / 100 + 5:.2f}").headers["Location"]))  # $5 too much
+    assert offered(pat, "/accounts/100001/pay") == offered(guest, "/pay/amount") == 0
+    assert "Left to pay after pending payments $0.00" in html_page(pat.get("/accounts/100001")).text
