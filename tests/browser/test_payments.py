@@ -90,7 +90,7 @@ def test_pay_a_bill_and_turn_on_auto_pay(page: Any, pay_portal: tuple[str, Flask
     expect(page.get_by_role("heading", name=text["received"], level=1)).to_be_visible()
     assert_accessible(page)
     page.goto(f"{portal}/accounts/100001")
-    expect(page.get_by_text(text["pending"])).to_be_visible()
+    expect(page.get_by_role("table", name=re.compile("^" + text["pending"]))).to_be_visible()
     assert_accessible(page)
 
     page.get_by_role("link", name=text["autopay"], exact=True).click()
