@@ -34,7 +34,7 @@ from tests.support.ports import free_port
 from tests.support.signin import open_session
 from tests.support.threads import serve
 
-CARD = {"number": "4242 4242 4242 4242", "expiry": "12/39", "cvc": "123", "action": "pay"}
+CARD = {"number": "4242 4242 4242 4242", "expiry": "12/99", "cvc": "123", "action": "pay"}
 STAFF = {"realm_access": {"roles": ["resident", "staff"]}}
 
 

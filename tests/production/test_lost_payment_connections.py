@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 ATTEMPT = re.compile(r'name="attempt" type="hidden" value="([^"]+)"')
-CARD = {"number": "4242 4242 4242 4242", "expiry": "12/39", "cvc": "123", "action": "pay"}
+CARD = {"number": "4242 4242 4242 4242", "expiry": "12/99", "cvc": "123", "action": "pay"}
 
 
 @dataclass
