@@ -2,6 +2,10 @@
 
 Registered for every test in ``tests/conftest.py`` (``processor`` is shared by ``tests/payments`` and the
 browser's payment journeys). The SMTP server and the payment portals are fixtures of ``tests/payments/conftest.py``.
+Test cards (``app.payments.devprocessor``): :data:`APPROVE` pays, :data:`DECLINE` is declined and
+:data:`NO_FUNDS` fails for insufficient funds; saving any of them for Auto Pay works, and the charges show
+how the card behaves. Bank accounts (with any nine-digit :data:`ROUTING`): :data:`BANK_OK` pays and
+:data:`BANK_NO_FUNDS` fails for insufficient funds.
 """
 
 from __future__ import annotations
@@ -16,11 +20,15 @@ import pytest
 import requests
 
 from app.payments.devprocessor import DevProcessorServer
+from tests.support.pages import csrf_token_from
 from tests.support.threads import serve
 
 APPROVE = "4242 4242 4242 4242"
 DECLINE = "4000 0000 0000 0002"
 NO_FUNDS = "4000 0000 0000 9995"
+ROUTING = "110000000"
+BANK_OK = "000123456789"
+BANK_NO_FUNDS = "000111111113"
 
 
 @dataclass
@@ -63,3 +71,9 @@ def pay_on_hosted_page(checkout_url: str, *, number: str = APPROVE, action: str 
     assert response.status_code == 303, response.text
     location = urlsplit(response.headers["Location"])
     return location.path
+
+
+def form_tokens(html: str) -> dict[str, str]:
+    """The CSRF and attempt tokens of the page's payment form, to submit it as the browser would."""
+    attempt = html.split('name="attempt" type="hidden" value="', 1)[1].split('"', 1)[0]
+    return {"csrf_token": csrf_token_from(html), "attempt": attempt}
