@@ -53,9 +53,10 @@ from app.billing.extract import FULL, INCREMENTAL
 from app.billing.models import PortalChange
 from app.extensions import db
 from app.payments.models import AutopayCharge, AutopayEnrolment, Payment
-from app.payments.processor import OPEN, SUCCEEDED
+from app.payments.processor import FAILED, OPEN, PROCESSING, RETURNED, SUCCEEDED
 from tests.billing.pages import add_links, resident_id
 from tests.support.apps import CompiledTemplates
+from tests.support.bank import SETTLES_LATER, settle
 from tests.support.billing_system import ACCOUNT, CUSTOMER, BillingSystem, cents_of
 from tests.support.config import base_config
 from tests.support.databases import PortalDatabase, Templates, dispose
@@ -77,18 +78,25 @@ from tests.support.properties import profile
 from tests.support.signin import open_session
 from tests.support.threads import serve
 
-#: What a payer does on the processor's hosted page: pay with a card or bank account that approves or not,
-#: press Cancel, or close the page.
-HOW = ("approve", "decline", "no_funds", "bank", "bank_no_funds", "cancel", "abandon")
+#: What a payer does on the processor's hosted page: pay with a card or bank account that approves or not (or a
+#: bank debit that stays processing until the bank answers, days later), press Cancel, or close the page.
+HOW = ("approve", "decline", "no_funds", "bank", "bank_no_funds", "bank_later", "cancel", "abandon")
 PAGE_FIELDS: dict[str, dict[str, str]] = {
     "approve": {"number": APPROVE},
     "decline": {"number": DECLINE},
     "no_funds": {"number": NO_FUNDS},
     "bank": {"number": "", "routing": ROUTING, "account": BANK_OK},
     "bank_no_funds": {"number": "", "routing": ROUTING, "account": BANK_NO_FUNDS},
+    "bank_later": {"number": "", "routing": ROUTING, "account": SETTLES_LATER},
 }
 #: The hosted page's outcome of a one-time payment paid this way.
-PAYMENT_OUTCOME = {"approve": "succeeded", "bank": "succeeded", "cancel": "cancelled", "abandon": "open"}
+PAYMENT_OUTCOME = {
+    "approve": "succeeded",
+    "bank": "succeeded",
+    "bank_later": "processing",
+    "cancel": "cancelled",
+    "abandon": "open",
+}
 #: Saving a method for Auto Pay: mostly one that pays, so that the job has charges to take.
 SAVED_HOW = ("approve", "approve", "approve", "bank", *HOW)
 MAXIMUM = st.none() | st.none() | st.integers(500, 20_000)
@@ -217,11 +225,17 @@ class MoneyMachine(RuleBasedStateMachine):
         charges = self.rig.processor.server.state.charges[self.first_charge :]
         return [c for c in charges if c["status"] == SUCCEEDED]
 
+    def _on_its_way(self) -> list[dict[str, Any]]:
+        """The processor's charges in this example that took the money or are still taking it (bank debits
+        processing: paying again would pay twice)."""
+        charges = self.rig.processor.server.state.charges[self.first_charge :]
+        return [c for c in charges if c["status"] in (SUCCEEDED, PROCESSING)]
+
     def expected_owed(self) -> int:
         """What is owed by the billing system's data the portal holds: its balance less the money the processor
-        took for payments that data does not carry yet, never below zero."""
+        took, or is taking, for payments that data does not carry yet, never below zero."""
         snapshot = self.system.snapshot
-        pending = sum(c["amount_cents"] for c in self._taken() if c["reference"] not in snapshot.references)
+        pending = sum(c["amount_cents"] for c in self._on_its_way() if c["reference"] not in snapshot.references)
         return max(snapshot.balance_cents - pending, 0)
 
     def _active(self) -> AutopayEnrolment | None:
@@ -272,7 +286,10 @@ class MoneyMachine(RuleBasedStateMachine):
         if not self.changes.exists():
             return
         posted = self.system.posted_references()
-        for value in self.system.read_changes(self.changes):
+        for kind, value in self.system.read_changes(self.changes):
+            if kind == "payment_returned":  # the bank took the money back: billing reverses the payment
+                self.system.reverse_payment(value["reference"])
+                continue
             assert value["reference"] not in posted, f"payment {value['receipt']} was sent to billing twice"
             posted.add(value["reference"])
             self.system.post_payment(
@@ -469,13 +486,20 @@ class MoneyMachine(RuleBasedStateMachine):
             if bill.balance_cents > 0 and active.starts_on <= bill.bill_date and bill.due_date <= self.today:
                 assert bill.bill_no in settled | skipped, f"Auto Pay left {bill} untaken"
 
-    # A late bank-debit failure (an ACH return after the debit was reported as processing or succeeded,
-    # ``payment_intent.payment_failed`` from the processor) is the processor changing its word. Its rule goes
-    # here, beside the job: make the processor fail one of ``self._taken()`` and deliver its webhook. The
-    # invariants below already hold the portal to the processor's last word (the money taken, receipts and
-    # outbox rows of succeeded payments only, nothing open past an answer), and ``expected_owed`` counts only
-    # the money the processor still says it took. A bank debit still processing is an answer still to come:
-    # the check that an Auto Pay payment (no checkout) is never left open is where that state is allowed.
+    @rule(data=st.data())
+    def the_bank_answers_days_later(self, data: st.DataObject) -> None:
+        """A bank debit still processing settles or fails; a payment that went through is taken back. The
+        processor sends its webhook over HTTP, as Stripe would."""
+        charges = self.rig.processor.server.state.charges[self.first_charge :]
+        waiting = [(c["reference"], s) for c in charges if c["status"] == PROCESSING for s in (SUCCEEDED, FAILED)]
+        # A charge that went through may be taken back: an ACH return, or a card's dispute (Stripe's
+        # charge.dispute.created), which the portal treats alike.
+        choices = waiting + [(c["reference"], RETURNED) for c in charges if c["status"] == SUCCEEDED]
+        if not choices:
+            return
+        reference, outcome = data.draw(st.sampled_from(choices))
+        answer = settle(self.rig.processor.url, reference, outcome, failure="" if outcome == SUCCEEDED else "R01")
+        assert answer.status_code == 200, answer.text
 
     # --- after every step ----------------------------------------------------------------------------------
 
@@ -487,6 +511,9 @@ class MoneyMachine(RuleBasedStateMachine):
             enrolments = list(db.session.scalars(select(AutopayEnrolment)))
             charges = list(db.session.scalars(select(AutopayCharge)))
             outbox = [json.loads(c.value) for c in db.session.scalars(select(PortalChange).filter_by(kind="payment"))]
+            returns = [
+                json.loads(c.value) for c in db.session.scalars(select(PortalChange).filter_by(kind="payment_returned"))
+            ]
             db.session.expunge_all()
         state = self.rig.processor.server.state
 
@@ -495,15 +522,24 @@ class MoneyMachine(RuleBasedStateMachine):
         recorded = Counter((p.reference, p.amount_cents + p.fee_cents) for p in payments if p.status == SUCCEEDED)
         assert taken == recorded
 
-        # One receipt email and one outbox row per succeeded payment; none for any other.
+        # One receipt email and one outbox row per payment that went through (returned later or not), and one
+        # more row per return; none for any other.
         with self.rig.mailbox.lock:
-            mailed = Counter(m for message in self.rig.mailbox.messages for m in RECEIPT.findall(message["Subject"]))
+            mailed = Counter(
+                m
+                for message in self.rig.mailbox.messages
+                if message["Subject"].startswith("Payment receipt")
+                for m in RECEIPT.findall(message["Subject"])
+            )
         exported = Counter((row["receipt"], row["reference"]) for row in outbox)
+        reversed_ = Counter((row["receipt"], row["reference"]) for row in returns)
         for payment in payments:
-            succeeded = payment.status == SUCCEEDED
-            assert mailed[payment.receipt_no] == succeeded, (payment.receipt_no, payment.status)
-            assert exported[(payment.receipt_no, payment.reference)] == succeeded, (payment.receipt_no, payment.status)
-        assert sum(exported.values()) == sum(1 for p in payments if p.status == SUCCEEDED)
+            went_through = payment.status in (SUCCEEDED, RETURNED)
+            key = (payment.receipt_no, payment.reference)
+            assert mailed[payment.receipt_no] == went_through, (payment.receipt_no, payment.status)
+            assert exported[key] == went_through, (payment.receipt_no, payment.status)
+            assert reversed_[key] == (payment.status == RETURNED), (payment.receipt_no, payment.status)
+        assert sum(exported.values()) == sum(1 for p in payments if p.status in (SUCCEEDED, RETURNED))
 
         # Nothing open, or setting up, once the processor answered; no charge left claimed.
         for payment in payments:

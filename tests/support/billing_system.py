@@ -113,15 +113,27 @@ class BillingSystem:
         """References of the portal's payments posted so far."""
         return {p.reference for p in self.payments.values() if p.reference}
 
-    def read_changes(self, folder: Path) -> list[dict[str, str]]:
-        """The ``payment`` rows of the changes files in ``folder`` not read before, each row's JSON value."""
+    def reverse_payment(self, reference: str) -> None:
+        """A portal payment the bank returned: what it paid is owed again, on the newest bill."""
+        paid = sum(p.amount_cents for p in self.payments.values() if p.reference == reference)
+        assert paid, f"the returned payment {reference} was never posted"
+        newest = max(self.bills.values(), key=lambda b: (b.due_date, b.bill_no))
+        self._set_balance(newest, newest.balance_cents + paid)
+
+    def read_changes(self, folder: Path) -> list[tuple[str, dict[str, str]]]:
+        """The ``payment`` and ``payment_returned`` rows of the changes files in ``folder`` not read before, in
+        order: each row's kind and JSON value."""
         found = []
         for path in sorted(folder.glob("portal-changes-*.csv")):
             if path.name in self.read_files:
                 continue
             self.read_files.add(path.name)
             with path.open(encoding="utf-8", newline="") as handle:
-                found += [json.loads(row["value"]) for row in csv.DictReader(handle) if row["kind"] == "payment"]
+                found += [
+                    (row["kind"], json.loads(row["value"]))
+                    for row in csv.DictReader(handle)
+                    if row["kind"] in ("payment", "payment_returned")
+                ]
         return found
 
     def write_extract(self, folder: Path, *, kind: str, today: date) -> Path:
