@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,23 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.billing import city_today
-from app.billing.models import BillingAccount, BillingBill, PortalChange
+from app.billing.models import PortalChange
 from app.extensions import db
 from app.payments.models import AutopayCharge, AutopayEnrolment, Payment
 from tests.support.pages import csrf_token_from, html_page
-from tests.support.payments import APPROVE, DECLINE, Mailbox, Processor, pay_on_hosted_page
-
-
-def enrol(client: FlaskClient, *, number: str = APPROVE, max_amount: str = "", method: str = "card") -> Any:
-    """Submit the Auto Pay form and save a card on the processor's page; return the portal's answer."""
-    html = client.get("/accounts/100001/autopay").get_data(as_text=True)
-    attempt = html.split('name="attempt" type="hidden" value="', 1)[1].split('"', 1)[0]
-    data = {"csrf_token": csrf_token_from(html), "attempt": attempt, "method": method, "max_amount": max_amount}
-    started = client.post("/accounts/100001/autopay", data=data)
-    assert started.status_code == 303, started.get_data(as_text=True)
-    back = pay_on_hosted_page(started.headers["Location"], number=number)
-    return client.get(back)
+from tests.support.payments import DECLINE, Mailbox, Processor, enrol, new_bill, pay_on_hosted_page, run_job
 
 
 def enrolment(app: Flask) -> AutopayEnrolment:
@@ -37,32 +24,6 @@ def enrolment(app: Flask) -> AutopayEnrolment:
         assert found is not None
         db.session.expunge(found)
         return found
-
-
-def new_bill(app: Flask, bill_no: str, cents: int, *, due_in_days: int = 0) -> None:
-    """A bill arriving with the next import: dated today, due in ``due_in_days``."""
-    with app.app_context():
-        account = db.session.scalar(select(BillingAccount).filter_by(account_no="100001"))
-        assert account is not None
-        today = city_today()
-        db.session.add(
-            BillingBill(
-                bill_no=bill_no,
-                account_no=account.account_no,
-                customer_id="2000001",
-                bill_date=today,
-                due_date=today + timedelta(days=due_in_days),
-                amount_cents=cents,
-                balance_cents=cents,
-            )
-        )
-        db.session.commit()
-
-
-def run_job(app: Flask) -> str:
-    result = app.test_cli_runner().invoke(args=["payments", "run"])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def test_enrol_with_a_saved_card_and_a_maximum_then_the_job_pays_new_bills(

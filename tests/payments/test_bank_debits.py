@@ -16,12 +16,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.billing import city_today
-from app.billing.models import BillingAccount, BillingBill, PortalChange
+from app.billing.models import PortalChange
 from app.extensions import db
 from app.payments.models import AutopayCharge, Payment, PaymentEvent
 from tests.support.bank import SETTLES_LATER, pay_by_bank, settle
 from tests.support.pages import csrf_token_from
+from tests.support.payments import new_bill, run_job
 
 
 def _attempt(html: str) -> str:
@@ -142,37 +142,12 @@ def _enrol_by_bank(client: FlaskClient) -> None:
     assert client.get(back).status_code == 302
 
 
-def _new_bill(app: Flask, bill_no: str, cents: int) -> None:
-    with app.app_context():
-        account = db.session.scalar(select(BillingAccount).filter_by(account_no="100001"))
-        assert account is not None
-        today = city_today()
-        db.session.add(
-            BillingBill(
-                bill_no=bill_no,
-                account_no=account.account_no,
-                customer_id="2000001",
-                bill_date=today,
-                due_date=today,
-                amount_cents=cents,
-                balance_cents=cents,
-            )
-        )
-        db.session.commit()
-
-
-def _run(app: Flask) -> str:
-    result = app.test_cli_runner().invoke(args=["payments", "run"])
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
 def test_auto_pay_bank_debit_is_taken_not_declined_and_the_job_finishes_it(
     pay_app: Flask, pat: FlaskClient, processor: Any, mailbox: Any
 ) -> None:
     _enrol_by_bank(pat)
-    _new_bill(pay_app, "B-ACH-1", 6150)
-    output = _run(pay_app)
+    new_bill(pay_app, "B-ACH-1", 6150)
+    output = run_job(pay_app)
     assert "1 due, 0 charged, 0 declined, 1 bank debits processing" in output, output
     assert not any("could not pay" in s for s in subjects(mailbox))  # never "declined" while it goes ahead
     payment = the_payment(pay_app)
@@ -186,12 +161,12 @@ def test_auto_pay_bank_debit_is_taken_not_declined_and_the_job_finishes_it(
     # The bank settles it but the webhook never arrives: the next run asks the processor.
     assert settle(processor.url, payment.reference, "succeeded", notify=False).status_code == 200
     assert the_payment(pay_app).status == "processing"
-    assert "1 waiting payments checked" in _run(pay_app)
+    assert "1 waiting payments checked" in run_job(pay_app)
     paid = the_payment(pay_app)
     assert paid.status == "succeeded" and paid.reference == payment.reference
     assert [kind for kind, _ in changes(pay_app)] == ["payment"]
     assert subjects(mailbox)[-1] == f"Payment receipt {paid.receipt_no}"
-    assert "0 waiting payments checked" in _run(pay_app)  # finished: nothing more to ask, nothing sent twice
+    assert "0 waiting payments checked" in run_job(pay_app)  # finished: nothing more to ask, nothing sent twice
     assert [kind for kind, _ in changes(pay_app)] == ["payment"]
     charges = [c for c in processor.server.state.charges if c.get("reference") == paid.reference]
     assert len(charges) == 1 and charges[0]["amount_cents"] == 6150
@@ -201,8 +176,8 @@ def test_auto_pay_bank_debit_failing_later_marks_the_charge_and_tells_the_reside
     pay_app: Flask, pat: FlaskClient, processor: Any, mailbox: Any
 ) -> None:
     _enrol_by_bank(pat)
-    _new_bill(pay_app, "B-ACH-2", 2500)
-    _run(pay_app)
+    new_bill(pay_app, "B-ACH-2", 2500)
+    run_job(pay_app)
     reference = the_payment(pay_app).reference
     assert reference is not None
     assert settle(processor.url, reference, "failed", failure="insufficient_funds").status_code == 200

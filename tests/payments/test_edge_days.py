@@ -17,8 +17,8 @@ from app.billing.models import BillingBill
 from app.extensions import db
 from app.payments.models import AutopayCharge
 from app.timeutil import current_clock
-from tests.payments.test_autopay import enrol, new_bill, run_job
 from tests.support.pages import html_page
+from tests.support.payments import enrol, new_bill, run_job
 
 #: name -> (CLOCK_START, the city's date then, whether UTC is on another date at that instant)
 EDGES = {

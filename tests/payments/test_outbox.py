@@ -19,10 +19,9 @@ from app.billing.models import BillingAccount
 from app.extensions import db
 from app.payments.models import Payment
 from tests.billing.pages import add_links, load_demo, resident_id
-from tests.payments.test_autopay import new_bill, run_job
 from tests.payments.test_pay import start_payment
 from tests.support.pages import csrf_token, csrf_token_from
-from tests.support.payments import Processor, pay_on_hosted_page
+from tests.support.payments import Processor, new_bill, pay_on_hosted_page, run_job
 from tests.support.ports import free_port
 from tests.support.signin import open_session
 from tests.support.threads import serve

@@ -13,12 +13,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.message import Message
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from app.billing import city_today
+from app.billing.models import BillingAccount, BillingBill
+from app.extensions import db
 from app.payments.devprocessor import DevProcessorServer
 from tests.support.pages import csrf_token_from
 from tests.support.threads import serve
@@ -77,3 +85,41 @@ def form_tokens(html: str) -> dict[str, str]:
     """The CSRF and attempt tokens of the page's payment form, to submit it as the browser would."""
     attempt = html.split('name="attempt" type="hidden" value="', 1)[1].split('"', 1)[0]
     return {"csrf_token": csrf_token_from(html), "attempt": attempt}
+
+
+def enrol(client: FlaskClient, *, number: str = APPROVE, max_amount: str = "", method: str = "card") -> Any:
+    """Submit the Auto Pay form and save a card on the processor's page; return the portal's answer."""
+    html = client.get("/accounts/100001/autopay").get_data(as_text=True)
+    attempt = html.split('name="attempt" type="hidden" value="', 1)[1].split('"', 1)[0]
+    data = {"csrf_token": csrf_token_from(html), "attempt": attempt, "method": method, "max_amount": max_amount}
+    started = client.post("/accounts/100001/autopay", data=data)
+    assert started.status_code == 303, started.get_data(as_text=True)
+    back = pay_on_hosted_page(started.headers["Location"], number=number)
+    return client.get(back)
+
+
+def new_bill(app: Flask, bill_no: str, cents: int, *, due_in_days: int = 0) -> None:
+    """A bill arriving with the next import: dated today, due in ``due_in_days``."""
+    with app.app_context():
+        account = db.session.scalar(select(BillingAccount).filter_by(account_no="100001"))
+        assert account is not None
+        today = city_today()
+        db.session.add(
+            BillingBill(
+                bill_no=bill_no,
+                account_no=account.account_no,
+                customer_id="2000001",
+                bill_date=today,
+                due_date=today + timedelta(days=due_in_days),
+                amount_cents=cents,
+                balance_cents=cents,
+            )
+        )
+        db.session.commit()
+
+
+def run_job(app: Flask) -> str:
+    """``flask payments run``, which must succeed; its output."""
+    result = app.test_cli_runner().invoke(args=["payments", "run"])
+    assert result.exit_code == 0, result.output
+    return result.output
