@@ -120,6 +120,6 @@ $(ASSETS_INSTALLED): assets/package-lock.json
 
 # Rebuilds the USWDS subset in app/static/uswds/ from assets/src (needs Node 20) and recompresses app/static.
 # The output is committed, so `make run` needs no Node. After editing only app/static/css/portal.css:
-#   $(BIN)/python -m app.static_files compress
+#   $(BIN)/python -m app.web.static_files compress
 assets: $(VENV)/.installed-test
 	PYTHON=$(BIN)/python assets/build

@@ -22,8 +22,8 @@ max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "0"))
 # Only the load balancer may set X-Forwarded-*; the portal trusts PROXY_FIX_HOPS of them.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
-# One request, one line: control characters in the path or headers are escaped (app/accesslog.py).
-logger_class = "app.accesslog.AccessLogger"
+# One request, one line: control characters in the path or headers are escaped (app/core/accesslog.py).
+logger_class = "app.core.accesslog.AccessLogger"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss "%({x-request-id}o)s"'
 errorlog = "-"
 # Each worker builds its own app, database pools and Redis client after the fork; a preloaded app would

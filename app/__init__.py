@@ -8,9 +8,10 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import INSTANCE, ROOT, get_settings, load_config
-from app.extensions import csrf, db, migrate
-from app.languages import PortalEnvironment
+from app.core.config import INSTANCE, ROOT, get_settings, load_config
+from app.database.db import db, migrate
+from app.web.forms import csrf
+from app.web.languages import PortalEnvironment
 
 
 class PortalFlask(Flask):
@@ -76,14 +77,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
     )
     settings = load_config(app, test_config)
-    from app.timeutil import make_clock
+    from app.core.clock import make_clock
 
     app.extensions["clock"] = make_clock(settings.city_timezone, settings.clock_start)
-    from app.edge import init_edge
+    from app.web.edge import init_edge
 
     init_edge(app)  # its URL converters must be in place before any route is added
 
-    from app.logs import configure_logging
+    from app.core.logs import configure_logging
 
     configure_logging(app)
     hops = settings.proxy_fix_hops
@@ -92,7 +93,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
 
-    from app import cache, cookies, frame, languages, models, reads, retry  # noqa: F401  (models: every table, for migrations)
+    from app import models  # noqa: F401  (every table, for migrations)
+    from app.database import cache, reads, retry
+    from app.web import cookies, frame, languages
 
     db.init_app(app)
     retry.init_app(app, db)
@@ -104,18 +107,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     frame.init_app(app)
     cookies.init_app(app)
 
-    from app import accounts, auth, billing, devtools, home, main, payments, staff
+    from app import accounts, auth, billing, home, main, payments, staff
     from app.cli import register_cli
-    from app.errors import register_error_handlers
-    from app.headers import init_headers
+    from app.web.errors import register_error_handlers
+    from app.web.headers import init_headers
 
-    for feature in (auth, main, home, accounts, billing, payments, staff, devtools):
+    for feature in (auth, main, home, accounts, billing, payments, staff):
         feature.init_app(app)
+    if not settings.production:  # production never imports the development tools
+        from app import dev
+
+        dev.init_app(app)
     register_error_handlers(app)
     init_headers(app)
     register_cli(app)
     app.context_processor(portal_context)
-    from app.static_files import init_static
+    from app.web.static_files import init_static
 
     init_static(app)  # wraps wsgi_app, so after ProxyFix: static files skip the Flask app altogether
     memoize_template_url_for(app)

@@ -1,7 +1,7 @@
 """Email through SMTP: ``SMTP_HOST``, ``SMTP_PORT``, ``SMTP_USER``, ``SMTP_PASSWORD``, ``SMTP_FROM``, ``SMTP_STARTTLS``.
 
 Without ``SMTP_HOST`` outside production, the development mail catcher keeps each message instead: the
-newest :data:`KEPT` rows of ``dev_mail``, shown at ``/_dev/mail`` (:mod:`app.devtools`). In production
+newest :data:`KEPT` rows of ``dev_mail``, shown at ``/_dev/mail`` (:mod:`app.dev`). In production
 without ``SMTP_HOST`` nothing is sent and nothing is kept. A failure to send is logged and never undoes what
 the email reports, which is already committed.
 """
@@ -20,8 +20,8 @@ from sqlalchemy import DateTime, String, Text, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.extensions import db
-from app.timeutil import utcnow
+from app.core.clock import utcnow
+from app.database.db import db
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.static_files import COMPRESSIBLE, IMMUTABLE, STATIC, content_hash, static_files
+from app.web.static_files import COMPRESSIBLE, IMMUTABLE, STATIC, content_hash, static_files
 from tests.support.apps import count_queries
 from tests.support.threads import serve
 
@@ -96,7 +96,7 @@ def test_compressed_variants_match_their_files() -> None:
                 stale.append(variant.name)
             if not variant.exists() and len(data) > 1024:
                 stale.append(f"{variant.name} (missing)")
-    assert stale == [], "run: .venv/bin/python -m app.static_files compress"
+    assert stale == [], "run: .venv/bin/python -m app.web.static_files compress"
 
 
 def test_build_version_matches_the_lockfile() -> None:

@@ -26,9 +26,9 @@ from flask.testing import FlaskClient
 from app.billing import billing_source, city_today
 from app.billing.cache import CachedBillingSource, decode_summary, encode_summary, summary_key
 from app.billing.client import SqlBillingSource
-from app.cache import RedisCache, cache
-from app.config import ConfigError
-from app.reads import read_session
+from app.core.config import ConfigError
+from app.database.cache import RedisCache, cache
+from app.database.reads import read_session
 from tests.billing.fixtures import count_queries
 from tests.billing.pages import load_demo, post_link
 from tests.support.config import base_config
@@ -201,7 +201,7 @@ def test_pages_work_while_redis_is_down(make_app: Callable[..., Flask], fault: s
         records: list[logging.LogRecord] = []
         handler = logging.Handler()
         handler.emit = records.append  # type: ignore[method-assign]
-        logging.getLogger("app.cache").addHandler(handler)
+        logging.getLogger("app.database.cache").addHandler(handler)
         try:
             assert post_link(client, "100001", "2000001").status_code == 302  # type: ignore[attr-defined]
             for _ in range(3):
@@ -209,7 +209,7 @@ def test_pages_work_while_redis_is_down(make_app: Callable[..., Flask], fault: s
                 assert home.status_code == 200 and "Account 100001" in home.get_data(as_text=True)
             assert client.get("/accounts/100001").status_code == 200
         finally:
-            logging.getLogger("app.cache").removeHandler(handler)
+            logging.getLogger("app.database.cache").removeHandler(handler)
         warnings = [r for r in records if r.levelno == logging.WARNING]
         assert len(warnings) == 1 and "cache unavailable" in warnings[0].getMessage()
         if server is not None:

@@ -10,8 +10,8 @@ import pytest
 
 from app import create_app
 from app.billing import city_today
-from app.config import ConfigError
-from app.timeutil import Clock, parse_instant, utcnow
+from app.core.clock import Clock, parse_instant, utcnow
+from app.core.config import ConfigError
 
 CHICAGO = ZoneInfo("America/Chicago")
 

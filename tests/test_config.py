@@ -10,7 +10,7 @@ from flask import Flask
 
 from app import create_app
 from app.accounts.service import LinkRules
-from app.config import (
+from app.core.config import (
     DECLARED,
     DEFAULTS,
     ConfigError,
@@ -20,8 +20,8 @@ from app.config import (
     normalise_database_url,
     settings_from_env,
 )
-from app.config_doc import README, readme_with_table
-from app.cookies import cookie_policy
+from app.core.config_doc import README, readme_with_table
+from app.web.cookies import cookie_policy
 
 
 def test_settings_from_env_parses_types() -> None:
@@ -114,7 +114,9 @@ def test_postgres_urls_use_psycopg3() -> None:
 
 def test_readme_table_matches_the_declarations() -> None:
     readme = README.read_text(encoding="utf-8")
-    assert readme_with_table(readme) == readme, "the README's settings table is stale: run python -m app.config_doc"
+    assert readme_with_table(readme) == readme, (
+        "the README's settings table is stale: run python -m app.core.config_doc"
+    )
     for declared in DECLARED:
         assert f"| `{declared.name}` |" in readme
 

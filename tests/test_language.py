@@ -15,7 +15,7 @@ from flask import Flask, render_template_string
 from flask.testing import FlaskClient
 from flask_babel import gettext
 
-from app.config import ConfigError
+from app.core.config import ConfigError
 from tests.support.config import base_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.database.db import db
 from app.mail import KEPT, DevMail, catches_mail, caught_mail, send_mail, sends_mail
 from tests.support.config import PRODUCTION
 

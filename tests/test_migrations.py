@@ -10,7 +10,7 @@ from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, select
 
-from app.extensions import db
+from app.database.db import db
 
 
 def test_migrations_match_models(make_app: Callable[..., Flask]) -> None:

@@ -9,8 +9,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from app.auth.models import PortalSession
-from app.extensions import db
-from app.timeutil import utcnow
+from app.core.clock import utcnow
+from app.database.db import db
 from tests.support.signin import sign_in
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from app.config import get_settings
+from app.core.config import get_settings
 
 bp = Blueprint("accounts", __name__)
 
@@ -17,7 +17,7 @@ def init_app(app: Flask) -> None:
     """
     from app.accounts import views  # noqa: F401  (registers routes on bp)
     from app.accounts.service import LinkRules, find_link
-    from app.reads import read_session
+    from app.database.reads import read_session
 
     app.extensions["link_rules"] = LinkRules.from_settings(get_settings(app))
     app.extensions["account_links"] = lambda resident_id, account_no: find_link(read_session(), resident_id, account_no)

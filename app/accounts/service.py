@@ -21,8 +21,8 @@ from app.auth.models import Resident
 from app.billing.client import BillingSource, Pair
 from app.billing.service import account_summaries
 from app.billing.types import AccountSummary, Tenure
-from app.config import Settings
-from app.timeutil import as_utc
+from app.core.clock import as_utc
+from app.core.config import Settings
 
 #: Outcomes that count toward the attempt limits: only wrong pairs, i.e. possible guessing.
 COUNTED_OUTCOMES = (Outcome.FAILED_NOT_FOUND,)

@@ -18,11 +18,11 @@ from app.billing import billing_source, city_today
 from app.billing.client import Pair
 from app.billing.service import account_summaries
 from app.billing.types import AccountSummary
-from app.config import get_settings
-from app.errors import render_error
-from app.extensions import db
-from app.reads import read_session
-from app.timeutil import utcnow
+from app.core.clock import utcnow
+from app.core.config import get_settings
+from app.database.db import db
+from app.database.reads import read_session
+from app.web.errors import render_error
 
 
 def link_rules() -> LinkRules:

@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, current_app
 
 from app.auth.oidc import OidcClient, OidcSettings
-from app.config import Settings, get_settings
+from app.core.config import Settings, get_settings
 
 bp = Blueprint("auth", __name__)
 
@@ -41,10 +41,10 @@ def oidc_settings(settings: Settings) -> OidcSettings:
 
 def init_app(app: Flask) -> None:
     """Build this app's OpenID client, sessions and guards from its settings; register the sign-in routes."""
-    from app import cookies
     from app.auth import backchannel, views  # noqa: F401  (register routes and the error page on bp)
     from app.auth.security import init_security
     from app.auth.sessions import DatabaseSessionInterface
+    from app.web import cookies
 
     settings = get_settings(app)
     app.extensions["oidc"] = OidcClient(oidc_settings(settings))

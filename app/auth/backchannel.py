@@ -22,9 +22,10 @@ from app.auth import bp, oidc_client
 from app.auth.errors import OidcError
 from app.auth.models import Resident, SeenLogoutToken
 from app.auth.sessions import end_sessions
-from app.config import get_settings
-from app.extensions import csrf, db
-from app.timeutil import utcnow
+from app.core.clock import utcnow
+from app.core.config import get_settings
+from app.database.db import db
+from app.web.forms import csrf
 
 log = logging.getLogger(__name__)
 

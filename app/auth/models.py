@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
-from app.timeutil import utcnow
+from app.core.clock import utcnow
+from app.database.db import db
 
 #: Longest ``sub`` and ``sid`` the columns hold; tokens with longer ones are refused before any query.
 SUBJECT_LENGTH = 255

@@ -12,8 +12,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
 from app.auth.models import Resident
-from app.config import get_settings
-from app.extensions import db
+from app.core.config import get_settings
+from app.database.db import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 

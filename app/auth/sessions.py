@@ -23,12 +23,13 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import CallbackDict
 
 from app.auth.models import PortalSession, Resident
-from app.cache import EPOCH_QUERY, remember_epoch
-from app.cookies import CookiePolicy
-from app.extensions import db
-from app.reads import read_engine
-from app.retry import connection_lost, end_unit_of_work, with_retry
-from app.timeutil import as_utc, utcnow
+from app.core.clock import as_utc, utcnow
+from app.database.cache import EPOCH_QUERY, remember_epoch
+from app.database.commits import connection_lost
+from app.database.db import db
+from app.database.reads import read_engine
+from app.database.retry import end_unit_of_work, with_retry
+from app.web.cookies import CookiePolicy
 
 TABLE = PortalSession.__table__
 RESIDENT = Resident.__table__

@@ -19,12 +19,13 @@ from app.auth.errors import OidcError, ProviderUnavailable, SignInExpired
 from app.auth.security import is_safe_next
 from app.auth.service import record_sign_in, roles_from_claims
 from app.auth.signin import authorize_access_token, authorize_redirect
-from app.config import get_settings
-from app.errors import render_error
-from app.extensions import db
-from app.forms import EmptyForm
-from app.retry import not_repeatable, transaction
-from app.timeutil import utcnow
+from app.core.clock import utcnow
+from app.core.config import get_settings
+from app.database.commits import not_repeatable
+from app.database.db import db
+from app.database.retry import transaction
+from app.web.errors import render_error
+from app.web.forms import EmptyForm
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from flask import Blueprint, Flask, current_app
 
 from app.billing.client import BillingSource, SqlBillingSource
-from app.config import get_settings
-from app.timeutil import Clock
+from app.core.clock import Clock
+from app.core.config import get_settings
 
 if TYPE_CHECKING:
     from app.billing.types import AccountSummary
@@ -40,9 +40,9 @@ def init_app(app: Flask) -> None:
     """Put the billing source in ``app.extensions["billing"]`` and register the bill pages."""
     from app.billing import views  # noqa: F401  (registers routes on bp)
     from app.billing.cache import CachedBillingSource
-    from app.cache import Cache
-    from app.extensions import db
-    from app.reads import read_session
+    from app.database.cache import Cache
+    from app.database.db import db
+    from app.database.reads import read_session
 
     source: BillingSource = SqlBillingSource(read_session, writer=lambda: db.session())
     ttl = get_settings(app).billing_cache_seconds

@@ -41,7 +41,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import AddConstraint, CreateIndex
 
 from app.billing.extract import MAX_LINE_BYTES, SPECS, Column, FileSpec, Mapping, Source
-from app.extensions import db
+from app.database.db import db
 
 #: The new tables are built in a schema of their own, named this and a random suffix (one per run).
 SCHEMA_PREFIX = "billing_next"

@@ -18,7 +18,7 @@ from typing import Any
 
 from app.billing.client import BillingSource, Pair
 from app.billing.types import AccountHolder, AccountSummary, Bill, Customer, Payment, Reading, Service, Tenure
-from app.cache import Cache, raise_epoch
+from app.database.cache import Cache, raise_epoch
 
 #: Key namespace of everything here; the version in each key changes when the value's shape does.
 PREFIX = "billing:"

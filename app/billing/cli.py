@@ -14,9 +14,9 @@ from flask.cli import AppGroup
 from app.billing import city_today, demo, exchange, importer
 from app.billing.cache import clear_billing_cache
 from app.billing.extract import ExtractError, Mapping, load_mapping
-from app.cache import cache
-from app.config import get_settings
-from app.extensions import db
+from app.core.config import get_settings
+from app.database.cache import cache
+from app.database.db import db
 
 billing_cli = AppGroup("billing", help="Load and inspect utility-billing data.")
 

@@ -33,7 +33,7 @@ from app.billing.models import (
     BillingService,
     PortalChange,
 )
-from app.timeutil import as_utc, utcnow
+from app.core.clock import as_utc, utcnow
 
 #: The outbox's kinds of change: this one, and payments' (``app.payments.outbox``), as
 #: ``docs/billing-extract.md`` documents them.

@@ -44,7 +44,7 @@ from app.billing.extract import (
     read_rows,
 )
 from app.billing.models import BillingImport, PortalChange
-from app.timeutil import utcnow
+from app.core.clock import utcnow
 
 #: The key of the PostgreSQL advisory lock held while an import runs ("BILLIMP1").
 LOCK_KEY = 0x42494C4C494D5031

@@ -25,8 +25,8 @@ from flask_babel import get_locale
 from app.auth.sessions import session_cache_id
 from app.billing import city_today
 from app.billing.cache import PREFIX
-from app.cache import Group, cached_texts, versioned_cache
-from app.config import get_settings
+from app.core.config import get_settings
+from app.database.cache import Group, cached_texts, versioned_cache
 
 #: The version changes when a kept page's markup or meaning does.
 PAGES = PREFIX + "page:v2:"

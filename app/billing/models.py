@@ -14,8 +14,8 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
-from app.timeutil import as_utc, utcnow
+from app.core.clock import as_utc, utcnow
+from app.database.db import db
 
 
 class BillingCustomer(db.Model):  # type: ignore[name-defined]

@@ -15,8 +15,8 @@ from app.billing import LinkedAccount, billing_source, bp, city_today, delivery,
 from app.billing.forms import DeliveryForm
 from app.billing.kept import kept_page
 from app.billing.service import PAGE_SIZE, consumption_history, get_statement, page_number, page_of
-from app.extensions import db
-from app.timeutil import utcnow
+from app.core.clock import utcnow
+from app.database.db import db
 
 
 def _own_link(account_no: str) -> LinkedAccount:

@@ -14,12 +14,12 @@ from app.auth.models import Resident
 from app.billing import billing_source, city_today
 from app.billing.kept import kept_page
 from app.billing.service import current_announcements
-from app.cache import cached_texts, shared_cache, versioned_cache
-from app.config import get_settings
+from app.core.config import get_settings
+from app.database.cache import cached_texts, shared_cache, versioned_cache
+from app.database.reads import read_session
 from app.home import bp
 from app.home.cache import fragment_key
 from app.payments.service import can_pay, pending_totals
-from app.reads import read_session
 
 
 @bp.get("/")

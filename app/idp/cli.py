@@ -10,7 +10,7 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from app.config import ROOT
+from app.core.config import ROOT
 from app.idp.admin import AdminError, AdminSettings, KeycloakAdmin
 from app.idp.extensions import UnknownExtension, chosen, with_extensions
 from app.idp.placeholders import BadValues, MissingValues, render

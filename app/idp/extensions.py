@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from app.config import ROOT, split_list
+from app.core.config import ROOT, split_list
 
 EXTENSIONS_DIR = ROOT / "idp_config" / "extensions"
 ENV_NAME = "KC_REALM_EXTENSIONS"

@@ -11,11 +11,11 @@ from sqlalchemy import text
 from app.auth import oidc_client
 from app.auth.errors import OidcError
 from app.auth.security import is_safe_next
-from app.config import get_settings
-from app.cookies import cookie_policy
-from app.extensions import db
-from app.languages import LANGUAGE_COOKIE
+from app.core.config import get_settings
+from app.database.db import db
 from app.main import bp
+from app.web.cookies import cookie_policy
+from app.web.languages import LANGUAGE_COOKIE
 
 log = logging.getLogger(__name__)
 

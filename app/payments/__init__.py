@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask
 
-from app.config import Settings, get_settings
-from app.fees import Fee
+from app.core.config import Settings, get_settings
+from app.core.fees import Fee
+from app.database.commits import not_repeatable
 from app.payments.processor import PaymentProcessor, ProcessorUnavailable
 from app.payments.service import PaymentRules
-from app.retry import not_repeatable
 
 if TYPE_CHECKING:
     from app.billing.types import AccountSummary
@@ -20,8 +20,8 @@ bp = Blueprint("payments", __name__)
 
 def init_app(app: Flask) -> None:
     """Register the payment pages and the webhook (exempt from CSRF: it is verified by its signature)."""
-    from app.extensions import csrf
     from app.payments import views
+    from app.web.forms import csrf
 
     csrf.exempt(views.webhook)
     app.extensions.setdefault("billing_summary_extras", []).append(_summary_extras)
@@ -32,8 +32,8 @@ def init_app(app: Flask) -> None:
 def _summary_extras(account_no: str, customer_id: str, summary: AccountSummary) -> dict[str, Any]:
     """The Account Summary's pending payments, what is owed after them, and whether it offers Pay (billing sits
     below payments)."""
+    from app.database.reads import read_session
     from app.payments.service import amount_owed, can_pay
-    from app.reads import read_session
 
     owed = amount_owed(read_session(), summary)
     return {"pending": list(owed.pending), "owed_cents": owed.cents, "can_pay": can_pay(summary)}
@@ -51,7 +51,7 @@ def processor_origin(settings: Settings) -> str:
 def payment_processor() -> PaymentProcessor:
     """This app's processor: Stripe, or the development one that ``flask dev run`` starts (never in production).
 
-    A request that uses it is never dispatched again after a lost database connection (``app.retry``): its
+    A request that uses it is never dispatched again after a lost database connection (``app.database.retry``): its
     calls carry idempotency keys, but a repeated start would send them with new return URLs.
     """
     not_repeatable()

@@ -15,11 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.billing import billing_source, city_today
-from app.config import get_settings
-from app.extensions import db
+from app.core.clock import Clock, utcnow
+from app.core.config import get_settings
+from app.database.db import db
 from app.payments import payment_processor, reconcile, service
 from app.payments.processor import ProcessorUnavailable
-from app.timeutil import Clock, utcnow
 
 payments_cli = AppGroup("payments", help="Auto Pay charges and payment bookkeeping.")
 

@@ -11,8 +11,8 @@ from datetime import date, datetime
 from sqlalchemy import Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
-from app.timeutil import utcnow
+from app.core.clock import utcnow
+from app.database.db import db
 
 
 class Payment(db.Model):  # type: ignore[name-defined]

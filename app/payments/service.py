@@ -20,7 +20,7 @@ from app.billing.client import BillingSource
 from app.billing.exchange import retire_kept_pages
 from app.billing.models import BillingPayment
 from app.billing.types import AccountSummary
-from app.fees import Fee
+from app.core.fees import Fee
 from app.payments import outbox
 from app.payments.models import AutopayCharge, AutopayEnrolment, Payment, PaymentEvent, ProcessorWebhook
 from app.payments.processor import (

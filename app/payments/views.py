@@ -23,16 +23,17 @@ from app.accounts.views import _too_many_attempts, link_rules, not_found_message
 from app.auth.security import login_required
 from app.billing import billing_source, city_today
 from app.billing.types import AccountSummary
-from app.errors import render_error
-from app.extensions import db
-from app.forms import EmptyForm
+from app.core.clock import utcnow
+from app.database.commits import connection_lost
+from app.database.db import db
+from app.database.retry import end_unit_of_work
 from app.mail import send_mail, sends_mail
 from app.payments import bp, payment_processor, payment_rules, service
 from app.payments.forms import AutopayForm, AutopayMaximumForm, GuestLookupForm, GuestPayForm, PayForm
 from app.payments.models import AutopayEnrolment, Payment
 from app.payments.processor import InvalidWebhook, ProcessorUnavailable
-from app.retry import connection_lost, end_unit_of_work
-from app.timeutil import utcnow
+from app.web.errors import render_error
+from app.web.forms import EmptyForm
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ from app.auth.models import Resident
 from app.auth.security import staff_required
 from app.auth.sessions import end_sessions
 from app.billing.importer import last_success, recent_imports
-from app.extensions import db
-from app.forms import EmptyForm
+from app.core.clock import utcnow
+from app.database.db import db
 from app.payments import reconcile
 from app.payments import service as payments
 from app.staff import bp, service
-from app.timeutil import utcnow
+from app.web.forms import EmptyForm
 
 log = logging.getLogger(__name__)
 

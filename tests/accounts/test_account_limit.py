@@ -19,7 +19,7 @@ from app.accounts.service import COUNTED_OUTCOMES, LinkError
 from app.activity.models import AccountEvent
 from app.billing import demo
 from app.billing.client import SqlBillingSource
-from app.extensions import db
+from app.database.db import db
 from tests.accounts.test_service import NOW, RULES, link, make_resident
 from tests.billing.pages import load_demo, post_link
 from tests.support.pages import csrf_token, html_page

@@ -14,7 +14,7 @@ from app.accounts import service
 from app.accounts.service import COUNTED_OUTCOMES, LinkError
 from app.activity.models import AccountEvent
 from app.billing.client import SqlBillingSource
-from app.extensions import db
+from app.database.db import db
 from tests.accounts.test_service import ADDR, NOW, RULES, make_resident
 
 

@@ -15,8 +15,8 @@ from app import create_app
 from app.accounts.models import AccountLink
 from app.activity.models import AccountEvent
 from app.billing.models import BillingBill, BillingCustomer
-from app.config import ConfigError, settings_from_env
-from app.extensions import db
+from app.core.config import ConfigError, settings_from_env
+from app.database.db import db
 from tests.billing.pages import assert_csp_clean, load_demo
 from tests.support.pages import csrf_token, html_page
 from tests.support.signin import open_session

@@ -16,7 +16,7 @@ from app.activity.models import AccountEvent
 from app.auth.models import Resident
 from app.billing import demo
 from app.billing.client import SqlBillingSource
-from app.config import Settings
+from app.core.config import Settings
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 RULES = LinkRules.from_settings(Settings())  # the declared defaults

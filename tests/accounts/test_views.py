@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.accounts.models import AccountLink
-from app.extensions import db
+from app.database.db import db
 from tests.billing.fixtures import count_queries
 from tests.billing.pages import add_links, assert_csp_clean, load_demo, post_link, resident_id
 from tests.support.pages import csrf_token, html_page

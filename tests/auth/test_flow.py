@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.auth.models import PortalSession, Resident
-from app.extensions import db
+from app.database.db import db
 from tests.support.pages import csrf_token
 from tests.support.signin import authorize_at_provider, open_session, sign_in, start_sign_in
 

@@ -18,7 +18,7 @@ from joserfc.jwk import OKPKey, RSAKey
 from sqlalchemy import func, select
 
 from app.auth.models import Resident
-from app.extensions import db
+from app.database.db import db
 from tests.auth.provider import DROP, HostileProvider, new_key, running
 
 

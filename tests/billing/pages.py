@@ -11,7 +11,7 @@ from werkzeug.test import TestResponse
 
 from app.accounts.models import AccountLink
 from app.auth.models import Resident
-from app.extensions import db
+from app.database.db import db
 from tests.support.demo import load_demo
 from tests.support.pages import csrf_token
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.activity.models import AccountEvent
 from app.billing.models import BillingAccount
-from app.extensions import db
+from app.database.db import db
 from tests.billing.pages import add_links, assert_csp_clean, load_demo, resident_id
 from tests.support.pages import csrf_token, html_page
 from tests.support.signin import open_session

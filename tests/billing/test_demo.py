@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.billing import demo
 from app.billing.client import SqlBillingSource
 from app.billing.models import Announcement, BillingAccount, BillingBill
-from app.extensions import db
+from app.database.db import db
 from tests.billing.fixtures import TODAY
 
 

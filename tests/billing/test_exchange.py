@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from app.billing import exchange
 from app.billing.importer import ImportBusy
 from app.billing.models import PortalChange
-from app.extensions import db
-from app.timeutil import utcnow
+from app.core.clock import utcnow
+from app.database.db import db
 
 
 def _exported(folder: Path) -> list[list[str]]:

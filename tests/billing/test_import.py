@@ -32,7 +32,7 @@ from app.billing.models import (
     BillingMeterRead,
     BillingPayment,
 )
-from app.extensions import db
+from app.database.db import db
 from tests.billing.fixtures import TODAY
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,8 +18,8 @@ from sqlalchemy import insert
 
 from app.billing.kept import PAGES_PER_SESSION
 from app.billing.models import BillingBill, BillingPayment
-from app.cache import Group, ProcessCache, RedisCache
-from app.extensions import db
+from app.database.cache import Group, ProcessCache, RedisCache
+from app.database.db import db
 from tests.billing.pages import add_links, load_demo, resident_id
 from tests.support.apps import count_queries
 from tests.support.signin import open_session

@@ -94,7 +94,7 @@ def test_new_occupant_sees_only_their_own_time(app: Flask, pat: FlaskClient) -> 
     assert "Final bill" not in bills.text  # the final bill belongs to the previous occupant
     with app.app_context():
         from app.billing.client import SqlBillingSource
-        from app.extensions import db
+        from app.database.db import db
 
         previous = [b.bill_no for b in SqlBillingSource(lambda: db.session()).bills("100004", "2000004")]
     assert previous and not set(previous) & set(own)
@@ -111,7 +111,7 @@ def test_vanished_account_says_so(app: Flask, pat: FlaskClient) -> None:
     from sqlalchemy import delete
 
     from app.billing.models import BillingAccount
-    from app.extensions import db
+    from app.database.db import db
 
     client = pat
     with app.app_context():
@@ -132,7 +132,7 @@ def test_bill_history_is_paginated(app: Flask, pat: FlaskClient) -> None:
     from datetime import date
 
     from app.billing.models import BillingBill, BillingPayment
-    from app.extensions import db
+    from app.database.db import db
 
     with app.app_context():
         payments = len(db.session.scalars(db.select(BillingPayment).filter_by(account_no="100001")).all())

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app import devprovider
+from app.dev import provider as devprovider
 from tests.support.browser import CHROMIUM
 from tests.support.ports import free_port
 from tests.support.threads import serve

@@ -11,9 +11,9 @@ from flask import Flask
 from playwright.sync_api import expect
 from sqlalchemy import update
 
-from app import devprovider
 from app.billing.models import BillingCustomer
-from app.extensions import db
+from app.database.db import db
+from app.dev import provider as devprovider
 from tests.billing.pages import load_demo
 from tests.browser.test_first_use import assert_fits_the_window
 from tests.support.browser import assert_accessible, sign_in_dev

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import expect
 
-from app import devprovider
+from app.dev import provider as devprovider
 from tests.billing.pages import add_links, load_demo, resident_id
 from tests.support.browser import assert_accessible, sign_in_dev
 from tests.support.payments import APPROVE, Processor

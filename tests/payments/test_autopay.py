@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.billing.models import PortalChange
-from app.extensions import db
+from app.database.db import db
 from app.payments.models import AutopayCharge, AutopayEnrolment, Payment
 from tests.support.pages import csrf_token_from, html_page
 from tests.support.payments import DECLINE, Mailbox, Processor, enrol, new_bill, pay_on_hosted_page, run_job

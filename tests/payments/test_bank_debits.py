@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.billing.models import PortalChange
-from app.extensions import db
+from app.database.db import db
 from app.payments.models import AutopayCharge, Payment, PaymentEvent
 from tests.support.bank import SETTLES_LATER, pay_by_bank, settle
 from tests.support.pages import csrf_token_from
@@ -189,8 +189,8 @@ def test_auto_pay_bank_debit_failing_later_marks_the_charge_and_tells_the_reside
 
 
 def test_the_job_asks_about_each_waiting_payment_in_turn_and_not_on_every_run(make_app: Any) -> None:
+    from app.core.clock import utcnow
     from app.payments.service import payments_to_check
-    from app.timeutil import utcnow
 
     app = make_app()
     with app.app_context():

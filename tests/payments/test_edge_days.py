@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from app.billing import city_today, demo
 from app.billing.models import BillingBill
-from app.extensions import db
+from app.core.clock import current_clock
+from app.database.db import db
 from app.payments.models import AutopayCharge
-from app.timeutil import current_clock
 from tests.support.pages import html_page
 from tests.support.payments import enrol, new_bill, run_job
 

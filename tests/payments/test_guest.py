@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.activity.models import AccountEvent
-from app.extensions import db
+from app.database.db import db
 from app.payments.models import Payment
 from tests.support.pages import csrf_token, csrf_token_from
 from tests.support.payments import Mailbox, pay_on_hosted_page

@@ -51,7 +51,7 @@ from sqlalchemy import select
 from app import create_app
 from app.billing.extract import FULL, INCREMENTAL
 from app.billing.models import PortalChange
-from app.extensions import db
+from app.database.db import db
 from app.payments.models import AutopayCharge, AutopayEnrolment, Payment
 from app.payments.processor import FAILED, OPEN, PROCESSING, RETURNED, SUCCEEDED
 from tests.billing.pages import add_links, resident_id
@@ -350,10 +350,11 @@ class MoneyMachine(RuleBasedStateMachine):
         self._pay(self.clients[who], f"/accounts/{ACCOUNT}/pay", how, amount, back)
 
     def _check_summary(self, client: FlaskClient) -> None:
-        """The Account Summary shows the billing system's balance and, with payments pending, what is left."""
+        """The Account Summary shows the billing system's balance and, with payments pending (taken, or bank
+        debits still processing, as :meth:`expected_owed` counts them), what is left."""
         page = html_page(client.get(f"/accounts/{ACCOUNT}"))
         assert f"Current balance {money(self.system.snapshot.balance_cents)}" in page.text
-        pending = [c for c in self._taken() if c["reference"] not in self.system.snapshot.references]
+        pending = [c for c in self._on_its_way() if c["reference"] not in self.system.snapshot.references]
         if pending:
             assert f"Left to pay after pending payments {money(self.expected_owed())}" in page.text
         else:
@@ -480,7 +481,8 @@ class MoneyMachine(RuleBasedStateMachine):
             or self.saved[active.setup_id or ""] not in ("approve", "bank")
         ):
             return
-        settled = {c.bill_no for c in charges if c.status in ("charged", "paid")}
+        # A debit the bank failed or returned is not taken again: the resident is emailed, as for a declined card.
+        settled = {c.bill_no for c in charges if c.status in ("charged", "paid", "failed")}
         skipped = {c.bill_no for c in charges if c.enrolment_id == active.id and c.status == "over_max"}
         for bill in self.system.snapshot.bills.values():
             if bill.balance_cents > 0 and active.starts_on <= bill.bill_date and bill.due_date <= self.today:

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.billing.models import BillingAccount
-from app.extensions import db
+from app.database.db import db
 from app.payments.models import Payment
 from tests.billing.pages import add_links, load_demo, resident_id
 from tests.payments.test_pay import start_payment

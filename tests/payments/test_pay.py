@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from app.billing.models import BillingAccount, BillingPayment, PortalChange
-from app.extensions import db
+from app.database.db import db
 from app.payments.devprocessor import DEV_WEBHOOK_SECRET, SIGNATURE_HEADER
 from app.payments.models import Payment, PaymentEvent
 from app.payments.processor import sign
@@ -266,7 +266,7 @@ def test_someone_else_cannot_see_a_payment(pay_app: Flask, pat: FlaskClient) -> 
 
 
 def test_the_development_processor_refuses_production() -> None:
-    from app.payments.devprocessor import DevProcessorUnavailable, start
+    from app.dev.payments import DevProcessorUnavailable, start
 
     with pytest.raises(DevProcessorUnavailable, match="PORTAL_ENV=production"):
         start(free_port(), production=True)
@@ -280,7 +280,7 @@ def test_a_production_portal_without_a_processor_answers_503(make_app: Any) -> N
     with app.app_context():
         from dataclasses import replace
 
-        from app.config import get_settings
+        from app.core.config import get_settings
 
         app.extensions["settings"] = replace(get_settings(app), portal_env="production")
         with pytest.raises(ProcessorUnavailable):

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from app.extensions import db
+from app.database.db import db
 from app.payments.models import Payment
 from tests.billing.pages import add_links, load_demo, resident_id
 from tests.support.pages import csrf_token_from, html_page

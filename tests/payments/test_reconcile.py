@@ -22,11 +22,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from app.billing import city_today
-from app.extensions import db
-from app.payments.devprocessor import DEV_API_KEY, DevProcessor, DevProcessorServer
+from app.core.clock import utcnow
+from app.database.db import db
+from app.dev.payments import DevProcessorServer
+from app.payments.devprocessor import DEV_API_KEY, DevProcessor
 from app.payments.models import Payment, ReconciliationMismatch, ReconciliationRun
 from app.payments.reconcile import day_bounds
-from app.timeutil import utcnow
 from tests.billing.pages import add_links, load_demo, resident_id
 from tests.support.bank import pay_by_bank
 from tests.support.pages import csrf_token_from

@@ -142,7 +142,7 @@ def test_the_portal_pays_through_stripe(make_app: Any, stripe_mock: str) -> None
 
     from sqlalchemy import select
 
-    from app.extensions import db
+    from app.database.db import db
     from app.payments.models import Payment
 
     with app.app_context():
@@ -222,7 +222,7 @@ def test_an_ach_payment_through_stripe_processes_settles_and_is_returned(make_ap
     from sqlalchemy import select
 
     from app.billing.models import PortalChange
-    from app.extensions import db
+    from app.database.db import db
     from app.payments.models import Payment
     from tests.billing.pages import add_links, load_demo, resident_id
     from tests.support.signin import open_session

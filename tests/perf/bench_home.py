@@ -107,8 +107,9 @@ def statements_per_page(env: dict[str, str], cookie: str) -> dict[str, int]:
     try:
         from sqlalchemy import event
 
-        from app import create_app, reads
-        from app.extensions import db
+        from app import create_app
+        from app.database import reads
+        from app.database.db import db
 
         app = create_app()
         client = app.test_client()

@@ -6,8 +6,9 @@ on a fresh one. The test kills the portal's PostgreSQL connections for real with
 
 from __future__ import annotations
 
-from app import create_app, reads
-from app.extensions import db
+from app import create_app
+from app.database import reads
+from app.database.db import db
 from tests.support.config import base_config
 from tests.support.fresh_database import ADMIN_URL, terminate_connections
 from tests.support.signin import sign_in

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 import requests
 
-from app.payments.devprocessor import DevProcessorServer
+from app.dev.payments import DevProcessorServer
 from tests.support.gunicorn import BIN, ROOT, gunicorn, migrate, sign_in_over_http
 from tests.support.ports import free_port
 from tests.support.terminations import HEADER, MARK

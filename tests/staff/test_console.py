@@ -11,8 +11,8 @@ from sqlalchemy import select
 from app.accounts.models import AccountLink
 from app.activity.models import AccountEvent
 from app.auth.models import Resident
-from app.extensions import db
-from app.timeutil import utcnow
+from app.core.clock import utcnow
+from app.database.db import db
 from tests.support.apps import count_queries
 from tests.support.pages import csrf_token, html_page
 from tests.support.signin import open_session, sign_in

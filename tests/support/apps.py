@@ -13,8 +13,9 @@ from jinja2.bccache import Bucket, BytecodeCache
 from oidc_provider_mock import run_server_in_thread
 from sqlalchemy import event
 
-from app import create_app, reads
-from app.extensions import db
+from app import create_app
+from app.database import reads
+from app.database.db import db
 from tests.support.config import base_config
 from tests.support.databases import EXTENSION, PortalDatabase, dispose
 

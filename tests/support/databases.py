@@ -27,8 +27,9 @@ from flask import Flask, current_app, has_app_context
 from psycopg import sql
 from sqlalchemy import create_engine, exists, make_url, or_, select, text
 
-from app import create_app, reads
-from app.extensions import db
+from app import create_app
+from app.database import reads
+from app.database.db import db
 from tests.support.config import base_config
 
 #: The template with the schema and no rows; every other template starts as a copy of it.
@@ -306,7 +307,7 @@ def shared_database_url() -> str | None:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         return None
-    from app.config import normalise_database_url
+    from app.core.config import normalise_database_url
 
     engine = create_engine(normalise_database_url(url))
     try:

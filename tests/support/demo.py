@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.billing import city_today, demo
 from app.billing.client import SqlBillingSource
-from app.extensions import db
+from app.database.db import db
 from tests.support.config import CLOCK_START
 from tests.support.databases import EXTENSION, PortalDatabase
 

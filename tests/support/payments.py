@@ -26,8 +26,8 @@ from sqlalchemy import select
 
 from app.billing import city_today
 from app.billing.models import BillingAccount, BillingBill
-from app.extensions import db
-from app.payments.devprocessor import DevProcessorServer
+from app.database.db import db
+from app.dev.payments import DevProcessorServer
 from tests.support.pages import csrf_token_from
 from tests.support.threads import serve
 

@@ -20,9 +20,9 @@ from werkzeug.test import TestResponse
 from app.auth import oidc_client
 from app.auth.service import record_sign_in, roles_from_claims
 from app.auth.sessions import DatabaseSessionInterface, ServerSession
-from app.config import get_settings
-from app.extensions import db
-from app.timeutil import utcnow
+from app.core.clock import utcnow
+from app.core.config import get_settings
+from app.database.db import db
 
 
 def default_claims(sub: str) -> dict[str, Any]:

@@ -41,8 +41,8 @@ def _end_backend(conn: Any, point: str) -> None:
 
 def install(app: Flask) -> None:
     """Listen on the app's engines (the request's and the read engine) for the requested point."""
-    from app import reads
-    from app.extensions import db
+    from app.database import reads
+    from app.database.db import db
 
     with app.app_context():
         main, read = db.engine, reads.read_engine()

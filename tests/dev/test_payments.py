@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.payments import devprocessor
+from app.dev import payments as devprocessor
 from tests.support.ports import free_port
 from tests.support.threads import serve
 

@@ -1,8 +1,10 @@
-"""Forms shared across features."""
+"""Forms shared across features, and the CSRF protection that covers every POST."""
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from flask_wtf import CSRFProtect, FlaskForm
+
+csrf = CSRFProtect()
 
 
 class EmptyForm(FlaskForm):

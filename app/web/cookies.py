@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_request_context, request
 
-from app.config import get_settings
+from app.core.config import get_settings
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pytest
 import requests
 from flask import Flask
 
-from app import devprovider
+from app.dev import provider as devprovider
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]

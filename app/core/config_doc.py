@@ -1,16 +1,18 @@
-"""The README's configuration table, generated from the declarations in :mod:`app.config`.
+"""The README's configuration table, generated from the declarations in :mod:`app.core.config`.
 
-``python -m app.config_doc`` rewrites the table in ``README.md``; a test fails while the two differ.
+``python -m app.core.config_doc`` rewrites the table in ``README.md``; a test fails while the two differ.
 """
 
 from __future__ import annotations
 
 import sys
 
-from app.config import DECLARED, ROOT, Declared
+from app.core.config import DECLARED, ROOT, Declared
 
 README = ROOT / "README.md"
-TABLE_START = "<!-- settings table: generated from app/config.py by `python -m app.config_doc`; do not edit -->"
+TABLE_START = (
+    "<!-- settings table: generated from app/core/config.py by `python -m app.core.config_doc`; do not edit -->"
+)
 TABLE_END = "<!-- end of settings table -->"
 
 

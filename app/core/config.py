@@ -1,6 +1,6 @@
 """Settings, each declared once as a field of :class:`Settings`: its default, meaning and check.
 
-Environment parsing, the defaults, the README's configuration table (:mod:`app.config_doc`) and the
+Environment parsing, the defaults, the README's configuration table (:mod:`app.core.config_doc`) and the
 start-up check all come from these declarations. A field's upper-case name is its environment
 variable, an interface relied on by deployment docs: keep the names and defaults. The annotation says
 how a value is parsed: ``str``, ``int``, ``float``, ``bool`` or ``tuple[str, ...]`` (comma-separated);
@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, current_app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 INSTANCE = ROOT / "instance"
 TRANSLATIONS = ROOT / "app" / "translations"
 
@@ -160,7 +160,7 @@ def _time_zone(name: str) -> str | None:
 
 
 def _fee(value: str) -> str | None:
-    from app.fees import Fee
+    from app.core.fees import Fee
 
     try:
         Fee.parse(value)
@@ -568,7 +568,7 @@ def _clock_start(s: Settings) -> Iterator[str]:
     if s.production:
         yield "CLOCK_START must not be set in production: the portal's calendar is the machine's clock there"
         return
-    from app.timeutil import parse_instant
+    from app.core.clock import parse_instant
 
     try:
         parse_instant(s.clock_start, ZoneInfo(s.city_timezone))

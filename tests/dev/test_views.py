@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from flask import Flask
 
-from app.config import get_settings
+from app.core.config import get_settings
 from app.mail import send_mail
 from tests.support.config import PRODUCTION
 from tests.support.pages import html_page

@@ -6,7 +6,7 @@ the first 12 hex digits of the file's SHA-256, computed when the app starts. Fin
 short cache (old pages, bookmarks), and so does a fingerprint of an older version. Files whose own name
 already carries their content hash (the fonts and images the USWDS build writes) are immutable as they are.
 WhiteNoise serves the ``.br`` or ``.gz`` variant next to a file when the client accepts it;
-``python -m app.static_files compress`` writes them (``assets/build`` runs it) and tests/test_assets.py fails
+``python -m app.web.static_files compress`` writes them (``assets/build`` runs it) and tests/test_assets.py fails
 while one is missing or stale.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 from flask import Flask
 from whitenoise import WhiteNoise
 
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = Path(__file__).resolve().parents[1] / "static"
 #: What a fingerprinted URL may be asked to keep for: a year, never revalidated.
 IMMUTABLE = "public, max-age=31536000, immutable"
 #: Unfingerprinted URLs: browsers revalidate them after a minute.
@@ -121,6 +121,6 @@ def compress(root: Path = STATIC) -> list[Path]:
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["compress"]:
-        sys.exit("usage: python -m app.static_files compress")
+        sys.exit("usage: python -m app.web.static_files compress")
     for written in compress():
         print(written.relative_to(STATIC.parent.parent))

@@ -24,9 +24,9 @@ from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import BigInteger, Column, Integer, Table, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app.config import get_settings
-from app.extensions import db
-from app.reads import read_engine
+from app.core.config import get_settings
+from app.database.db import db
+from app.database.reads import read_engine
 
 log = logging.getLogger(__name__)
 

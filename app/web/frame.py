@@ -16,7 +16,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
-from app.languages import language_links
+from app.web.languages import language_links
 
 #: Frames kept per app; emptied when it holds this many (the host is part of the key, and any client sets it).
 FRAME_MEMO_SIZE = 256

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Flask, g, request
 from werkzeug.wrappers import Response
 
-from app.config import get_settings
+from app.core.config import get_settings
 
 
 def init_headers(app: Flask) -> None:

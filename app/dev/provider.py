@@ -18,7 +18,7 @@ import flask
 import requests
 import werkzeug.serving
 
-from app.devports import accepts_connections, port_taken
+from app.dev.ports import accepts_connections, port_taken
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +58,10 @@ DEMO_USERS: list[dict[str, Any]] = [
 
 
 #: The stylesheet the provider's pages load from a CDN (Pico CSS), and where it is served from instead: the
-#: vendored copy (MIT licence, ``app/devprovider_static/LICENSE.md``) keeps the pages styled offline.
+#: vendored copy (MIT licence, ``app/dev/provider_static/LICENSE.md``) keeps the pages styled offline.
 CDN_STYLESHEET = "https://cdn.jsdelivr.net/npm/@picocss/pico@2/css/pico.min.css"
 LOCAL_STYLESHEET = "/_portal/pico.min.css"
-STYLESHEET_FILE = Path(__file__).resolve().parent / "devprovider_static" / "pico.min.css"
+STYLESHEET_FILE = Path(__file__).resolve().parent / "provider_static" / "pico.min.css"
 
 
 #: Where the provider says what it is, so that ``ensure_running`` reuses only one of ours.

@@ -1,15 +1,13 @@
-"""Flask extensions, created once and bound to each app in ``create_app``."""
+"""The SQLAlchemy extension and the declarative base, created once and bound to each app in ``create_app``."""
 
 from __future__ import annotations
 
-from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from app.retry import CheckedCommitSession
+from app.database.commits import CheckedCommitSession
 
 
 class Base(DeclarativeBase):
@@ -28,5 +26,3 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": CheckedCommitSession})
 migrate = Migrate()
-csrf = CSRFProtect()
-babel = Babel()

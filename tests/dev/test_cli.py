@@ -12,8 +12,9 @@ import requests
 from click.testing import Result
 from flask import Flask
 
-from app import cli, devprovider
-from app.payments import devprocessor
+from app.dev import cli
+from app.dev import payments as devprocessor
+from app.dev import provider as devprovider
 from tests.support.ports import free_port, held_port
 
 

@@ -6,7 +6,7 @@ The session lookup that starts every signed-in request, and pages that only show
 The read engine has its own small pool of connections that stay in autocommit. It does not ping before
 every checkout: :func:`with_retry` runs a read again once when its connection turned out to be dead (a
 database restart or failover), and SQLAlchemy then replaces every older connection in the pool. Reads
-inside a request need no wrapper: the request runs again (``app.retry``).
+inside a request need no wrapper: the request runs again (``app.database.retry``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from flask.globals import app_ctx
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, scoped_session
 
-from app.extensions import db
-from app.retry import with_retry
+from app.database.db import db
+from app.database.retry import with_retry
 
 __all__ = ["dispose", "init_app", "read_engine", "read_session", "with_retry"]
 

@@ -10,16 +10,17 @@ import flask_babel
 from flask import Flask, current_app, g, request, url_for
 from flask.globals import _cv_request
 from flask.templating import Environment as FlaskEnvironment
-from flask_babel import get_locale, get_timezone, get_translations
+from flask_babel import Babel, get_locale, get_timezone, get_translations
 from jinja2 import BytecodeCache, Template, pass_eval_context
 from jinja2.ext import Extension
 from jinja2.lexer import TOKEN_DOT, TOKEN_LPAREN, TOKEN_NAME, TOKEN_PIPE, TOKEN_RPAREN, TOKEN_STRING, Token, TokenStream
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
-from app.config import get_settings
-from app.extensions import babel
-from app.timeutil import as_utc
+from app.core.clock import as_utc
+from app.core.config import get_settings
+
+babel = Babel()
 
 #: The cookie that keeps a visitor's language choice (``/language/<code>``); not a secret, not a session.
 LANGUAGE_COOKIE = "portal_lang"

@@ -12,8 +12,8 @@ from typing import Any
 from flask import Flask, g, has_request_context, request
 from werkzeug.wrappers import Response
 
-from app.accesslog import escape_controls
-from app.config import get_settings
+from app.core.accesslog import escape_controls
+from app.core.config import get_settings
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 

@@ -1,0 +1,1 @@
+"""The foundation every feature stands on: settings, the clock, fees and amounts, logging."""
