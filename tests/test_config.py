@@ -20,7 +20,7 @@ from app.core.config import (
     normalise_database_url,
     settings_from_env,
 )
-from app.core.config_doc import README, readme_with_table
+from app.core.config_doc import CONFIG_DOC, doc_with_table
 from app.web.cookies import cookie_policy
 
 
@@ -112,13 +112,13 @@ def test_postgres_urls_use_psycopg3() -> None:
     assert normalise_database_url("sqlite:///x") == "sqlite:///x"
 
 
-def test_readme_table_matches_the_declarations() -> None:
-    readme = README.read_text(encoding="utf-8")
-    assert readme_with_table(readme) == readme, (
-        "the README's settings table is stale: run python -m app.core.config_doc"
+def test_configuration_doc_table_matches_the_declarations() -> None:
+    doc = CONFIG_DOC.read_text(encoding="utf-8")
+    assert doc_with_table(doc) == doc, (
+        "the settings table of docs/configuration.md is stale: run python -m app.core.config_doc"
     )
     for declared in DECLARED:
-        assert f"| `{declared.name}` |" in readme
+        assert f"| `{declared.name}` |" in doc
 
 
 def test_every_declared_setting_has_a_default_and_a_meaning() -> None:

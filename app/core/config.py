@@ -1,6 +1,6 @@
 """Settings, each declared once as a field of :class:`Settings`: its default, meaning and check.
 
-Environment parsing, the defaults, the README's configuration table (:mod:`app.core.config_doc`) and the
+Environment parsing, the defaults, the settings table of docs/configuration.md (:mod:`app.core.config_doc`) and the
 start-up check all come from these declarations. A field's upper-case name is its environment
 variable, an interface relied on by deployment docs: keep the names and defaults. The annotation says
 how a value is parsed: ``str``, ``int``, ``float``, ``bool`` or ``tuple[str, ...]`` (comma-separated);
@@ -55,10 +55,10 @@ class ConfigError(RuntimeError):
 
 @dataclass(frozen=True)
 class Setting:
-    """What a declared setting means (its README row) and how it is checked."""
+    """What a declared setting means (its row in docs/configuration.md) and how it is checked."""
 
     doc: str
-    #: The README's "Default" cell when the value itself would mislead (e.g. a value filled in later).
+    #: The table's "Default" cell when the value itself would mislead (e.g. a value filled in later).
     shown: str | None = None
     check: Check | None = None
 
@@ -66,7 +66,7 @@ class Setting:
 def setting(
     default: T, doc: str = "", *, shown: str | None = None, check: Check | None = None, secret: bool = False
 ) -> T:
-    """Declare a setting: a :class:`Settings` field with its default, README text and check.
+    """Declare a setting: a :class:`Settings` field with its default, documented meaning and check.
 
     A ``secret`` is left out of the settings' ``repr``, so logging them never shows it.
     """

@@ -1,6 +1,6 @@
-"""The README's configuration table, generated from the declarations in :mod:`app.core.config`.
+"""The settings table of ``docs/configuration.md``, generated from the declarations in :mod:`app.core.config`.
 
-``python -m app.core.config_doc`` rewrites the table in ``README.md``; a test fails while the two differ.
+``python -m app.core.config_doc`` rewrites the table in ``docs/configuration.md``; a test fails while the two differ.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 
 from app.core.config import DECLARED, ROOT, Declared
 
-README = ROOT / "README.md"
+CONFIG_DOC = ROOT / "docs" / "configuration.md"
 TABLE_START = (
     "<!-- settings table: generated from app/core/config.py by `python -m app.core.config_doc`; do not edit -->"
 )
@@ -34,24 +34,25 @@ def _shown_default(d: Declared) -> str:
 
 
 def settings_table() -> str:
-    """The README's table of every setting: variable, default, example or meaning."""
+    """The table of every setting: variable, default, example or meaning."""
     rows = ["| Variable | Default | Example / meaning |", "|---|---|---|"]
     rows += [f"| `{d.name}` | {_shown_default(d)} |" + (f" {d.spec.doc} |" if d.spec.doc else " |") for d in DECLARED]
     return "\n".join(rows)
 
 
-def readme_with_table(readme: str) -> str:
-    """``readme`` with the text between the table markers replaced by :func:`settings_table`."""
-    head, start, rest = readme.partition(TABLE_START)
+def doc_with_table(doc: str) -> str:
+    """``doc`` with the text between the table markers replaced by :func:`settings_table`."""
+    head, start, rest = doc.partition(TABLE_START)
     _, end, tail = rest.partition(TABLE_END)
     if not start or not end:
-        raise ValueError("README.md has no settings table markers")
+        raise ValueError(f"{CONFIG_DOC.relative_to(ROOT)} has no settings table markers")
     return f"{head}{TABLE_START}\n{settings_table()}\n{TABLE_END}{tail}"
 
 
 if __name__ == "__main__":
-    text = README.read_text(encoding="utf-8")
-    updated = readme_with_table(text)
+    text = CONFIG_DOC.read_text(encoding="utf-8")
+    updated = doc_with_table(text)
     if updated != text:
-        README.write_text(updated, encoding="utf-8")
-    sys.stdout.write("README.md settings table " + ("updated\n" if updated != text else "already up to date\n"))
+        CONFIG_DOC.write_text(updated, encoding="utf-8")
+    state = "updated" if updated != text else "already up to date"
+    sys.stdout.write(f"{CONFIG_DOC.relative_to(ROOT)} settings table {state}\n")

@@ -636,7 +636,7 @@ def test_the_fast_path_gives_a_long_line_to_the_row_path_wherever_it_falls() -> 
 
 
 def test_an_over_long_line_is_never_read_whole(app: Flask, extract: Path, loaded: list[object]) -> None:
-    """A 40 MB line (the README promises flat memory): refused as a line error, Python's memory stays small."""
+    """A 40 MB line (the docs promise flat memory): refused as a line error, Python's memory stays small."""
     path = extract / "bill_lines.csv"
     lines = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(b"".join([lines[0], lines[1][:-1] + b"x" * (40 << 20) + b"\n", *lines[2:]]))
