@@ -83,10 +83,9 @@ def link_account() -> ResponseReturnValue:
             db.session.commit()  # keep the audit row: the attempt limits count it
             form_error = _link_error_message(exc, rules, form.account_no.data)
         else:
-            account_no = link.account_no  # read before the commit expires it: after it, no query may fail
             db.session.commit()
-            flash(_("Account %(number)s is now linked to your profile.", number=account_no), "success")
-            return redirect(url_for("billing.show_summary", account_no=account_no))
+            flash(_("Account %(number)s is now linked to your profile.", number=link.account_no), "success")
+            return redirect(url_for("billing.show_summary", account_no=link.account_no))
     return render_template(
         "accounts/link.html",
         form=form,

@@ -24,5 +24,8 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base, session_options={"class_": CheckedCommitSession})
+#: The one expiry rule: a commit leaves the session's objects as they were loaded (``expire_on_commit=False``),
+#: so a view reads what it just wrote without another query, and nothing after a commit can fail its answer
+#: on a lost connection. A view that needs the database's later state selects it again.
+db = SQLAlchemy(model_class=Base, session_options={"class_": CheckedCommitSession, "expire_on_commit": False})
 migrate = Migrate()
