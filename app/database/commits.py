@@ -86,10 +86,11 @@ class CheckedCommitSession(flask_sqlalchemy.session.Session):
             raise
 
     def _as_committed(self, kept: list[Any]) -> None:
-        """Leave the session as a successful commit would: the same objects, expired, on a new connection.
+        """Leave the session with the same objects as a successful commit would, on a new connection.
 
         The failed commit rolled back in memory (objects inserted in it lost their identity); their rows
-        are committed, so they are attached again by primary key and load afresh when next read.
+        are committed, so they are attached again by primary key and load afresh when next read (unlike after
+        a commit that answered, see ``app.database.db``: the rollback dropped what they held).
         """
         discard(self)
         for obj in kept:
