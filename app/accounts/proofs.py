@@ -12,6 +12,8 @@ import unicodedata
 from decimal import Decimal
 from enum import StrEnum
 
+from app.core.money import Money
+
 
 class LinkProof(StrEnum):
     """What a resident types besides the account number; the value is the form field's name."""
@@ -33,9 +35,6 @@ class InvalidProof(ValueError):
 MAX_NAME = 100
 #: Letters that Unicode does not decompose into a base letter and a mark, as people type them without one.
 _PLAIN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ı": "i", "æ": "ae", "œ": "oe", "þ": "th"})
-#: Dollars: an optional minus and dollar sign, digits with or without thousands commas, up to two decimals
-#: after a point; or a decimal comma with exactly two decimals ("84,50"), which no thousands grouping can be.
-_MONEY = re.compile(r"(-?)\$?(?:([0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,9})(?:\.([0-9]{1,2}))?|([0-9]{1,9}),([0-9]{2}))")
 _SPACES = re.compile(r"\s+")
 
 
@@ -61,20 +60,16 @@ def check_name(raw: str | None) -> str:
 
 
 def parse_bill_amount(raw: str | None) -> int:
-    """Dollars as typed (``$1,234.50``, ``1234.5``, `` 1234.50 ``, ``84,50``) in integer cents.
+    """Dollars as typed (``$1,234.50``, ``1234.5``, `` 1234.50 ``, ``84,50``) in integer cents (:meth:`Money.parse`).
 
-    Spaces anywhere are ignored. InvalidProof when it is empty or not an amount of money.
+    InvalidProof when it is empty or not an amount of money.
     """
-    value = _SPACES.sub("", raw or "")
-    if not value:
+    if not _SPACES.sub("", raw or ""):
         raise InvalidProof("empty")
-    match = _MONEY.fullmatch(value)
-    if not match:
+    amount = Money.parse(raw)
+    if amount is None:
         raise InvalidProof("format")
-    sign, dollars, decimals, comma_dollars, comma_decimals = match.groups()
-    whole = int((dollars or comma_dollars).replace(",", ""))
-    cents = whole * 100 + int((decimals or comma_decimals or "0").ljust(2, "0"))
-    return -cents if sign else cents
+    return amount.cents
 
 
 def name_matches(typed: str, on_file: str) -> bool:

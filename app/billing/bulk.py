@@ -135,7 +135,7 @@ def _column_ddl(
         return [f"{name} {sql_type}{not_null}"], checks
     raw = name + RAW
     if column.kind == "money":
-        # COPY parses the number; at most two decimals (by value, as parse_money) and under 10**12.
+        # COPY parses the number; at most two decimals (by value, as Money.from_plain) and under 10**12.
         return (
             [f"{raw} numeric", f"{name} {sql_type} GENERATED ALWAYS AS (({raw} * 100)::{sql_type}) STORED{not_null}"],
             [f"{raw} = round({raw}, 2) AND abs({raw}) < 1e12"],

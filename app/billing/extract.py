@@ -21,9 +21,10 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
+
+from app.core.money import Money
 
 FULL = "full"
 INCREMENTAL = "incremental"
@@ -536,7 +537,7 @@ class Parser:
             except ValueError:
                 raise ValueError(f"is not a date in the format {self.mapping.date_format}") from None
         if column.kind == "money":
-            return parse_money(text, self.mapping.decimal_separator, self.mapping.thousands_separator)
+            return Money.from_plain(text, self.mapping.decimal_separator, self.mapping.thousands_separator).cents
         if column.kind == "int":
             if not text.lstrip("-").isdigit() or not text.isascii():
                 raise ValueError("is not a whole number")
@@ -549,19 +550,6 @@ class Parser:
                 return False
             raise ValueError("must be true or false")
         raise AssertionError(column.kind)
-
-
-def parse_money(text: str, decimal_separator: str = ".", thousands_separator: str = "") -> int:
-    """An amount of money in cents; raises ValueError for anything but a number with at most two decimals."""
-    cleaned = text.replace(thousands_separator, "") if thousands_separator else text
-    cleaned = cleaned.replace(decimal_separator, ".") if decimal_separator != "." else cleaned
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError("is not an amount like 123.45") from None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")) or abs(amount) >= 10**12:
-        raise ValueError("is not an amount like 123.45")
-    return int(amount * 100)
 
 
 def read_rows(
