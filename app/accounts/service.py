@@ -7,6 +7,7 @@ commits, also after an error, because the audit row of a failed attempt is what 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -19,7 +20,6 @@ from app.activity.models import AccountEvent, Outcome
 from app.activity.service import recent_events, record_event
 from app.auth.models import Resident
 from app.billing.client import BillingSource, Pair
-from app.billing.service import account_summaries
 from app.billing.types import AccountSummary, Tenure
 from app.core.clock import as_utc
 from app.core.config import Settings
@@ -418,6 +418,11 @@ def unlink_account(session: Session, resident_id: int, account_no: str, *, clien
 def recent_activity(session: Session, resident_id: int, limit: int = 10) -> list[AccountEvent]:
     """The resident's latest link, unlink, failed-attempt and bill delivery events, newest first."""
     return recent_events(session, resident_id, limit)
+
+
+def account_summaries(billing: BillingSource, pairs: Sequence[Pair], *, today: date) -> dict[Pair, AccountSummary]:
+    """Summaries of many linked accounts, in a constant number of queries."""
+    return billing.summaries(list(pairs), today=today) if pairs else {}
 
 
 def linked_summaries(

@@ -16,7 +16,6 @@ from app.accounts.service import LinkRules
 from app.auth.security import login_required
 from app.billing import billing_source, city_today
 from app.billing.client import Pair
-from app.billing.service import account_summaries
 from app.billing.types import AccountSummary
 from app.core.clock import utcnow
 from app.core.config import get_settings
@@ -86,7 +85,7 @@ def link_account() -> ResponseReturnValue:
             account_no = link.account_no  # read before the commit expires it: after it, no query may fail
             db.session.commit()
             flash(_("Account %(number)s is now linked to your profile.", number=account_no), "success")
-            return redirect(url_for("billing.show_summary", account_no=account_no))
+            return redirect(url_for("bills.show_summary", account_no=account_no))
     return render_template(
         "accounts/link.html",
         form=form,
@@ -193,7 +192,7 @@ def remove_account(account_no: str) -> ResponseReturnValue:
         db.session.commit()
         flash(_("Account %(number)s was removed from your profile.", number=account_no), "success")
         return redirect(url_for("accounts.settings"))
-    summary = account_summaries(billing_source(), [(link.account_no, link.customer_id)], today=city_today())
+    summary = service.account_summaries(billing_source(), [(link.account_no, link.customer_id)], today=city_today())
     return render_template(
         "accounts/remove.html", form=form, link=link, summary=summary.get((link.account_no, link.customer_id))
     )

@@ -1,4 +1,4 @@
-"""Utility-billing data: the connector to the billing system of record and the bill pages."""
+"""Utility-billing data: the connector to the billing system of record (the bill pages are ``app.bills``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
-from flask import Blueprint, Flask, current_app
+from flask import Flask, current_app
 
 from app.billing.client import BillingSource, SqlBillingSource
 from app.core.clock import Clock
@@ -14,8 +14,6 @@ from app.core.config import get_settings
 
 if TYPE_CHECKING:
     from app.billing.types import AccountSummary
-
-bp = Blueprint("billing", __name__)
 
 
 class LinkedAccount(Protocol):
@@ -37,8 +35,7 @@ SummaryExtras = Callable[[str, str, "AccountSummary"], dict[str, Any]]
 
 
 def init_app(app: Flask) -> None:
-    """Put the billing source in ``app.extensions["billing"]`` and register the bill pages."""
-    from app.billing import views  # noqa: F401  (registers routes on bp)
+    """Put the billing source in ``app.extensions["billing"]``."""
     from app.billing.cache import CachedBillingSource
     from app.database.cache import Cache
     from app.database.db import db
@@ -50,7 +47,6 @@ def init_app(app: Flask) -> None:
     if ttl > 0 and store.enabled:
         source = CachedBillingSource(source, store, ttl)
     app.extensions["billing"] = source
-    app.register_blueprint(bp)
 
 
 def own_link(resident_id: int, account_no: str) -> LinkedAccount | None:

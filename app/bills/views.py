@@ -11,10 +11,11 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from app.auth.security import login_required
-from app.billing import LinkedAccount, billing_source, bp, city_today, delivery, own_link, summary_extras
-from app.billing.forms import DeliveryForm
-from app.billing.kept import kept_page
-from app.billing.service import PAGE_SIZE, consumption_history, get_statement, page_number, page_of
+from app.billing import LinkedAccount, billing_source, city_today, own_link, summary_extras
+from app.bills import bp, delivery
+from app.bills.forms import DeliveryForm
+from app.bills.kept import kept_page
+from app.bills.service import PAGE_SIZE, consumption_history, get_statement, page_number, page_of
 from app.core.clock import utcnow
 from app.database.db import db
 
@@ -41,7 +42,7 @@ def _summary_page(account_no: str) -> str:
         title = _("Account %(number)s", number=link.account_no)
         abort(make_response(render_template("errors/error.html", title=title, message=message, status=404), 404))
     extras = summary_extras(link.account_no, link.customer_id, statement.summary)
-    return render_template("billing/summary.html", link=link, statement=statement, **extras)
+    return render_template("bills/summary.html", link=link, statement=statement, **extras)
 
 
 @bp.get("/accounts/<account_no>/bills")
@@ -71,7 +72,7 @@ def _bills_page(account_no: str) -> str:
     if (bills_at > 1 and not bills) or (payments_at > 1 and not payments):
         abort(404)  # past the last page
     return render_template(
-        "billing/bills.html",
+        "bills/bills.html",
         link=link,
         bills=bills,
         payments=payments,
@@ -94,7 +95,7 @@ def _bill_page(account_no: str, bill_no: str) -> str:
     if bill is None:
         abort(404)
     payments = billing.payments(link.account_no, link.customer_id, bill_no=bill.bill_no)
-    return render_template("billing/bill.html", link=link, bill=bill, payments=payments)
+    return render_template("bills/bill.html", link=link, bill=bill, payments=payments)
 
 
 @bp.get("/accounts/<account_no>/consumption")
@@ -107,7 +108,7 @@ def show_consumption(account_no: str) -> ResponseReturnValue:
 def _consumption_page(account_no: str) -> str:
     link = _own_link(account_no)
     history = consumption_history(billing_source(), link.account_no, link.customer_id, today=city_today())
-    return render_template("billing/consumption.html", link=link, history=history)
+    return render_template("bills/consumption.html", link=link, history=history)
 
 
 @bp.route("/accounts/<account_no>/delivery", methods=["GET", "POST"])
@@ -145,12 +146,12 @@ def change_delivery(account_no: str) -> ResponseReturnValue:
                 db.session.commit()
                 billing.forget(link.account_no)
                 flash(_delivery_done(change), "success")
-                return redirect(url_for("billing.show_summary", account_no=link.account_no))
+                return redirect(url_for("bills.show_summary", account_no=link.account_no))
         else:
             status = 400 if form.delivery.data not in delivery.CHOICES and form.delivery.data else 200
     return (
         render_template(
-            "billing/delivery.html",
+            "bills/delivery.html",
             link=link,
             summary=summary,
             form=form,
