@@ -30,6 +30,14 @@ def link_rules() -> LinkRules:
     return rules
 
 
+def own_link_or_404(account_no: str) -> service.LinkedPair:
+    """The signed-in resident's own link to ``account_no``; 404 when there is none, whoever else linked it."""
+    link = service.find_link(read_session(), g.resident.id, account_no)
+    if link is None:
+        abort(404)
+    return link
+
+
 def _client_addr() -> str:
     # ProxyFix (PROXY_FIX_HOPS) has already put the real client address here when behind a proxy.
     return request.remote_addr or "unknown"
