@@ -367,6 +367,21 @@ def _bump_links_version(session: Session, resident_id: int) -> None:
     session.execute(update(Resident).where(Resident.id == resident_id).values(links_version=Resident.links_version + 1))
 
 
+def retire_kept_pages(session: Session, account_no: str) -> None:
+    """Give every resident who linked the account a new links version, in the caller's transaction.
+
+    No page or card kept for them (``app.bills.kept``) then shows the account as it was: call it with every
+    change the portal makes to the account (bill delivery, payments, Auto Pay).
+    """
+    linked = select(AccountLink.resident_id).where(AccountLink.account_no == account_no)
+    session.execute(
+        update(Resident)
+        .where(Resident.id.in_(linked))
+        .values(links_version=Resident.links_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def get_link(session: Session, resident_id: int, account_no: str) -> AccountLink | None:
     """The resident's own link to ``account_no``, or None (callers answer 404, never 403)."""
     return session.scalar(select(AccountLink).filter_by(resident_id=resident_id, account_no=account_no))
