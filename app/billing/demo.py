@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from app.billing.extract import FORMAT_VERSION, MANIFEST, SPECS, Mapping, Source
+from app.billing.extract import FORMAT_VERSION, MANIFEST, SPECS, Mapping, Source, money_text
 from app.billing.importer import import_extract
 from app.billing.models import Announcement, BillingAccount, BillingService  # noqa: F401  (tests use BillingService)
 
@@ -130,12 +130,6 @@ def _customer(rng: random.Random, customer_id: str, service_address: str) -> tup
         mailing = f"{service_address}\n{CITY_LINE}"
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     return (customer_id, f"{first} {last}", last, mailing)
-
-
-def money_text(amount_cents: int) -> str:
-    """Cents as the extract writes money: ``-12.34``."""
-    sign = "-" if amount_cents < 0 else ""
-    return f"{sign}{abs(amount_cents) // 100}.{abs(amount_cents) % 100:02d}"
 
 
 def _day(value: date | None) -> str:

@@ -18,8 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from app.billing.demo import money_text
-from app.billing.extract import FORMAT_VERSION, MANIFEST, SPECS, fsync_dir
+from app.billing.extract import FORMAT_VERSION, MANIFEST, SPECS, fsync_dir, money_text
 from app.billing.importer import import_lock
 from app.billing.models import (
     BillingAccount,

@@ -564,6 +564,12 @@ def parse_money(text: str, decimal_separator: str = ".", thousands_separator: st
     return int(amount * 100)
 
 
+def money_text(amount_cents: int) -> str:
+    """Cents as the extract writes money (``-12.34``): what :func:`parse_money` reads with the default mapping."""
+    sign = "-" if amount_cents < 0 else ""
+    return f"{sign}{abs(amount_cents) // 100}.{abs(amount_cents) % 100:02d}"
+
+
 def read_rows(
     source: Source,
     spec: FileSpec,

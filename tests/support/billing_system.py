@@ -15,8 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from app.billing.demo import money_text
-from app.billing.extract import FORMAT_VERSION, FULL, INCREMENTAL, MANIFEST, SPECS
+from app.billing.extract import FORMAT_VERSION, FULL, INCREMENTAL, MANIFEST, SPECS, money_text
 
 ACCOUNT = "100001"
 CUSTOMER = "2000001"
