@@ -107,12 +107,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     frame.init_app(app)
     cookies.init_app(app)
 
-    from app import accounts, auth, billing, home, main, payments, staff
+    from app import accounts, auth, billing, bills, home, main, payments, staff
     from app.cli import register_cli
     from app.web.errors import register_error_handlers
     from app.web.headers import init_headers
 
-    for feature in (auth, main, home, accounts, billing, payments, staff):
+    for feature in (auth, main, home, accounts, billing, bills, payments, staff):
         feature.init_app(app)
     if not settings.production:  # production never imports the development tools
         from app import dev

@@ -7,6 +7,7 @@ commits, also after an error, because the audit row of a failed attempt is what 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -19,7 +20,6 @@ from app.activity.models import AccountEvent, Outcome
 from app.activity.service import recent_events, record_event
 from app.auth.models import Resident
 from app.billing.client import BillingSource, Pair
-from app.billing.service import account_summaries
 from app.billing.types import AccountSummary, Tenure
 from app.core.clock import as_utc
 from app.core.config import Settings
@@ -367,6 +367,21 @@ def _bump_links_version(session: Session, resident_id: int) -> None:
     session.execute(update(Resident).where(Resident.id == resident_id).values(links_version=Resident.links_version + 1))
 
 
+def retire_kept_pages(session: Session, account_no: str) -> None:
+    """Give every resident who linked the account a new links version, in the caller's transaction.
+
+    No page or card kept for them (``app.bills.kept``) then shows the account as it was: call it with every
+    change the portal makes to the account (bill delivery, payments, Auto Pay).
+    """
+    linked = select(AccountLink.resident_id).where(AccountLink.account_no == account_no)
+    session.execute(
+        update(Resident)
+        .where(Resident.id.in_(linked))
+        .values(links_version=Resident.links_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def get_link(session: Session, resident_id: int, account_no: str) -> AccountLink | None:
     """The resident's own link to ``account_no``, or None (callers answer 404, never 403)."""
     return session.scalar(select(AccountLink).filter_by(resident_id=resident_id, account_no=account_no))
@@ -418,6 +433,11 @@ def unlink_account(session: Session, resident_id: int, account_no: str, *, clien
 def recent_activity(session: Session, resident_id: int, limit: int = 10) -> list[AccountEvent]:
     """The resident's latest link, unlink, failed-attempt and bill delivery events, newest first."""
     return recent_events(session, resident_id, limit)
+
+
+def account_summaries(billing: BillingSource, pairs: Sequence[Pair], *, today: date) -> dict[Pair, AccountSummary]:
+    """Summaries of many linked accounts, in a constant number of queries."""
+    return billing.summaries(list(pairs), today=today) if pairs else {}
 
 
 def linked_summaries(

@@ -16,7 +16,6 @@ from app.accounts.service import LinkRules
 from app.auth.security import login_required
 from app.billing import billing_source, city_today
 from app.billing.client import Pair
-from app.billing.service import account_summaries
 from app.billing.types import AccountSummary
 from app.core.clock import utcnow
 from app.core.config import get_settings
@@ -29,6 +28,14 @@ def link_rules() -> LinkRules:
     """This app's format rules and attempt limits (built once, in ``app.accounts.init_app``)."""
     rules: LinkRules = current_app.extensions["link_rules"]
     return rules
+
+
+def own_link_or_404(account_no: str) -> service.LinkedPair:
+    """The signed-in resident's own link to ``account_no``; 404 when there is none, whoever else linked it."""
+    link = service.find_link(read_session(), g.resident.id, account_no)
+    if link is None:
+        abort(404)
+    return link
 
 
 def _client_addr() -> str:
@@ -85,7 +92,7 @@ def link_account() -> ResponseReturnValue:
         else:
             db.session.commit()
             flash(_("Account %(number)s is now linked to your profile.", number=link.account_no), "success")
-            return redirect(url_for("billing.show_summary", account_no=link.account_no))
+            return redirect(url_for("bills.show_summary", account_no=link.account_no))
     return render_template(
         "accounts/link.html",
         form=form,
@@ -192,7 +199,7 @@ def remove_account(account_no: str) -> ResponseReturnValue:
         db.session.commit()
         flash(_("Account %(number)s was removed from your profile.", number=account_no), "success")
         return redirect(url_for("accounts.settings"))
-    summary = account_summaries(billing_source(), [(link.account_no, link.customer_id)], today=city_today())
+    summary = service.account_summaries(billing_source(), [(link.account_no, link.customer_id)], today=city_today())
     return render_template(
         "accounts/remove.html", form=form, link=link, summary=summary.get((link.account_no, link.customer_id))
     )

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from app.billing.extract import FORMAT_VERSION, MANIFEST, SPECS, Mapping, Source
 from app.billing.importer import import_extract
 from app.billing.models import Announcement, BillingAccount, BillingService  # noqa: F401  (tests use BillingService)
+from app.core.money import Money
 
 SEED = "citizen-self-service-demo-1"
 DEFAULT_ACCOUNTS = 300
@@ -130,12 +131,6 @@ def _customer(rng: random.Random, customer_id: str, service_address: str) -> tup
         mailing = f"{service_address}\n{CITY_LINE}"
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     return (customer_id, f"{first} {last}", last, mailing)
-
-
-def money_text(amount_cents: int) -> str:
-    """Cents as the extract writes money: ``-12.34``."""
-    sign = "-" if amount_cents < 0 else ""
-    return f"{sign}{abs(amount_cents) // 100}.{abs(amount_cents) % 100:02d}"
 
 
 def _day(value: date | None) -> str:
@@ -264,7 +259,7 @@ def _synth_account(out: _Writers, index: int, periods: list[date], newest_billed
                         occupant,
                         bill_no,
                         posted.isoformat(),
-                        money_text(portion),
+                        Money(portion).plain(),
                         method,
                         "",
                     ),
@@ -279,13 +274,13 @@ def _synth_account(out: _Writers, index: int, periods: list[date], newest_billed
                 occupant,
                 bill_date.isoformat(),
                 (bill_date + timedelta(days=20)).isoformat(),
-                money_text(total),
-                money_text(total - paid),
+                Money(total).plain(),
+                Money(total - paid).plain(),
                 str(moved_out == last).lower(),
             ),
         )
         for line_no, (name, description, amount) in enumerate(lines, start=1):
-            out.write("bill_lines", (bill_no, line_no, name, description, money_text(amount)))
+            out.write("bill_lines", (bill_no, line_no, name, description, Money(amount).plain()))
 
 
 def load_demo(session: Session, *, today: date, accounts: int = DEFAULT_ACCOUNTS) -> DemoCounts:

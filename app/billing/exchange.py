@@ -15,11 +15,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, column, select, table, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from app.auth.models import Resident
-from app.billing.demo import money_text
 from app.billing.extract import FORMAT_VERSION, MANIFEST, SPECS, fsync_dir
 from app.billing.importer import import_lock
 from app.billing.models import (
@@ -34,13 +32,12 @@ from app.billing.models import (
     PortalChange,
 )
 from app.core.clock import as_utc, utcnow
+from app.core.money import Money
 
 #: The outbox's kinds of change: this one, and payments' (``app.payments.outbox``), as
 #: ``docs/billing-extract.md`` documents them.
 BILL_DELIVERY = "bill_delivery"
 CHANGE_COLUMNS = ("change_id", "changed_at", "kind", "account_no", "customer_id", "field", "value")
-#: The residents' links as the outbox needs them (the accounts feature sits above billing).
-_LINKS = table("account_link", column("resident_id"), column("account_no"))
 
 
 def _text(value: object) -> object:
@@ -139,7 +136,7 @@ def write_extract(engine: Engine, directory: Path, *, today: date) -> dict[str, 
                 count = 0
                 rows = conn.execution_options(stream_results=True, yield_per=10_000).execute(queries[spec.kind])
                 for row in rows:
-                    writer.writerow([money_text(int(v)) if i in money else _text(v) for i, v in enumerate(row)])
+                    writer.writerow([Money(int(v)).plain() if i in money else _text(v) for i, v in enumerate(row)])
                     count += 1
             counts[spec.kind] = count
     (directory / MANIFEST).write_text(
@@ -164,10 +161,9 @@ def record_change(
 ) -> PortalChange:
     """Add a change to the outbox in the caller's transaction (so it exists if and only if the change does).
 
-    Every resident who linked the account gets a new links version in the same transaction, so no page or
-    card kept for them (``app.billing.kept``) shows the account as it was.
+    The caller, above the links, retires the pages kept for the account in the same transaction
+    (``app.accounts.service.retire_kept_pages``).
     """
-    retire_kept_pages(session, account_no)
     change = PortalChange(
         kind=kind,
         account_no=account_no,
@@ -179,17 +175,6 @@ def record_change(
     )
     session.add(change)
     return change
-
-
-def retire_kept_pages(session: Session, account_no: str) -> None:
-    """Raise the links version of every resident who linked the account (in the caller's transaction)."""
-    linked = select(_LINKS.c.resident_id).where(_LINKS.c.account_no == account_no)
-    session.execute(
-        update(Resident)
-        .where(Resident.id.in_(linked))
-        .values(links_version=Resident.links_version + 1)
-        .execution_options(synchronize_session=False)
-    )
 
 
 @dataclass(frozen=True)

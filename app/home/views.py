@@ -12,8 +12,8 @@ from markupsafe import Markup
 from app.accounts.service import linked_summaries
 from app.auth.models import Resident
 from app.billing import billing_source, city_today
-from app.billing.kept import kept_page
-from app.billing.service import current_announcements
+from app.billing.announcements import current_announcements
+from app.bills.kept import kept_page
 from app.core.config import get_settings
 from app.database.cache import cached_texts, shared_cache, versioned_cache
 from app.database.reads import read_session
@@ -26,7 +26,7 @@ from app.payments.service import can_pay, pending_totals
 def index() -> ResponseReturnValue:
     """Home: announcements, profile and a card per linked account; anonymous visitors go to sign in.
 
-    The whole page is kept per browser session (``app.billing.kept``). Below that, for the first visit of
+    The whole page is kept per browser session (``app.bills.kept``). Below that, for the first visit of
     a session, the announcements (shared by everyone; without Redis, kept in each process for
     ``BILLING_CACHE_SECONDS``) and the account cards (per resident and links version) are kept too.
     """

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from flask import Blueprint, Flask
 
 from app.core.config import Settings, get_settings
@@ -11,9 +9,6 @@ from app.core.fees import Fee
 from app.database.commits import not_repeatable
 from app.payments.processor import PaymentProcessor, ProcessorUnavailable
 from app.payments.service import PaymentRules
-
-if TYPE_CHECKING:
-    from app.billing.types import AccountSummary
 
 bp = Blueprint("payments", __name__)
 
@@ -24,19 +19,8 @@ def init_app(app: Flask) -> None:
     from app.web.forms import csrf
 
     csrf.exempt(views.webhook)
-    app.extensions.setdefault("billing_summary_extras", []).append(_summary_extras)
     app.extensions.setdefault("form_action_origins", []).append(processor_origin(get_settings(app)))
     app.register_blueprint(bp)
-
-
-def _summary_extras(account_no: str, customer_id: str, summary: AccountSummary) -> dict[str, Any]:
-    """The Account Summary's pending payments, what is owed after them, and whether it offers Pay (billing sits
-    below payments)."""
-    from app.database.reads import read_session
-    from app.payments.service import amount_owed, can_pay
-
-    owed = amount_owed(read_session(), summary)
-    return {"pending": list(owed.pending), "owed_cents": owed.cents, "can_pay": can_pay(summary)}
 
 
 def processor_origin(settings: Settings) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.accounts.service import retire_kept_pages
 from app.billing.exchange import record_change
 from app.billing.models import PortalChange
 
@@ -31,10 +32,14 @@ def record_payload(
     resident_id: int | None,
     now: datetime,
 ) -> PortalChange:
-    """Write one outbox row whose value is ``payload`` as compact JSON (field ``kind``; at most 200 characters)."""
+    """Write one outbox row whose value is ``payload`` as compact JSON (field ``kind``; at most 200 characters).
+
+    The pages kept for the account are retired in the same transaction (``retire_kept_pages``).
+    """
     value = json.dumps(payload, separators=(",", ":"), sort_keys=True)
     if len(value) > 200:
         raise ValueError("outbox payload longer than 200 characters")
+    retire_kept_pages(session, account_no)
     return record_change(
         session,
         kind,

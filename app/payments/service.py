@@ -16,8 +16,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from app.accounts.service import retire_kept_pages
 from app.billing.client import BillingSource
-from app.billing.exchange import retire_kept_pages
 from app.billing.models import BillingPayment
 from app.billing.types import AccountSummary
 from app.core.fees import Fee

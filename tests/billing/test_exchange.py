@@ -133,8 +133,8 @@ def test_outbox_under_concurrent_changes(app: Flask, tmp_path: Path) -> None:
 
 
 def test_bill_delivery_change_goes_to_outbox(app: Flask) -> None:
-    from app.billing import delivery
     from app.billing.client import SqlBillingSource
+    from app.bills import delivery
     from tests.billing.fixtures import TODAY
     from tests.billing.pages import load_demo
 

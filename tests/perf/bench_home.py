@@ -7,7 +7,7 @@ through a local OpenID provider, links accounts through the real form, then load
 it prints requests per second, the ratio to ``/healthz``, the SQL statements one request runs and the
 server CPU milliseconds per request. Targets: home >= 0.5 of /healthz, the other pages >= 0.25. Every
 request still checks its session in the database. By default the pages are kept per session as the portal
-ships (``app.billing.kept``: the repeated request is served from process memory after the session check);
+ships (``app.bills.kept``: the repeated request is served from process memory after the session check);
 ``--build-every-time`` measures building them on every request instead (``PAGE_CACHE_ENTRIES=0``).
 
     .venv/bin/python tests/perf/bench_home.py [--client wrk] [--connections 8] [--seconds 5] [--rounds 3]

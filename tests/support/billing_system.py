@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from app.billing.demo import money_text
 from app.billing.extract import FORMAT_VERSION, FULL, INCREMENTAL, MANIFEST, SPECS
+from app.core.money import Money
 
 ACCOUNT = "100001"
 CUSTOMER = "2000001"
@@ -159,13 +159,13 @@ class BillingSystem:
                     CUSTOMER,
                     b.bill_date.isoformat(),
                     b.due_date.isoformat(),
-                    money_text(b.amount_cents),
-                    money_text(b.balance_cents),
+                    Money(b.amount_cents).plain(),
+                    Money(b.balance_cents).plain(),
                     "false",
                 )
                 for b in bills.values()
             ],
-            "bill_lines": [(b.bill_no, 1, "WATER", "Water", money_text(b.amount_cents)) for b in bills.values()],
+            "bill_lines": [(b.bill_no, 1, "WATER", "Water", Money(b.amount_cents).plain()) for b in bills.values()],
             "payments": [
                 (
                     p.payment_id,
@@ -173,7 +173,7 @@ class BillingSystem:
                     CUSTOMER,
                     "",
                     p.posted_on.isoformat(),
-                    money_text(p.amount_cents),
+                    Money(p.amount_cents).plain(),
                     p.method,
                     p.reference or "",
                 )

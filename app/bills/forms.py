@@ -8,13 +8,13 @@ from flask_wtf import FlaskForm
 from wtforms import Field, StringField
 from wtforms.validators import ValidationError
 
-from app.billing.delivery import CHOICES
+from app.bills.delivery import CHOICES
 
 
 class DeliveryForm(FlaskForm):
     """How bills reach the resident: by email (paperless) or on paper by mail."""
 
-    #: Rendered as two USWDS radio tiles by ``billing/delivery.html``; checked here.
+    #: Rendered as two USWDS radio tiles by ``bills/delivery.html``; checked here.
     delivery = StringField(_l("How do you want to get your bills?"))
 
     def validate_delivery(self, field: Field) -> None:

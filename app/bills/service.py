@@ -1,4 +1,4 @@
-"""Billing page models: what the Account Summary, bill and consumption pages show, from a ``BillingSource``.
+"""The bill pages' models: what the Account Summary, bill and consumption pages show, from a ``BillingSource``.
 
 Functions take plain values (the linked pair, today's date) and return frozen dataclasses; they never touch
 the request. Chart geometry is computed here so that templates only print numbers (no inline style).
@@ -12,11 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TypeVar
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
-
-from app.billing.client import BillingSource, Pair
-from app.billing.models import Announcement
+from app.billing.client import BillingSource
 from app.billing.types import AccountSummary, Bill, Customer, Payment, Reading, Service
 
 T = TypeVar("T")
@@ -98,11 +94,6 @@ def month_start(day: date, months_back: int = 0) -> date:
     """The first day of the month ``months_back`` months before ``day``'s month."""
     index = day.year * 12 + day.month - 1 - months_back
     return date(index // 12, index % 12 + 1, 1)
-
-
-def account_summaries(billing: BillingSource, pairs: Sequence[Pair], *, today: date) -> dict[Pair, AccountSummary]:
-    """Summaries of many linked accounts, in a constant number of queries."""
-    return billing.summaries(list(pairs), today=today) if pairs else {}
 
 
 def payments_overview(bills: Sequence[Bill], payments: Sequence[Payment]) -> PaymentsOverview:
@@ -250,26 +241,3 @@ def consumption_history(
         lowest=min(readings, key=lambda r: r.consumption, default=None),
         average=round(sum(values) / len(values)) if values else None,
     )
-
-
-@dataclass(frozen=True)
-class Notice:
-    """An announcement as the home page shows it."""
-
-    title: str
-    body: str
-
-
-def current_announcements(session: Session, *, today: date) -> list[Notice]:
-    """Announcements shown today, newest first."""
-    return [
-        Notice(item.title, item.body)
-        for item in session.scalars(
-            select(Announcement)
-            .where(
-                Announcement.starts_on <= today,
-                or_(Announcement.ends_on.is_(None), Announcement.ends_on >= today),
-            )
-            .order_by(Announcement.starts_on.desc(), Announcement.id.desc())
-        )
-    ]

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from app.accounts.service import retire_kept_pages
 from app.activity.models import Outcome
 from app.activity.service import record_event
 from app.billing.client import BillingSource
@@ -53,8 +54,9 @@ def change_delivery(
 ) -> DeliveryChange:
     """Record the resident's choice with the billing system, in the outbox and the audit trail; the caller commits.
 
-    Raises DeliveryError("choice") for an unknown choice, ("closed") when the resident may not change
-    it, and ("unverified") for paperless without a verified email address.
+    The pages kept for the account are retired in the same transaction. Raises DeliveryError("choice") for an
+    unknown choice, ("closed") when the resident may not change it, and ("unverified") for paperless without a
+    verified email address.
     """
     if delivery not in CHOICES:
         raise DeliveryError("choice")
@@ -65,6 +67,7 @@ def change_delivery(
     if delivery == summary.bill_delivery:
         return DeliveryChange(summary.account_no, delivery, changed=False)
     billing.set_bill_delivery(summary.account_no, delivery)
+    retire_kept_pages(session, summary.account_no)
     record_change(
         session,
         BILL_DELIVERY,

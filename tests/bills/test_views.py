@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.billing.service import MAX_PAGE
+from app.bills.service import MAX_PAGE
 from tests.billing.pages import add_links, assert_csp_clean, load_demo, resident_id
 from tests.support.pages import Page, html_page
 

@@ -1,7 +1,8 @@
-"""Account Summary, bill history, one bill, and consumption history of a linked account.
+"""Account Summary, bill history, one bill, consumption history and bill delivery of a linked account.
 
-Every page first finds the signed-in resident's own link to the account number in the URL and answers
-404 when there is none, whatever number is guessed, so that no page reveals whether an account exists.
+Every page first finds the signed-in resident's own link to the account number in the URL
+(``own_link_or_404``, next to the accounts' views) and answers 404 when there is none, whatever number is
+guessed, so that no page reveals whether an account exists.
 """
 
 from __future__ import annotations
@@ -10,20 +11,17 @@ from flask import abort, flash, g, make_response, redirect, render_template, req
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from app.accounts.views import own_link_or_404
 from app.auth.security import login_required
-from app.billing import LinkedAccount, billing_source, bp, city_today, delivery, own_link, summary_extras
-from app.billing.forms import DeliveryForm
-from app.billing.kept import kept_page
-from app.billing.service import PAGE_SIZE, consumption_history, get_statement, page_number, page_of
+from app.billing import billing_source, city_today
+from app.bills import bp, delivery
+from app.bills.forms import DeliveryForm
+from app.bills.kept import kept_page
+from app.bills.service import PAGE_SIZE, consumption_history, get_statement, page_number, page_of
 from app.core.clock import utcnow
 from app.database.db import db
-
-
-def _own_link(account_no: str) -> LinkedAccount:
-    link = own_link(g.resident.id, account_no)
-    if link is None:
-        abort(404)
-    return link
+from app.database.reads import read_session
+from app.payments.service import amount_owed, can_pay
 
 
 @bp.get("/accounts/<account_no>")
@@ -34,14 +32,21 @@ def show_summary(account_no: str) -> ResponseReturnValue:
 
 
 def _summary_page(account_no: str) -> str:
-    link = _own_link(account_no)
+    link = own_link_or_404(account_no)
     statement = get_statement(billing_source(), link.account_no, link.customer_id, today=city_today())
     if statement is None:  # gone from the last full extract; the link stays in case it comes back
         message = _("This account is no longer in the billing system.")
         title = _("Account %(number)s", number=link.account_no)
         abort(make_response(render_template("errors/error.html", title=title, message=message, status=404), 404))
-    extras = summary_extras(link.account_no, link.customer_id, statement.summary)
-    return render_template("billing/summary.html", link=link, statement=statement, **extras)
+    owed = amount_owed(read_session(), statement.summary)
+    return render_template(
+        "bills/summary.html",
+        link=link,
+        statement=statement,
+        pending=list(owed.pending),
+        owed_cents=owed.cents,
+        can_pay=can_pay(statement.summary),
+    )
 
 
 @bp.get("/accounts/<account_no>/bills")
@@ -55,7 +60,7 @@ def list_bills(account_no: str) -> ResponseReturnValue:
 
 
 def _bills_page(account_no: str) -> str:
-    link = _own_link(account_no)
+    link = own_link_or_404(account_no)
     billing = billing_source()
     bills_at, payments_at = page_number(request.args.get("page")), page_number(request.args.get("payments_page"))
     if bills_at is None or payments_at is None:
@@ -71,7 +76,7 @@ def _bills_page(account_no: str) -> str:
     if (bills_at > 1 and not bills) or (payments_at > 1 and not payments):
         abort(404)  # past the last page
     return render_template(
-        "billing/bills.html",
+        "bills/bills.html",
         link=link,
         bills=bills,
         payments=payments,
@@ -88,13 +93,13 @@ def show_bill(account_no: str, bill_no: str) -> ResponseReturnValue:
 
 
 def _bill_page(account_no: str, bill_no: str) -> str:
-    link = _own_link(account_no)
+    link = own_link_or_404(account_no)
     billing = billing_source()
     bill = billing.bill(link.account_no, link.customer_id, bill_no)
     if bill is None:
         abort(404)
     payments = billing.payments(link.account_no, link.customer_id, bill_no=bill.bill_no)
-    return render_template("billing/bill.html", link=link, bill=bill, payments=payments)
+    return render_template("bills/bill.html", link=link, bill=bill, payments=payments)
 
 
 @bp.get("/accounts/<account_no>/consumption")
@@ -105,16 +110,16 @@ def show_consumption(account_no: str) -> ResponseReturnValue:
 
 
 def _consumption_page(account_no: str) -> str:
-    link = _own_link(account_no)
+    link = own_link_or_404(account_no)
     history = consumption_history(billing_source(), link.account_no, link.customer_id, today=city_today())
-    return render_template("billing/consumption.html", link=link, history=history)
+    return render_template("bills/consumption.html", link=link, history=history)
 
 
 @bp.route("/accounts/<account_no>/delivery", methods=["GET", "POST"])
 @login_required
 def change_delivery(account_no: str) -> ResponseReturnValue:
     """Bill delivery: paperless (email) or paper, for the account's current customer."""
-    link = _own_link(account_no)
+    link = own_link_or_404(account_no)
     billing = billing_source()
     summary = billing.summaries([(link.account_no, link.customer_id)], today=city_today()).get(
         (link.account_no, link.customer_id)
@@ -145,12 +150,12 @@ def change_delivery(account_no: str) -> ResponseReturnValue:
                 db.session.commit()
                 billing.forget(link.account_no)
                 flash(_delivery_done(change), "success")
-                return redirect(url_for("billing.show_summary", account_no=link.account_no))
+                return redirect(url_for("bills.show_summary", account_no=link.account_no))
         else:
             status = 400 if form.delivery.data not in delivery.CHOICES and form.delivery.data else 200
     return (
         render_template(
-            "billing/delivery.html",
+            "bills/delivery.html",
             link=link,
             summary=summary,
             form=form,

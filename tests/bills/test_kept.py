@@ -16,8 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import insert
 
-from app.billing.kept import PAGES_PER_SESSION
 from app.billing.models import BillingBill, BillingPayment
+from app.bills.kept import PAGES_PER_SESSION
 from app.database.cache import Group, ProcessCache, RedisCache
 from app.database.db import db
 from tests.billing.pages import add_links, load_demo, resident_id

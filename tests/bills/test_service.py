@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from app.billing import demo, service
+from app.billing import demo
 from app.billing.client import SqlBillingSource
 from app.billing.types import Bill, Payment, Reading
+from app.bills import service
 from tests.billing.fixtures import TODAY
 
 
