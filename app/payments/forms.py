@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, StringField
 from wtforms.validators import ValidationError
 
-from app.accounts.forms import LinkAccountForm
+from app.accounts.forms import ProofForm
 from app.payments.service import METHODS
 
 _AMOUNT = re.compile(r"^\$?\s*([0-9]{1,7}(?:,[0-9]{3})*|[0-9]+)(?:\.([0-9]{1,2}))?$")
@@ -92,7 +92,7 @@ class GuestPayForm(PayForm):
             raise ValidationError(_("Enter an email address like name@example.com."))
 
 
-class GuestLookupForm(LinkAccountForm):
+class GuestLookupForm(ProofForm):
     """Pay Now, first step: the account number and customer ID printed on the bill (checked like linking)."""
 
 

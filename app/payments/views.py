@@ -16,10 +16,9 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app.accounts import service as accounts
 from app.accounts.models import AccountLink
-from app.accounts.service import get_link
-from app.accounts.views import _too_many_attempts, link_rules, not_found_message
+from app.accounts.proof_flow import ProofStep, client_addr
+from app.accounts.service import get_link, verify_guest
 from app.auth.security import login_required
 from app.billing import billing_source, city_today
 from app.billing.types import AccountSummary
@@ -380,37 +379,31 @@ def mask_address(address: str) -> str:
 @bp.route("/pay", methods=["GET", "POST"])
 def guest_lookup() -> ResponseReturnValue:
     """Pay Now: the account number and the linking proof from the bill; the same attempt limits as linking."""
-    rules = link_rules()
-    form = GuestLookupForm(
-        account_length=rules.account_length, customer_length=rules.customer_length, proof=rules.proof
+    step = ProofStep(GuestLookupForm)
+    tenure = step.check(
+        lambda account_no, proof: verify_guest(
+            db.session(),
+            account_no,
+            proof,
+            billing=billing_source(),
+            rules=step.rules,
+            client_addr=client_addr(),
+            now=utcnow(),
+        )
     )
-    form_error = None
-    if form.validate_on_submit():
-        try:
-            tenure = accounts.verify_guest(
-                db.session(),
-                form.account_no.data,
-                form.proof_field.data,
-                billing=billing_source(),
-                rules=rules,
-                client_addr=request.remote_addr or "unknown",
-                now=utcnow(),
-            )
-        except accounts.RateLimited as exc:
-            db.session.commit()
-            return _too_many_attempts(exc)
-        except accounts.AccountNotFound as exc:
-            db.session.commit()  # the failed attempt counts toward the limits
-            form_error = not_found_message(rules.proof, exc)
-        else:
-            db.session.commit()
-            session["guest_pay"] = {
-                "account_no": tenure.account_no,
-                "customer_id": tenure.customer_id,
-                "at": int(time.time()),
-            }
-            return redirect(url_for("payments.guest_pay"))
-    return render_template("payments/guest_lookup.html", form=form, form_error=form_error, proof=rules.proof.value)
+    if step.refusal is not None:
+        return step.refusal
+    if tenure is not None:
+        db.session.commit()
+        session["guest_pay"] = {
+            "account_no": tenure.account_no,
+            "customer_id": tenure.customer_id,
+            "at": int(time.time()),
+        }
+        return redirect(url_for("payments.guest_pay"))
+    return render_template(
+        "payments/guest_lookup.html", form=step.form, form_error=step.error, proof=step.rules.proof.value
+    )
 
 
 @bp.route("/pay/amount", methods=["GET", "POST"])
