@@ -10,7 +10,7 @@ from app.core.config import Settings, get_settings
 from app.core.fees import Fee
 from app.database.commits import not_repeatable
 from app.payments.processor import PaymentProcessor, ProcessorUnavailable
-from app.payments.service import PaymentRules
+from app.payments.rules import PaymentRules
 
 if TYPE_CHECKING:
     from app.billing.types import AccountSummary
@@ -33,7 +33,8 @@ def _summary_extras(account_no: str, customer_id: str, summary: AccountSummary) 
     """The Account Summary's pending payments, what is owed after them, and whether it offers Pay (billing sits
     below payments)."""
     from app.database.reads import read_session
-    from app.payments.service import amount_owed, can_pay
+    from app.payments.owed import amount_owed
+    from app.payments.rules import can_pay
 
     owed = amount_owed(read_session(), summary)
     return {"pending": list(owed.pending), "owed_cents": owed.cents, "can_pay": can_pay(summary)}

@@ -14,7 +14,7 @@ from wtforms import Field, HiddenField, StringField
 from wtforms.validators import ValidationError
 
 from app.accounts.forms import ProofForm
-from app.payments.service import METHODS
+from app.payments.rules import METHODS
 
 _AMOUNT = re.compile(r"^\$?\s*([0-9]{1,7}(?:,[0-9]{3})*|[0-9]+)(?:\.([0-9]{1,2}))?$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")

@@ -27,10 +27,15 @@ from app.database.commits import connection_lost
 from app.database.db import db
 from app.database.retry import end_unit_of_work
 from app.mail import send_mail, sends_mail
-from app.payments import bp, payment_processor, payment_rules, service
+from app.payments import bp, payment_processor, payment_rules
+from app.payments.autopay import active_enrolment, apply_setup, cancel_enrolment, change_maximum, start_enrolment
+from app.payments.charges import find_attempt, find_payment, refresh, start_payment
 from app.payments.forms import AutopayForm, AutopayMaximumForm, GuestLookupForm, GuestPayForm, PayForm
 from app.payments.models import AutopayEnrolment, Payment
+from app.payments.owed import amount_owed
 from app.payments.processor import InvalidWebhook, ProcessorUnavailable
+from app.payments.rules import Notice, Urls, can_pay, money
+from app.payments.webhooks import handle_event
 from app.web.errors import render_error
 from app.web.forms import EmptyForm
 
@@ -47,17 +52,17 @@ def _external(endpoint: str, **values: Any) -> str:
     return url_for(endpoint, _external=True, **values)
 
 
-def _payment_urls(public_id: str) -> service.Urls:
-    return service.Urls(
+def _payment_urls(public_id: str) -> Urls:
+    return Urls(
         success=_external("payments.finish", public_id=public_id),
         cancel=_external("payments.cancelled", public_id=public_id),
         webhook=_external("payments.webhook"),
     )
 
 
-def _setup_urls(account_no: str) -> Callable[[str], service.Urls]:
-    def urls(enrolment_id: str) -> service.Urls:
-        return service.Urls(
+def _setup_urls(account_no: str) -> Callable[[str], Urls]:
+    def urls(enrolment_id: str) -> Urls:
+        return Urls(
             success=_external("payments.autopay_return", account_no=account_no, enrolment_id=enrolment_id),
             cancel=_external("payments.autopay_return", account_no=account_no, enrolment_id=enrolment_id),
             webhook=_external("payments.webhook"),
@@ -113,13 +118,9 @@ def _not_saved() -> ResponseReturnValue:
     )
 
 
-def _money(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
-
-
-def send_notice(notice: service.Notice) -> None:
+def send_notice(notice: Notice) -> None:
     """Email a payment or Auto Pay notice (after commit)."""
-    amount, number, receipt = _money(notice.amount_cents), notice.account_no, notice.receipt_no
+    amount, number, receipt = money(notice.amount_cents), notice.account_no, notice.receipt_no
     if notice.kind == "receipt":
         subject = _("Payment receipt %(receipt)s", receipt=receipt)
         body = _(
@@ -165,14 +166,14 @@ def send_notice(notice: service.Notice) -> None:
         body = _(
             "Your new bill of %(amount)s is more than your Auto Pay maximum of %(max)s, so it was not charged. "
             "Please pay it by its due date.",
-            amount=_money(notice.amount_cents),
-            max=_money(notice.max_cents or 0),
+            amount=money(notice.amount_cents),
+            max=money(notice.max_cents or 0),
         )
     elif notice.kind == "charged":
         subject = _("Payment receipt %(receipt)s", receipt=notice.receipt_no)
         body = _(
             "Auto Pay paid %(amount)s on account %(number)s. Receipt number: %(receipt)s",
-            amount=_money(notice.amount_cents),
+            amount=money(notice.amount_cents),
             number=notice.account_no,
             receipt=notice.receipt_no,
         )
@@ -188,7 +189,7 @@ def send_notice(notice: service.Notice) -> None:
 def _start(form: PayForm, *, source: str, account_no: str, customer_id: str, email: str) -> ResponseReturnValue:
     """Create the payment and send the resident to the processor; the same form twice gives one payment."""
     try:
-        payment = service.start_payment(
+        payment = start_payment(
             db.session(),
             payment_processor(),
             source=source,
@@ -209,7 +210,7 @@ def _start(form: PayForm, *, source: str, account_no: str, customer_id: str, ema
         return _unavailable()
     except IntegrityError:  # the same form, submitted twice at the same moment
         db.session.rollback()
-        first = service.find_attempt(db.session(), form.attempt.data)
+        first = find_attempt(db.session(), form.attempt.data)
         if first is None:
             abort(409)
         public_id, status, checkout_url = first.public_id, first.status, first.checkout_url
@@ -233,7 +234,7 @@ def _lost(exc: DBAPIError) -> ResponseReturnValue:
     """The database connection died after the processor made the hosted page: nothing was kept or charged.
 
     The request is not dispatched again (``payment_processor`` marked it), so it answers with a page that
-    says so; the same form sent again makes a new page at the processor (``service.checkout_key``).
+    says so; the same form sent again makes a new page at the processor (``charges.checkout_key``).
     """
     if not connection_lost(exc):
         raise exc
@@ -247,8 +248,8 @@ def _amount_error(form: PayForm) -> None:
     form.amount.errors = [
         _(
             "Enter an amount from %(low)s to %(high)s.",
-            low=_money(rules.min_cents),
-            high=_money(rules.max_cents),
+            low=money(rules.min_cents),
+            high=money(rules.max_cents),
         )
     ]
 
@@ -259,8 +260,8 @@ def pay_bill(account_no: str) -> ResponseReturnValue:
     """Pay a bill: the amount due or another amount, card or bank account, fees shown before paying."""
     link = _own_link(account_no)
     summary = _summary(link)
-    owed = service.amount_owed(db.session(), summary)
-    allowed = service.can_pay(summary)
+    owed = amount_owed(db.session(), summary)
+    allowed = can_pay(summary)
     due = owed.cents
     form = PayForm(data={"amount": f"{due / 100:.2f}", "method": "card"} if request.method == "GET" else None)
     status = 200
@@ -294,7 +295,7 @@ def pay_bill(account_no: str) -> ResponseReturnValue:
 
 
 def _own_payment(public_id: str) -> Payment:
-    payment = service.find_payment(db.session(), public_id)
+    payment = find_payment(db.session(), public_id)
     if payment is None:
         abort(404)
     mine = g.resident is not None and payment.resident_id == g.resident.id
@@ -314,7 +315,7 @@ def finish(public_id: str) -> ResponseReturnValue:
     payment_id = payment.id
     notice = None
     try:
-        notice = service.refresh(db.session(), payment_processor(), payment, actor="return", now=utcnow()).notice
+        notice = refresh(db.session(), payment_processor(), payment, actor="return", now=utcnow()).notice
         db.session.commit()
     except ProcessorUnavailable as exc:
         db.session.rollback()
@@ -340,7 +341,7 @@ def receipt(public_id: str) -> ResponseReturnValue:
     """Confirmation: receipt number when paid; declined, cancelled or still waiting otherwise."""
     payment = _own_payment(public_id)
     return render_template(
-        "payments/receipt.html", payment=payment, money=_money, emailed=sends_mail(current_app.config)
+        "payments/receipt.html", payment=payment, money=money, emailed=sends_mail(current_app.config)
     )
 
 
@@ -355,7 +356,7 @@ def webhook() -> ResponseReturnValue:
     except ProcessorUnavailable:
         return {"error": "payments are not configured"}, 503
     try:
-        handled = service.handle_event(db.session(), event, now=utcnow())
+        handled = handle_event(db.session(), event, now=utcnow())
         db.session.commit()
     except IntegrityError:  # the same event delivered twice at once: the other delivery applied it
         db.session.rollback()
@@ -416,8 +417,8 @@ def guest_pay() -> ResponseReturnValue:
     summary = billing_source().summaries([pair], today=city_today()).get(pair)
     if summary is None:
         return redirect(url_for("payments.guest_lookup"))
-    due = service.amount_owed(db.session(), summary).cents
-    allowed = service.can_pay(summary)
+    due = amount_owed(db.session(), summary).cents
+    allowed = can_pay(summary)
     form = GuestPayForm(data={"amount": f"{due / 100:.2f}", "method": "card"} if request.method == "GET" else None)
     status = 200
     if request.method == "POST" and not allowed:
@@ -459,8 +460,8 @@ def autopay(account_no: str) -> ResponseReturnValue:
     """Auto Pay: enrol with a method saved at the processor and an optional maximum; change or cancel."""
     link = _own_link(account_no)
     summary = _summary(link)
-    allowed = service.can_pay(summary)
-    enrolment = service.active_enrolment(db.session(), link.account_no, link.customer_id)
+    allowed = can_pay(summary)
+    enrolment = active_enrolment(db.session(), link.account_no, link.customer_id)
     form = AutopayForm(data={"method": "card"} if request.method == "GET" else None)
     maximum = AutopayMaximumForm(
         data={"max_amount": f"{enrolment.max_cents / 100:.2f}" if enrolment and enrolment.max_cents else ""}
@@ -473,7 +474,7 @@ def autopay(account_no: str) -> ResponseReturnValue:
             return _reauthenticate(link.account_no)
         elif form.validate_on_submit():
             try:
-                started = service.start_enrolment(
+                started = start_enrolment(
                     db.session(),
                     payment_processor(),
                     summary,
@@ -519,7 +520,7 @@ def autopay_return(account_no: str, enrolment_id: int) -> ResponseReturnValue:
     if enrolment.status == "setup" and enrolment.setup_id:
         try:
             outcome = payment_processor().checkout_outcome(enrolment.setup_id)
-            service.apply_setup(db.session(), enrolment, outcome, actor="return", now=utcnow())
+            apply_setup(db.session(), enrolment, outcome, actor="return", now=utcnow())
         except ProcessorUnavailable:
             db.session.rollback()
             return _unavailable()
@@ -539,8 +540,8 @@ def autopay_return(account_no: str, enrolment_id: int) -> ResponseReturnValue:
 def autopay_maximum(account_no: str) -> ResponseReturnValue:
     """Change or clear the maximum amount (needs a recent sign-in)."""
     link = _own_link(account_no)
-    enrolment = service.active_enrolment(db.session(), link.account_no, link.customer_id)
-    if enrolment is None or not service.can_pay(_summary(link)):
+    enrolment = active_enrolment(db.session(), link.account_no, link.customer_id)
+    if enrolment is None or not can_pay(_summary(link)):
         abort(409)
     if not _recent_sign_in():
         return _reauthenticate(link.account_no)
@@ -548,7 +549,7 @@ def autopay_maximum(account_no: str) -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash(form.max_amount.errors[0] if form.max_amount.errors else _("Please try again."), "error")
         return redirect(url_for("payments.autopay", account_no=link.account_no))
-    service.change_maximum(db.session(), enrolment, form.max_cents, resident_id=g.resident.id, now=utcnow())
+    change_maximum(db.session(), enrolment, form.max_cents, resident_id=g.resident.id, now=utcnow())
     number = link.account_no  # read before the commit expires it
     db.session.commit()
     flash(_("Auto Pay was updated for account %(number)s.", number=number), "success")
@@ -560,12 +561,12 @@ def autopay_maximum(account_no: str) -> ResponseReturnValue:
 def autopay_cancel(account_no: str) -> ResponseReturnValue:
     """Turn Auto Pay off: nothing more is charged."""
     link = _own_link(account_no)
-    enrolment = service.active_enrolment(db.session(), link.account_no, link.customer_id)
+    enrolment = active_enrolment(db.session(), link.account_no, link.customer_id)
     if enrolment is None:
         abort(404)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    service.cancel_enrolment(db.session(), enrolment, resident_id=g.resident.id, now=utcnow())
+    cancel_enrolment(db.session(), enrolment, resident_id=g.resident.id, now=utcnow())
     number = link.account_no  # read before the commit expires it
     db.session.commit()
     flash(_("Auto Pay is off for account %(number)s.", number=number), "success")
