@@ -18,9 +18,11 @@ from app.billing import billing_source, city_today
 from app.core.clock import Clock, utcnow
 from app.core.config import get_settings
 from app.database.db import db
-from app.payments import payment_processor, reconcile
+from app.payments import reconcile
 from app.payments.autopay_run import claim_due, release_claim, schedule_charges, take_charge
 from app.payments.charges import check_payment, payments_to_check
+from app.payments.configured import payment_processor
+from app.payments.notices import send_notice
 from app.payments.owed import match_posted
 from app.payments.processor import ProcessorUnavailable
 from app.payments.rules import Notice
@@ -32,8 +34,6 @@ payments_cli = AppGroup("payments", help="Auto Pay charges and payment bookkeepi
 @click.option("--limit", type=click.IntRange(1, 10_000), default=500, show_default=True)
 def run_command(limit: int) -> None:
     """Take due Auto Pay charges (each once, even with several instances running this at the same time)."""
-    from app.payments.views import send_notice
-
     session = db.session()
     now, today = utcnow(), city_today()
     posted = match_posted(session, now=now)
