@@ -44,8 +44,8 @@ def _check(field: Field, length: int, *, account: bool) -> None:
         raise ValidationError(message) from None
 
 
-class LinkAccountForm(FlaskForm):
-    """Account Link Setup: the account number and the city's proof (``LINK_PROOF``) from the bill.
+class ProofForm(FlaskForm):
+    """The account number and the city's proof (``LINK_PROOF``) from the bill: linking's and Pay Now's first step.
 
     Only the proof's field stays on the form (the others are removed). On success the account number and a
     customer ID hold the normalised numbers (separators stripped, zero-padded); a last name or an amount is
@@ -108,6 +108,10 @@ class LinkAccountForm(FlaskForm):
             if exc.reason == "empty":
                 raise ValidationError(_("Enter the amount of your last bill.")) from None
             raise ValidationError(_("Enter the amount in dollars and cents, for example 42.50.")) from None
+
+
+class LinkAccountForm(ProofForm):
+    """Account Link Setup: the pair that links an account to the resident's profile."""
 
 
 class RemoveLinkForm(FlaskForm):

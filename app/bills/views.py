@@ -11,7 +11,7 @@ from flask import abort, flash, g, make_response, redirect, render_template, req
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from app.accounts.views import own_link_or_404
+from app.accounts.pages import own_link_or_404
 from app.auth.security import login_required
 from app.billing import billing_source, city_today
 from app.bills import bp, delivery
@@ -21,7 +21,8 @@ from app.bills.service import PAGE_SIZE, consumption_history, get_statement, pag
 from app.core.clock import utcnow
 from app.database.db import db
 from app.database.reads import read_session
-from app.payments.service import amount_owed, can_pay
+from app.payments.owed import amount_owed
+from app.payments.rules import can_pay
 
 
 @bp.get("/accounts/<account_no>")

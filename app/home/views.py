@@ -19,7 +19,8 @@ from app.database.cache import cached_texts, shared_cache, versioned_cache
 from app.database.reads import read_session
 from app.home import bp
 from app.home.cache import fragment_key
-from app.payments.service import can_pay, pending_totals
+from app.payments.owed import pending_totals
+from app.payments.rules import can_pay
 
 
 @bp.get("/")

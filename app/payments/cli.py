@@ -18,8 +18,14 @@ from app.billing import billing_source, city_today
 from app.core.clock import Clock, utcnow
 from app.core.config import get_settings
 from app.database.db import db
-from app.payments import payment_processor, reconcile, service
+from app.payments import reconcile
+from app.payments.autopay_run import claim_due, release_claim, schedule_charges, take_charge
+from app.payments.charges import check_payment, payments_to_check
+from app.payments.configured import payment_processor
+from app.payments.notices import send_notice
+from app.payments.owed import match_posted
 from app.payments.processor import ProcessorUnavailable
+from app.payments.rules import Notice
 
 payments_cli = AppGroup("payments", help="Auto Pay charges and payment bookkeeping.")
 
@@ -28,15 +34,13 @@ payments_cli = AppGroup("payments", help="Auto Pay charges and payment bookkeepi
 @click.option("--limit", type=click.IntRange(1, 10_000), default=500, show_default=True)
 def run_command(limit: int) -> None:
     """Take due Auto Pay charges (each once, even with several instances running this at the same time)."""
-    from app.payments.views import send_notice
-
     session = db.session()
     now, today = utcnow(), city_today()
-    posted = service.match_posted(session, now=now)
+    posted = match_posted(session, now=now)
     session.commit()
     checked, notices = _check_waiting(session, now=now, limit=limit)
     try:
-        scheduled = service.schedule_charges(
+        scheduled = schedule_charges(
             session,
             billing_source(),
             today=today,
@@ -49,17 +53,17 @@ def run_command(limit: int) -> None:
         scheduled = []
     notices += scheduled
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    claimed = service.claim_due(session, today=today, worker=worker, now=now, limit=limit)
+    claimed = claim_due(session, today=today, worker=worker, now=now, limit=limit)
     session.commit()
     charged = failed = processing = 0
     processor = None
     for charge_id in claimed:
         try:
             processor = processor or payment_processor()
-            notice = service.take_charge(session, processor, billing_source(), charge_id, today=today, now=utcnow())
+            notice = take_charge(session, processor, billing_source(), charge_id, today=today, now=utcnow())
         except ProcessorUnavailable as exc:
             session.rollback()
-            service.release_claim(session, charge_id)
+            release_claim(session, charge_id)
             session.commit()
             click.echo(f"processor unavailable ({exc}); charge {charge_id} left for the next run", err=True)
             continue
@@ -78,18 +82,18 @@ def run_command(limit: int) -> None:
     )
 
 
-def _check_waiting(session: Session, *, now: datetime, limit: int) -> tuple[int, list[service.Notice]]:
+def _check_waiting(session: Session, *, now: datetime, limit: int) -> tuple[int, list[Notice]]:
     """Ask the processor about payments whose webhook has not come (bank debits wait for days), each in its
     own transaction; how many were asked about and the emails their changes call for."""
-    waiting = service.payments_to_check(session, now=now, limit=limit)
+    waiting = payments_to_check(session, now=now, limit=limit)
     session.rollback()  # only read: end it before the processor calls
-    notices: list[service.Notice] = []
+    notices: list[Notice] = []
     checked = 0
     try:
         processor = payment_processor() if waiting else None
         for payment_id in waiting:
             assert processor is not None
-            notice = service.check_payment(session, processor, payment_id, now=utcnow())
+            notice = check_payment(session, processor, payment_id, now=utcnow())
             session.commit()
             checked += 1
             if notice is not None:

@@ -13,8 +13,8 @@ from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, StringField
 from wtforms.validators import ValidationError
 
-from app.accounts.forms import LinkAccountForm
-from app.payments.service import METHODS
+from app.accounts.forms import ProofForm
+from app.payments.rules import METHODS
 
 _AMOUNT = re.compile(r"^\$?\s*([0-9]{1,7}(?:,[0-9]{3})*|[0-9]+)(?:\.([0-9]{1,2}))?$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
@@ -92,7 +92,7 @@ class GuestPayForm(PayForm):
             raise ValidationError(_("Enter an email address like name@example.com."))
 
 
-class GuestLookupForm(LinkAccountForm):
+class GuestLookupForm(ProofForm):
     """Pay Now, first step: the account number and customer ID printed on the bill (checked like linking)."""
 
 

@@ -21,7 +21,7 @@ class Payment(db.Model):  # type: ignore[name-defined]
     ``status``: open (sent to the processor's page), processing (a bank debit on its way, for days),
     succeeded, failed, cancelled, returned (succeeded, then taken back: a returned debit, a dispute). A
     finished payment stays as it is, so a replayed or late webhook changes nothing; only a succeeded one can
-    still become returned (``service._MOVES``).
+    still become returned (``charges._MOVES``).
     """
 
     __tablename__ = "payment"

@@ -18,7 +18,8 @@ from app.billing.importer import last_success, recent_imports
 from app.core.clock import utcnow
 from app.database.db import db
 from app.payments import reconcile
-from app.payments import service as payments
+from app.payments.autopay import enrolments
+from app.payments.charges import recent_payments
 from app.staff import bp, service
 from app.web.forms import EmptyForm
 
@@ -83,8 +84,8 @@ def resident(resident_id: int) -> ResponseReturnValue:
         sessions=service.active_session_count(session, resident_id, utcnow()),
         events=service.audit_trail(session, resident_id=resident_id, limit=20),
         form=EmptyForm(),
-        payments=payments.recent_payments(session, resident_id=resident_id),
-        enrolments=payments.enrolments(session, resident_id=resident_id),
+        payments=recent_payments(session, resident_id=resident_id),
+        enrolments=enrolments(session, resident_id=resident_id),
     )
 
 
@@ -95,8 +96,8 @@ def account_payments(account_no: str) -> ResponseReturnValue:
     return render_template(
         "staff/account_payments.html",
         account_no=account_no,
-        payments=payments.recent_payments(session, account_no=account_no, limit=200),
-        enrolments=payments.enrolments(session, account_no=account_no),
+        payments=recent_payments(session, account_no=account_no, limit=200),
+        enrolments=enrolments(session, account_no=account_no),
     )
 
 

@@ -190,7 +190,7 @@ def test_auto_pay_bank_debit_failing_later_marks_the_charge_and_tells_the_reside
 
 def test_the_job_asks_about_each_waiting_payment_in_turn_and_not_on_every_run(make_app: Any) -> None:
     from app.core.clock import utcnow
-    from app.payments.service import payments_to_check
+    from app.payments.charges import payments_to_check
 
     app = make_app()
     with app.app_context():

@@ -273,7 +273,7 @@ def test_the_development_processor_refuses_production() -> None:
 
 
 def test_a_production_portal_without_a_processor_answers_503(make_app: Any) -> None:
-    from app.payments import payment_processor
+    from app.payments.configured import payment_processor
     from app.payments.processor import ProcessorUnavailable
 
     app = make_app(PORTAL_ENV="testing")

@@ -1,0 +1,69 @@
+"""What every part of payments shares: the methods, limits and fees, who may pay, cents, and the values passed on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from app.billing.types import AccountSummary
+from app.core.fees import Fee
+
+METHODS = ("card", "ach")
+
+
+class PaymentError(Exception):
+    """A payment cannot be made; ``reason`` says why (amount, method, not_allowed)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PaymentRules:
+    """Limits and fees from configuration."""
+
+    min_cents: int = 100
+    max_cents: int = 500_000
+    fees: tuple[tuple[str, Fee], ...] = (("card", Fee()), ("ach", Fee()))
+
+    def fee(self, method: str) -> Fee:
+        """The fee for ``method``."""
+        return dict(self.fees).get(method, Fee())
+
+
+@dataclass(frozen=True)
+class Urls:
+    """Where the processor sends the resident back, and where it posts webhooks."""
+
+    success: str
+    cancel: str
+    webhook: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An email to send after the commit (``app.payments.notices`` writes it)."""
+
+    to: str
+    kind: str  #: over_max, charged, failed; receipt, processing, bank_failed, returned (``charges.notice_for``)
+    account_no: str
+    amount_cents: int
+    max_cents: int | None = None
+    receipt_no: str = ""
+    failure: str = ""
+
+
+def to_cents(amount: Decimal) -> int:
+    """Dollars (two places) to integer cents."""
+    return int((amount * 100).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def money(cents: int) -> str:
+    """Integer cents as the emails and the receipt page show them: "$1,234.50"."""
+    return f"${cents / 100:,.2f}"
+
+
+def can_pay(summary: AccountSummary) -> bool:
+    """Only the customer who still lives at an open account pays it here (a previous occupant calls the office)."""
+    return not summary.is_closed and summary.tenure.is_current
