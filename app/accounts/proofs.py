@@ -9,7 +9,6 @@ from __future__ import annotations
 import hmac
 import re
 import unicodedata
-from decimal import Decimal
 from enum import StrEnum
 
 from app.core.money import Money
@@ -78,14 +77,14 @@ def name_matches(typed: str, on_file: str) -> bool:
     return bool(expected) and hmac.compare_digest(fold_name(typed).encode(), expected.encode())
 
 
-def amount_matches(typed: str, last_bill: Decimal | None) -> bool:
+def amount_matches(typed: str, last_bill: Money | None) -> bool:
     """True when the typed amount is the last bill's to the cent.
 
     No bill, or a bill of $0.00 (anyone could guess it), never matches.
     """
     if last_bill is None:
         return False
-    expected = int((last_bill * 100).to_integral_value())
+    expected = last_bill.cents
     try:
         given = parse_bill_amount(typed)
     except InvalidProof:

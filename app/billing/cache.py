@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from app.billing.client import BillingSource, Pair
 from app.billing.types import AccountHolder, AccountSummary, Bill, Customer, Payment, Reading, Service, Tenure
+from app.core.money import Money
 from app.database.cache import Cache, raise_epoch
 
 #: Key namespace of everything here; the version in each key changes when the value's shape does.
@@ -40,14 +40,21 @@ def encode_summary(summary: AccountSummary) -> bytes:
             "route": summary.route,
             "status": summary.status,
             "bill_delivery": summary.bill_delivery,
-            "current_balance": str(summary.current_balance),
-            "amount_due_now": str(summary.amount_due_now),
+            "current_balance": summary.current_balance.cents,
+            "amount_due_now": summary.amount_due_now.cents,
             "due_date": summary.due_date.isoformat() if summary.due_date else None,
             "last_bill_date": summary.last_bill_date.isoformat() if summary.last_bill_date else None,
             "tenure": [tenure.start.isoformat(), tenure.end.isoformat() if tenure.end else None],
         },
         separators=(",", ":"),
     ).encode()
+
+
+def _money(cents: Any) -> Money:
+    """Integer cents as the cache keeps them (a float, a string or anything else is no summary)."""
+    if not isinstance(cents, int) or isinstance(cents, bool):
+        raise TypeError("not integer cents")
+    return Money(cents)
 
 
 def decode_summary(raw: bytes) -> AccountSummary | None:
@@ -62,8 +69,8 @@ def decode_summary(raw: bytes) -> AccountSummary | None:
             route=data["route"],
             status=data["status"],
             bill_delivery=data["bill_delivery"],
-            current_balance=Decimal(data["current_balance"]),
-            amount_due_now=Decimal(data["amount_due_now"]),
+            current_balance=_money(data["current_balance"]),
+            amount_due_now=_money(data["amount_due_now"]),
             due_date=_day(data["due_date"]),
             last_bill_date=_day(data["last_bill_date"]),
             tenure=Tenure(data["account_no"], data["customer_id"], date.fromisoformat(start), _day(end)),

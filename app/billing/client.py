@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from datetime import date
-from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import Date, Integer, String, and_, bindparam, case, exists, func, or_, select, update
@@ -43,13 +42,9 @@ from app.billing.types import (
     Service,
     Tenure,
 )
+from app.core.money import Money
 
 Pair = tuple[str, str]
-
-
-def cents(value: int | None) -> Decimal:
-    """Integer cents as a two-place ``Decimal`` of dollars."""
-    return (Decimal(value or 0) / 100).quantize(Decimal("0.01"))
 
 
 class BillingSource(Protocol):
@@ -318,7 +313,7 @@ class SqlBillingSource:
         )
         name = select(BillingCustomer.last_name).filter_by(customer_id=customer_id).scalar_subquery()
         last_name, amount = session.execute(select(name, last_bill)).one()
-        return AccountHolder(account_no, customer_id, last_name or "", None if amount is None else cents(amount))
+        return AccountHolder(account_no, customer_id, last_name or "", None if amount is None else Money(amount))
 
     def summaries(self, pairs: Sequence[Pair], *, today: date) -> dict[Pair, AccountSummary]:
         """Summaries for many pairs in one prepared statement, however many pairs there are."""
@@ -351,8 +346,8 @@ class SqlBillingSource:
                 route=row.route,
                 status="closed" if closed else row.status,
                 bill_delivery=row.bill_delivery,
-                current_balance=cents(row.balance),
-                amount_due_now=cents(max(row.due_now or 0, 0)),
+                current_balance=Money.of(row.balance),
+                amount_due_now=Money(max(row.due_now or 0, 0)),
                 due_date=row.due_date,
                 last_bill_date=row.last_bill,
                 tenure=tenure,
@@ -380,8 +375,8 @@ class SqlBillingSource:
             bill_no=row.bill_no,
             bill_date=row.bill_date,
             due_date=row.due_date,
-            amount=cents(row.amount_cents),
-            balance=cents(row.balance_cents),
+            amount=Money.of(row.amount_cents),
+            balance=Money.of(row.balance_cents),
             is_final=row.is_final,
             lines=lines,
         )
@@ -403,7 +398,7 @@ class SqlBillingSource:
         if row is None:
             return None
         lines = self._read(BILL_LINES, bill_no=row.bill_no)
-        return self._bill(row, tuple(BillLine(service, text, cents(amount)) for service, text, amount in lines))
+        return self._bill(row, tuple(BillLine(service, text, Money.of(amount)) for service, text, amount in lines))
 
     def payments(
         self,
@@ -420,7 +415,7 @@ class SqlBillingSource:
         if bill_no is not None:
             params["bill_no"] = bill_no
         return [
-            Payment(number, posted, cents(amount), method)
+            Payment(number, posted, Money.of(amount), method)
             for number, posted, amount, method in self._read(statement, **params)
         ]
 

@@ -1,13 +1,14 @@
 """Values the billing connector returns: frozen dataclasses, never ORM rows or JSON dicts.
 
-Money is a ``Decimal`` in dollars; dates are calendar dates in the utility's time zone.
+Money is :class:`app.core.money.Money` (integer cents); dates are calendar dates in the utility's time zone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+
+from app.core.money import Money
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class AccountHolder:
     account_no: str
     customer_id: str
     last_name: str
-    last_bill_amount: Decimal | None
+    last_bill_amount: Money | None
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,8 @@ class AccountSummary:
     route: str
     status: str  #: "active" or "closed" (closed also when this customer moved out)
     bill_delivery: str  #: "paper" or "email"
-    current_balance: Decimal
-    amount_due_now: Decimal
+    current_balance: Money
+    amount_due_now: Money
     due_date: date | None
     last_bill_date: date | None
     tenure: Tenure
@@ -87,7 +88,7 @@ class BillLine:
 
     service: str
     description: str
-    amount: Decimal
+    amount: Money
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,8 @@ class Bill:
     bill_no: str
     bill_date: date
     due_date: date
-    amount: Decimal
-    balance: Decimal
+    amount: Money
+    balance: Money
     is_final: bool
     lines: tuple[BillLine, ...] = field(default=())
 
@@ -109,7 +110,7 @@ class Payment:
 
     bill_no: str | None
     posted_on: date
-    amount: Decimal
+    amount: Money
     method: str
 
 

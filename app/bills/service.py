@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import TypeVar
 
 from app.billing.client import BillingSource
 from app.billing.types import AccountSummary, Bill, Customer, Payment, Reading, Service
+from app.core.money import ZERO, Money
 
 T = TypeVar("T")
 
@@ -27,7 +27,7 @@ class PaymentsOverview:
 
     bill_no: str | None
     last_posted: date | None
-    total: Decimal
+    total: Money
 
 
 @dataclass(frozen=True)
@@ -99,10 +99,10 @@ def month_start(day: date, months_back: int = 0) -> date:
 def payments_overview(bills: Sequence[Bill], payments: Sequence[Payment]) -> PaymentsOverview:
     """Summarise the payments applied to the newest bill (``bills`` newest first)."""
     if not bills:
-        return PaymentsOverview(None, None, Decimal("0.00"))
+        return PaymentsOverview(None, None, ZERO)
     latest = bills[0].bill_no
     applied = [p for p in payments if p.bill_no == latest]
-    total = sum((p.amount for p in applied), Decimal("0.00"))
+    total = sum((p.amount for p in applied), ZERO)
     return PaymentsOverview(latest, max((p.posted_on for p in applied), default=None), total)
 
 

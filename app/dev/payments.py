@@ -36,6 +36,7 @@ from werkzeug.exceptions import HTTPException, NotFound, Unauthorized
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from app.core.money import format_money
 from app.dev.ports import accepts_connections, port_taken
 from app.payments.devprocessor import DEV_API_KEY, DEV_WEBHOOK_SECRET, SIGNATURE_HEADER, TIMEOUT
 from app.payments.processor import (
@@ -395,7 +396,7 @@ class DevProcessorServer:
 
     def _page(self, s: _Session, *, error: str = "", form: bool = True) -> Response:
         e = html.escape
-        amount = f"${s.amount_cents / 100:,.2f}"
+        amount = format_money(s.amount_cents, "en")
         title = "Save a payment method" if s.mode == "setup" else f"Pay {amount}"
         parts = [
             "<!doctype html><html lang='en'><head><meta charset='utf-8'>",

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.billing.types import AccountSummary
+from app.core.money import Money
 from app.payments import outbox
 from app.payments.audit import audit, lock_row
 from app.payments.models import AutopayCharge, AutopayEnrolment
@@ -85,7 +86,7 @@ def _autopay_change(session: Session, enrolment: AutopayEnrolment, status: str, 
     """Write the enrolment's state to the billing outbox (active, with its maximum, or cancelled)."""
     payload: dict[str, object] = {"status": status}
     if status == "active":
-        payload["max"] = f"{enrolment.max_cents / 100:.2f}" if enrolment.max_cents is not None else ""
+        payload["max"] = Money(enrolment.max_cents).plain() if enrolment.max_cents is not None else ""
     outbox.record_payload(
         session,
         outbox.AUTOPAY,

@@ -15,7 +15,7 @@ from app.payments.charges import new_receipt_no, settle
 from app.payments.models import AutopayCharge, AutopayEnrolment, Payment
 from app.payments.owed import amount_owed
 from app.payments.processor import CANCELLED, FAILED, OPEN, PROCESSING, SUCCEEDED, Outcome, PaymentProcessor
-from app.payments.rules import Notice, to_cents
+from app.payments.rules import Notice
 
 #: Claimed Auto Pay charges older than this are taken again (the instance that claimed them died);
 #: the processor's idempotency key makes sure the charge happens once.
@@ -57,9 +57,9 @@ def schedule_charges(
         summary = billing.summaries([pair], today=today).get(pair)
         owed = amount_owed(session, summary).cents if summary is not None else 0
         for bill in billing.bills(*pair):
-            if bill.bill_no in known or bill.balance <= 0 or bill.bill_date < enrolment.starts_on:
+            if bill.bill_no in known or bill.balance.cents <= 0 or bill.bill_date < enrolment.starts_on:
                 continue
-            amount = to_cents(bill.balance)
+            amount = bill.balance.cents
             # what the run will charge (``take_charge``): a bill already paid online is not over any maximum
             over = enrolment.max_cents is not None and min(amount, owed) > enrolment.max_cents
             charge = AutopayCharge(
@@ -156,7 +156,7 @@ def take_charge(
     )
     amount = 0
     if bill is not None and summary is not None and not taken:
-        amount = min(charge.amount_cents, to_cents(bill.balance), amount_owed(session, summary).cents)
+        amount = min(charge.amount_cents, bill.balance.cents, amount_owed(session, summary).cents)
     if amount <= 0:
         charge.status = "paid"
         audit(session, "autopay_not_needed", enrolment, None, actor="job", now=now, detail=charge.bill_no)

@@ -18,6 +18,7 @@ from app.auth.security import login_required
 from app.billing import city_today
 from app.billing.types import AccountSummary
 from app.core.clock import utcnow
+from app.core.money import Money
 from app.database.db import db
 from app.payments import bp
 from app.payments.autopay import active_enrolment, apply_setup, cancel_enrolment, change_maximum, start_enrolment
@@ -95,7 +96,7 @@ def autopay(account_no: str) -> ResponseReturnValue:
     enrolment = active_enrolment(db.session(), link.account_no, link.customer_id)
     form = AutopayForm(data={"method": "card"} if request.method == "GET" else None)
     maximum = AutopayMaximumForm(
-        data={"max_amount": f"{enrolment.max_cents / 100:.2f}" if enrolment and enrolment.max_cents else ""}
+        data={"max_amount": Money(enrolment.max_cents).plain() if enrolment and enrolment.max_cents else ""}
     )
     status = 200
     if request.method == "POST":

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.service import retire_kept_pages
+from app.core.money import Money
 from app.payments import outbox
 from app.payments.audit import audit, lock_row
 from app.payments.models import AutopayCharge, Payment
@@ -155,8 +156,8 @@ def _apply(session: Session, payment: Payment, outcome: Outcome, *, actor: str, 
             payment.account_no,
             payment.customer_id,
             {
-                "amount": f"{payment.amount_cents / 100:.2f}",
-                "fee": f"{payment.fee_cents / 100:.2f}",
+                "amount": Money(payment.amount_cents).plain(),
+                "fee": Money(payment.fee_cents).plain(),
                 "method": payment.method,
                 "receipt": payment.receipt_no,
                 "reference": payment.reference,
@@ -177,8 +178,8 @@ def _record_return(session: Session, payment: Payment, *, now: datetime) -> None
         payment.account_no,
         payment.customer_id,
         {
-            "amount": f"{payment.amount_cents / 100:.2f}",
-            "fee": f"{payment.fee_cents / 100:.2f}",
+            "amount": Money(payment.amount_cents).plain(),
+            "fee": Money(payment.fee_cents).plain(),
             "method": payment.method,
             "reason": payment.failure,
             "receipt": payment.receipt_no,

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.core.clock import utcnow
+from app.core.money import Money
 from app.database.commits import connection_lost
 from app.database.db import db
 from app.database.retry import end_unit_of_work
@@ -20,7 +21,8 @@ from app.payments.configured import payment_processor, payment_rules
 from app.payments.forms import PayForm
 from app.payments.pages import external_url, nothing_charged, unavailable
 from app.payments.processor import ProcessorUnavailable
-from app.payments.rules import Urls, money
+from app.payments.rules import Urls
+from app.web.languages import local_money
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ F = TypeVar("F", bound=PayForm)
 
 def amount_form(form_class: type[F], due_cents: int) -> F:
     """The pay form; on first view it holds the amount due and card."""
-    return form_class(data={"amount": f"{due_cents / 100:.2f}", "method": "card"} if request.method == "GET" else None)
+    return form_class(data={"amount": Money(due_cents).plain(), "method": "card"} if request.method == "GET" else None)
 
 
 def amount_submitted(form: PayForm, allowed: bool) -> tuple[bool, int]:
@@ -41,7 +43,11 @@ def amount_submitted(form: PayForm, allowed: bool) -> tuple[bool, int]:
         if rules.min_cents <= (form.cents or 0) <= rules.max_cents:
             return True, 200
         form.amount.errors = [
-            _("Enter an amount from %(low)s to %(high)s.", low=money(rules.min_cents), high=money(rules.max_cents))
+            _(
+                "Enter an amount from %(low)s to %(high)s.",
+                low=local_money(rules.min_cents),
+                high=local_money(rules.max_cents),
+            )
         ]
     return False, 200
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
@@ -14,22 +13,17 @@ from wtforms import Field, HiddenField, StringField
 from wtforms.validators import ValidationError
 
 from app.accounts.forms import ProofForm
+from app.core.money import Money
 from app.payments.rules import METHODS
 
-_AMOUNT = re.compile(r"^\$?\s*([0-9]{1,7}(?:,[0-9]{3})*|[0-9]+)(?:\.([0-9]{1,2}))?$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 
 
 def parse_amount(raw: str | None) -> int | None:
-    """Dollars as typed ("$1,234.5") to integer cents, or None when it is not an amount."""
-    match = _AMOUNT.match((raw or "").strip())
-    if not match:
-        return None
-    try:
-        dollars = Decimal(match.group(1).replace(",", ""))
-    except InvalidOperation:
-        return None
-    return int(dollars * 100) + int((match.group(2) or "0").ljust(2, "0"))
+    """Dollars as typed (``$1,234.5``, ``82,40``) to integer cents (:meth:`Money.parse`); None when it is not an
+    amount, or is negative."""
+    amount = Money.parse(raw)
+    return amount.cents if amount is not None and amount.cents >= 0 else None
 
 
 def _check_method(field: Field) -> None:

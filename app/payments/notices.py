@@ -8,7 +8,8 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
 from app.mail import send_mail
-from app.payments.rules import Notice, money
+from app.payments.rules import Notice
+from app.web.languages import local_money
 
 #: Each kind of notice's subject and body (any other kind: ``failed``), filled in from the notice when sent.
 MAILS: dict[str, tuple[LazyString, LazyString]] = {
@@ -65,10 +66,10 @@ def send_notice(notice: Notice) -> None:
     """Email a payment or Auto Pay notice (after commit), in the language of the request or the job."""
     subject, body = MAILS.get(notice.kind, MAILS["failed"])
     values = {
-        "amount": money(notice.amount_cents),
+        "amount": local_money(notice.amount_cents),
         "number": notice.account_no,
         "receipt": notice.receipt_no,
-        "max": money(notice.max_cents or 0),
+        "max": local_money(notice.max_cents or 0),
         "phone": current_app.config["UTILITY_PHONE"],
     }
     send_mail(current_app.config, notice.to, str(subject) % values, str(body) % values)

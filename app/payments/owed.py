@@ -13,7 +13,6 @@ from app.billing.models import BillingPayment
 from app.billing.types import AccountSummary
 from app.payments.models import Payment
 from app.payments.processor import PROCESSING, SUCCEEDED
-from app.payments.rules import to_cents
 
 #: Built once: the Account Summary runs it on every visit.
 PENDING_PAYMENTS = (
@@ -79,7 +78,7 @@ def amount_owed(session: Session, summary: AccountSummary) -> Owed:
     """The one rule for what is owed: the billing system's balance less the portal's succeeded payments it has
     not posted yet. The Pay page, Pay Now, the Account Summary and Auto Pay all ask this, and nothing else."""
     pending = pending_payments(session, summary.account_no, summary.customer_id)
-    return Owed(to_cents(summary.current_balance), tuple(pending))
+    return Owed(summary.current_balance.cents, tuple(pending))
 
 
 def match_posted(session: Session, *, now: datetime) -> int:

@@ -29,7 +29,7 @@ from app.payments.notices import send_notice
 from app.payments.owed import amount_owed
 from app.payments.pages import link_summary
 from app.payments.processor import ProcessorUnavailable
-from app.payments.rules import can_pay, money
+from app.payments.rules import can_pay
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,4 @@ def cancelled(public_id: str) -> ResponseReturnValue:
 def receipt(public_id: str) -> ResponseReturnValue:
     """Confirmation: receipt number when paid; declined, cancelled or still waiting otherwise."""
     payment = _own_payment(public_id)
-    return render_template(
-        "payments/receipt.html", payment=payment, money=money, emailed=sends_mail(current_app.config)
-    )
+    return render_template("payments/receipt.html", payment=payment, emailed=sends_mail(current_app.config))

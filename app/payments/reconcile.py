@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.money import Money
 from app.payments.models import Payment, ReconciliationMismatch, ReconciliationRun
 from app.payments.processor import PROCESSING, SUCCEEDED, PaymentProcessor, ProcessorRecord, ProcessorUnavailable
 
@@ -44,7 +45,7 @@ class Difference:
     def line(self) -> str:
         """One line of the command's report."""
         money = " ".join(
-            f"{side} {cents / 100:,.2f}"
+            f"{side} {Money(cents).plain()}"
             for side, cents in (("processor", self.processor_cents), ("portal", self.portal_cents))
             if cents is not None
         )

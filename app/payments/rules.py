@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
 from app.billing.types import AccountSummary
 from app.core.fees import Fee
@@ -52,16 +51,6 @@ class Notice:
     max_cents: int | None = None
     receipt_no: str = ""
     failure: str = ""
-
-
-def to_cents(amount: Decimal) -> int:
-    """Dollars (two places) to integer cents."""
-    return int((amount * 100).to_integral_value(rounding=ROUND_HALF_UP))
-
-
-def money(cents: int) -> str:
-    """Integer cents as the emails and the receipt page show them: "$1,234.50"."""
-    return f"${cents / 100:,.2f}"
 
 
 def can_pay(summary: AccountSummary) -> bool:

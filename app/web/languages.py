@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from app.core.clock import as_utc
 from app.core.config import get_settings
+from app.core.money import Money, format_money
 
 babel = Babel()
 
@@ -98,6 +99,12 @@ def memoized_format(format_value: Callable[..., str]) -> Callable[..., str]:
         return found
 
     return formatted
+
+
+def local_money(value: Money | int) -> str:
+    """``value`` (Money, or integer cents) in the request's language, or the one an email is forced into:
+    what the ``money`` filter prints."""
+    return format_money(value, str(get_locale() or "en"))
 
 
 def _translations() -> Any:
@@ -242,13 +249,10 @@ def init_app(app: Flask) -> None:
                 ("dateformat", flask_babel.format_date),
                 ("datetimeformat", format_city_datetime),
                 ("numberformat", flask_babel.format_number),
-                ("currencyformat", flask_babel.format_currency),
+                ("money", local_money),
             )
         }
     )
-    currency = app.jinja_env.filters["currencyformat"]
-    app.jinja_env.globals["format_usd"] = lambda amount: currency(amount, "USD")
-    app.jinja_env.filters["usd"] = app.jinja_env.globals["format_usd"]
     # Template gettext callables that reuse the request's translations (Flask-Babel looks them up per call).
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda s: _translations().ugettext(s),

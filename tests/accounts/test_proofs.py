@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -17,6 +16,7 @@ from app.billing import demo
 from app.billing.client import SqlBillingSource
 from app.billing.models import BillingAccount, BillingBill, BillingCustomer, BillingOccupancy
 from app.billing.types import Tenure
+from app.core.money import Money
 from tests.accounts.test_service import ADDR, NOW, RULES, link, make_resident, outcomes
 from tests.billing.fixtures import TODAY
 
@@ -126,11 +126,11 @@ def test_amounts_that_are_not_money_are_refused(typed: str, reason: str) -> None
 
 
 def test_no_bill_or_a_zero_bill_never_matches() -> None:
-    assert proofs.amount_matches("84.50", Decimal("84.50"))
-    assert not proofs.amount_matches("84.51", Decimal("84.50"))
+    assert proofs.amount_matches("84.50", Money(8450))
+    assert not proofs.amount_matches("84.51", Money(8450))
     assert not proofs.amount_matches("0", None)
-    assert not proofs.amount_matches("0.00", Decimal("0.00"))  # anyone could guess it
-    assert not proofs.amount_matches("not money", Decimal("84.50"))
+    assert not proofs.amount_matches("0.00", Money(0))  # anyone could guess it
+    assert not proofs.amount_matches("not money", Money(8450))
 
 
 # --- the billing source's account holder --------------------------------------------------------------
@@ -142,7 +142,7 @@ def test_account_holder_is_the_current_customer(
     holder = billing.account_holder("100004")  # 2000004 moved out, 2000400 moved in
     assert holder is not None and holder.customer_id == "2000400"
     newest = last_bill(db_session, "100004", "2000400")
-    assert holder.last_bill_amount == Decimal(newest.amount_cents) / 100
+    assert holder.last_bill_amount == Money(newest.amount_cents)
     closed = billing.account_holder("100003")  # nobody lives there: its last customer
     assert closed is not None and closed.customer_id == "2000003"
     assert billing.account_holder("999999") is None

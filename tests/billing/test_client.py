@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 from flask import Flask
 
 from app.billing import demo
 from app.billing.client import SqlBillingSource
+from app.core.money import Money
 from tests.billing.fixtures import TODAY, count_queries
 
 
@@ -46,8 +46,8 @@ def test_new_occupant_never_sees_previous_occupant(demo_data: demo.DemoCounts, b
 def test_summary_balances(demo_data: demo.DemoCounts, billing: SqlBillingSource) -> None:
     summary = billing.summaries([("100001", "2000001")], today=TODAY)[("100001", "2000001")]
     bills = billing.bills("100001", "2000001")
-    assert summary.current_balance == sum((b.balance for b in bills), Decimal("0"))
-    assert summary.due_date == min(b.due_date for b in bills if b.balance > 0)
+    assert summary.current_balance == sum((b.balance for b in bills), Money(0))
+    assert summary.due_date == min(b.due_date for b in bills if b.balance.cents > 0)
     assert summary.last_bill_date == bills[0].bill_date
     late = billing.summaries([("100001", "2000001")], today=date(2027, 1, 1))[("100001", "2000001")]
     assert late.amount_due_now == late.current_balance
@@ -57,7 +57,7 @@ def test_bill_lines_add_up(demo_data: demo.DemoCounts, billing: SqlBillingSource
     latest = billing.bills("100001", "2000001")[0]
     bill = billing.bill("100001", "2000001", latest.bill_no)
     assert bill is not None and bill.lines
-    assert sum((line.amount for line in bill.lines), Decimal("0")) == bill.amount
+    assert sum((line.amount for line in bill.lines), Money(0)) == bill.amount
     assert billing.bill("100002", "2000001", latest.bill_no) is None
     assert billing.bill("100001", "2000003", latest.bill_no) is None
 

@@ -47,7 +47,7 @@ def test_demo_has_documented_pairs(db_session: Session) -> None:
     assert counts.bills > 300 * 20
     summaries = source.summaries([("100001", "2000001"), ("100002", "2000001"), ("100003", "2000003")], today=TODAY)
     assert summaries[("100001", "2000001")].status == "active"
-    assert summaries[("100001", "2000001")].current_balance > 0
+    assert summaries[("100001", "2000001")].current_balance.cents > 0
     assert summaries[("100002", "2000001")].status == "active"
     assert summaries[("100003", "2000003")].status == "closed"
     assert source.bills("100003", "2000003")[0].is_final

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 from app.billing import demo
 from app.billing.client import SqlBillingSource
 from app.billing.types import Bill, Payment, Reading
 from app.bills import service
+from app.core.money import Money
 from tests.billing.fixtures import TODAY
 
 
@@ -20,16 +20,16 @@ def test_month_start() -> None:
 
 def test_payments_overview_sums_payments_on_latest_bill() -> None:
     bills = [
-        Bill("B2", date(2026, 10, 5), date(2026, 10, 25), Decimal("50.00"), Decimal("10.00"), False),
-        Bill("B1", date(2026, 9, 5), date(2026, 9, 25), Decimal("40.00"), Decimal("0.00"), False),
+        Bill("B2", date(2026, 10, 5), date(2026, 10, 25), Money(5000), Money(1000), False),
+        Bill("B1", date(2026, 9, 5), date(2026, 9, 25), Money(4000), Money(0), False),
     ]
     payments = [
-        Payment("B2", date(2026, 10, 20), Decimal("25.00"), "Online"),
-        Payment("B2", date(2026, 10, 10), Decimal("15.00"), "Check"),
-        Payment("B1", date(2026, 9, 20), Decimal("40.00"), "Online"),
+        Payment("B2", date(2026, 10, 20), Money(2500), "Online"),
+        Payment("B2", date(2026, 10, 10), Money(1500), "Check"),
+        Payment("B1", date(2026, 9, 20), Money(4000), "Online"),
     ]
     overview = service.payments_overview(bills, payments)
-    assert overview == service.PaymentsOverview("B2", date(2026, 10, 20), Decimal("40.00"))
+    assert overview == service.PaymentsOverview("B2", date(2026, 10, 20), Money(4000))
     assert service.payments_overview([], []).bill_no is None
 
 

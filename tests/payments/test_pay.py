@@ -165,11 +165,19 @@ def test_a_double_submit_makes_one_payment(pay_app: Flask, pat: FlaskClient, pro
 
 
 def test_amounts_outside_the_limits_are_refused(pay_app: Flask, pat: FlaskClient) -> None:
-    for amount in ("0.50", "5000.01", "12,34", "abc"):
+    for amount in ("0.50", "5000.01", "1.000", "12,345", "abc"):
         response = start_payment(pat, amount=amount)
         assert response.status_code == 200, amount
         assert "usa-error-message" in response.get_data(as_text=True)
     assert payments(pay_app) == []
+
+
+def test_an_amount_with_a_decimal_comma_is_read_as_the_spanish_pages_show_it(pay_app: Flask, pat: FlaskClient) -> None:
+    """ "12,34" (how the Spanish pages write $12.34) is $12.34, never $1,234; "1.000" is no amount at all."""
+    response = start_payment(pat, amount="12,34")
+    assert response.status_code == 303
+    (payment,) = payments(pay_app)
+    assert payment.amount_cents == 1234
 
 
 def test_previous_occupant_and_closed_account_cannot_pay(pay_app: Flask, pat: FlaskClient) -> None:
