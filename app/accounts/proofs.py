@@ -12,6 +12,7 @@ import unicodedata
 from enum import StrEnum
 
 from app.core.money import Money
+from app.core.refusals import Refused
 
 
 class LinkProof(StrEnum):
@@ -22,12 +23,8 @@ class LinkProof(StrEnum):
     LAST_BILL_AMOUNT = "last_bill_amount"
 
 
-class InvalidProof(ValueError):
+class InvalidProof(Refused, ValueError):
     """Input that cannot be a last name or an amount; ``reason`` is empty, too_long or format."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 #: The longest last name accepted (the extract's column size).

@@ -23,6 +23,7 @@ from app.billing.client import BillingSource, Pair
 from app.billing.types import AccountSummary, Tenure
 from app.core.clock import as_utc
 from app.core.config import Settings
+from app.core.refusals import Refused
 
 #: Outcomes that count toward the attempt limits: only wrong pairs, i.e. possible guessing.
 COUNTED_OUTCOMES = (Outcome.FAILED_NOT_FOUND,)
@@ -81,12 +82,8 @@ class LinkNotFound(LookupError):
     """The resident has no link to that account."""
 
 
-class InvalidNumber(ValueError):
+class InvalidNumber(Refused, ValueError):
     """Input that cannot be an account number or customer ID; ``reason`` is empty, characters or too_long."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,13 @@ base class is named for the exchange with the provider, not for sign-in alone.
 
 from __future__ import annotations
 
+from app.core.refusals import Refused
 
-class OidcError(Exception):
+
+class OidcError(Refused):
     """The OpenID exchange failed; ``reason`` is for the log, the caller chooses what the resident reads."""
 
     status = 400
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class SignInExpired(OidcError):

@@ -13,18 +13,15 @@ from app.activity.service import record_event
 from app.billing.client import BillingSource
 from app.billing.exchange import BILL_DELIVERY, record_change
 from app.billing.types import AccountSummary
+from app.core.refusals import Refused
 
 EMAIL = "email"
 PAPER = "paper"
 CHOICES = (EMAIL, PAPER)
 
 
-class DeliveryError(Exception):
+class DeliveryError(Refused):
     """The change cannot be made; ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

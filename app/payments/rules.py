@@ -6,16 +6,13 @@ from dataclasses import dataclass
 
 from app.billing.types import AccountSummary
 from app.core.fees import Fee
+from app.core.refusals import Refused
 
 METHODS = ("card", "ach")
 
 
-class PaymentError(Exception):
+class PaymentError(Refused):
     """A payment cannot be made; ``reason`` says why (amount, method, not_allowed)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
