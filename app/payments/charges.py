@@ -155,19 +155,24 @@ def _apply(session: Session, payment: Payment, outcome: Outcome, *, actor: str, 
             outbox.PAYMENT,
             payment.account_no,
             payment.customer_id,
-            {
-                "amount": Money(payment.amount_cents).plain(),
-                "fee": Money(payment.fee_cents).plain(),
-                "method": payment.method,
-                "receipt": payment.receipt_no,
-                "reference": payment.reference,
-            },
+            _payment_fields(payment),
             resident_id=payment.resident_id,
             now=now,
         )
     audit(session, f"payment_{after}", payment, payment.resident_id, actor=actor, now=now, detail=outcome.failure)
     session.flush()
     return before
+
+
+def _payment_fields(payment: Payment) -> dict[str, str | None]:
+    """What the changes file says of a payment (docs/billing-extract.md): amount, fee, method, receipt, reference."""
+    return {
+        "amount": Money(payment.amount_cents).plain(),
+        "fee": Money(payment.fee_cents).plain(),
+        "method": payment.method,
+        "receipt": payment.receipt_no,
+        "reference": payment.reference,
+    }
 
 
 def _record_return(session: Session, payment: Payment, *, now: datetime) -> None:
@@ -177,14 +182,7 @@ def _record_return(session: Session, payment: Payment, *, now: datetime) -> None
         outbox.PAYMENT_RETURNED,
         payment.account_no,
         payment.customer_id,
-        {
-            "amount": Money(payment.amount_cents).plain(),
-            "fee": Money(payment.fee_cents).plain(),
-            "method": payment.method,
-            "reason": payment.failure,
-            "receipt": payment.receipt_no,
-            "reference": payment.reference,
-        },
+        _payment_fields(payment) | {"reason": payment.failure},
         resident_id=payment.resident_id,
         now=now,
     )
