@@ -16,6 +16,7 @@ from app.accounts import service
 from app.accounts.forms import ProofForm
 from app.accounts.proofs import LinkProof
 from app.accounts.service import LinkRules
+from app.billing import billing_source
 from app.core.clock import utcnow
 from app.core.config import get_settings
 from app.database.db import db
@@ -51,8 +52,9 @@ class ProofStep(Generic[F]):
         self.error: str | None = None
         self.refusal: ResponseReturnValue | None = None
 
-    def check(self, verify: Callable[[str, str], T]) -> T | None:
-        """The submitted pair checked by ``verify`` (``service.link_account`` or ``service.verify_guest``).
+    def check(self, verify: Callable[..., T]) -> T | None:
+        """The submitted pair checked by ``verify`` (``service.link_account`` or ``service.verify_guest``), given the
+        request's session, the pair, the billing source, the rules, the client address and now.
 
         None when nothing valid was submitted or the pair was refused; a refusal is committed (the limits count
         its audit row) and ``refusal`` or ``error`` says what to show. The caller commits a proved pair.
@@ -61,7 +63,15 @@ class ProofStep(Generic[F]):
             return None
         account_no = self.form.account_no.data
         try:
-            return verify(account_no, self.form.proof_field.data)
+            return verify(
+                db.session(),
+                account_no=account_no,
+                proof=self.form.proof_field.data,
+                billing=billing_source(),
+                rules=self.rules,
+                client_addr=client_addr(),
+                now=utcnow(),
+            )
         except service.RateLimited as exc:
             db.session.commit()
             self.refusal = _too_many_attempts(exc)

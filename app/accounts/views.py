@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 from flask import abort, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
@@ -44,19 +45,7 @@ def settings() -> ResponseReturnValue:
 def link_account() -> ResponseReturnValue:
     """Account Link Setup: the account number and the city's proof (customer ID, last name or bill amount)."""
     step = ProofStep(LinkAccountForm)
-    rules = step.rules
-    link = step.check(
-        lambda account_no, proof: service.link_account(
-            db.session(),
-            g.resident.id,
-            account_no,
-            proof,
-            billing=billing_source(),
-            rules=rules,
-            client_addr=client_addr(),
-            now=utcnow(),
-        )
-    )
+    link = step.check(partial(service.link_account, resident_id=g.resident.id))
     if step.refusal is not None:
         return step.refusal
     if link is not None:
@@ -67,9 +56,9 @@ def link_account() -> ResponseReturnValue:
         "accounts/link.html",
         form=step.form,
         form_error=step.error,
-        account_length=rules.account_length,
-        customer_length=rules.customer_length,
-        proof=rules.proof.value,
+        account_length=step.rules.account_length,
+        customer_length=step.rules.customer_length,
+        proof=step.rules.proof.value,
     )
 
 

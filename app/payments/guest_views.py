@@ -7,10 +7,9 @@ import time
 from flask import redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 
-from app.accounts.proof_flow import ProofStep, client_addr
+from app.accounts.proof_flow import ProofStep
 from app.accounts.service import verify_guest
 from app.billing import billing_source, city_today
-from app.core.clock import utcnow
 from app.database.db import db
 from app.payments import bp
 from app.payments.checkout import amount_form, amount_submitted, start_checkout
@@ -35,17 +34,7 @@ def mask_address(address: str) -> str:
 def guest_lookup() -> ResponseReturnValue:
     """Pay Now: the account number and the linking proof from the bill; the same attempt limits as linking."""
     step = ProofStep(GuestLookupForm)
-    tenure = step.check(
-        lambda account_no, proof: verify_guest(
-            db.session(),
-            account_no,
-            proof,
-            billing=billing_source(),
-            rules=step.rules,
-            client_addr=client_addr(),
-            now=utcnow(),
-        )
-    )
+    tenure = step.check(verify_guest)
     if step.refusal is not None:
         return step.refusal
     if tenure is not None:
