@@ -141,3 +141,24 @@ def test_previous_occupant_sees_services_stopped_when_they_left(
         expect(stop).to_have_text(re.compile(r"\d{4}"))  # a stop date, the day they moved out
         expect(stop).to_be_visible()
     check(page, width)
+
+
+def test_chart_names_each_labelled_month_with_its_year(
+    open_page: Callable[[str], Any], live_portal: str, demo_app: Flask, width: int
+) -> None:
+    page = open_page("resident@example.org")
+    add_links(demo_app, resident_id(demo_app, "resident@example.org"), [("100001", "2000001")])
+    page.goto(f"{live_portal}/accounts/100001/consumption")
+    chart = page.locator(".portal-chart__svg").bounding_box()
+    assert chart is not None
+    labels = [label for label in page.locator(".portal-chart__axis--x").all() if label.is_visible()]
+    assert len(labels) == (4 if width < 640 else 8)
+    right = chart["x"]
+    for label in labels:
+        text = label.text_content() or ""
+        assert re.fullmatch(r"\w+\.? 20\d\d", text), text  # "Feb 2025", not "Feb 25"
+        box = label.bounding_box()
+        assert box is not None and box["x"] >= right, "labels overlap"
+        right = box["x"] + box["width"]
+    assert right <= chart["x"] + chart["width"], "the last label is cut off"
+    check(page, width)
