@@ -12,6 +12,8 @@ import pytest
 from flask import Flask
 from playwright.sync_api import expect
 
+from app.database.db import db
+from app.payments.models import Payment
 from tests.billing.pages import add_links, load_demo, resident_id
 from tests.support.browser import assert_accessible, sign_in_dev
 from tests.support.layout import assert_phone_fit
@@ -59,6 +61,31 @@ def open_page(browser: Any, width: int, language: str, live_portal: str) -> Iter
     yield open_page
     for context in contexts:
         context.close()
+
+
+def add_payment(app: Flask, rid: int) -> None:
+    """A card payment of the resident on 100001 with a processor reference as long as real ones are."""
+    with app.app_context():
+        db.session.add(
+            Payment(
+                public_id="phone-1",
+                idempotency_key="phone-1",
+                receipt_no="P0000000001",
+                source="resident",
+                resident_id=rid,
+                account_no="100001",
+                customer_id="2000001",
+                method="card",
+                amount_cents=12345,
+                fee_cents=0,
+                status="succeeded",
+                processor="dev",
+                checkout_id="devcs_phone_1",
+                reference="ch_3PqRsTuVwXyZ0123456789abcdefGHIJ",
+                method_label="Visa ending in 4242",
+            )
+        )
+        db.session.commit()
 
 
 def check(page: Any, width: int) -> None:
@@ -109,6 +136,7 @@ def test_every_staff_page_fits_a_phone(
     resident = open_page("resident@example.org")
     rid = resident_id(demo_app, "resident@example.org")
     add_links(demo_app, rid, [("100001", "2000001")])
+    add_payment(demo_app, rid)
     resident.goto(f"{live_portal}/account")
     page = open_page("staff@example.org")
     for path in (
@@ -119,6 +147,8 @@ def test_every_staff_page_fits_a_phone(
         "/staff/accounts/100001/payments",
     ):
         page.goto(live_portal + path)
+        if "/residents/" in path or "/payments" in path:
+            expect(page.get_by_text("ch_3PqRsTuVwXyZ0123456789abcdefGHIJ")).to_be_visible()
         check(page, width)
 
 
