@@ -7,12 +7,12 @@ the request. Chart geometry is computed here so that templates only print number
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TypeVar
 
 from app.billing.client import BillingSource
-from app.billing.types import AccountSummary, Bill, Customer, Payment, Reading, Service
+from app.billing.types import AccountSummary, Bill, Customer, Payment, Reading, Service, Tenure
 from app.core.money import ZERO, Money
 
 T = TypeVar("T")
@@ -162,9 +162,22 @@ def get_statement(billing: BillingSource, account_no: str, customer_id: str, *, 
     return Statement(
         summary=summary,
         customer=billing.customer(customer_id),
-        services=billing.services(account_no, customer_id),
+        services=services_during(billing.services(account_no, customer_id), summary.tenure),
         payments=latest_payments(billing, account_no, customer_id),
     )
+
+
+def services_during(services: Sequence[Service], tenure: Tenure) -> list[Service]:
+    """The services as they were for the customer: after they moved out, each stopped on their move-out day."""
+    if tenure.end is None:
+        return list(services)
+    end = tenure.end
+    return [
+        service
+        if service.stop_date is not None and service.stop_date <= end
+        else replace(service, stop_date=end, status="inactive")
+        for service in services
+    ]
 
 
 def nice_scale(value: int, most_steps: int = 5) -> tuple[int, int]:

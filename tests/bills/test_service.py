@@ -6,7 +6,7 @@ from datetime import date
 
 from app.billing import demo
 from app.billing.client import SqlBillingSource
-from app.billing.types import Bill, Payment, Reading
+from app.billing.types import Bill, Payment, Reading, Service, Tenure
 from app.bills import service
 from app.core.money import Money
 from tests.billing.fixtures import TODAY
@@ -103,3 +103,28 @@ def test_page_number_reads_only_positive_whole_numbers_up_to_the_highest_page() 
     assert [service.page_number(v) for v in too_high] == [None] * 5
     assert service.page_number("0" * 5000 + "3") == 3
     assert (service.MAX_PAGE - 1) * service.PAGE_SIZE <= 2**31 - 1  # the highest page's offset fits an INTEGER
+
+
+def test_services_of_a_previous_occupant_stop_on_their_move_out_day() -> None:
+    water = Service("WATER", "1000", date(2020, 1, 1), None, "active", True)
+    trash = Service("TRASH", "3000", date(2020, 1, 1), date(2024, 6, 30), "inactive", False)
+    sewer = Service("SEWER", "2000", date(2020, 1, 1), date(2026, 1, 31), "inactive", False)
+    left = Tenure("100004", "2000004", date(2020, 1, 1), date(2025, 10, 31))
+    assert service.services_during([water, trash, sewer], left) == [
+        Service("WATER", "1000", date(2020, 1, 1), date(2025, 10, 31), "inactive", True),
+        trash,
+        Service("SEWER", "2000", date(2020, 1, 1), date(2025, 10, 31), "inactive", False),
+    ]
+    assert service.services_during([water], Tenure("100001", "2000001", date(2020, 1, 1), None)) == [water]
+
+
+def test_statement_of_previous_occupant_shows_no_active_service(
+    demo_data: demo.DemoCounts, billing: SqlBillingSource
+) -> None:
+    statement = service.get_statement(billing, "100004", "2000004", today=TODAY)
+    assert statement is not None and statement.summary.tenure.end is not None
+    assert statement.services
+    assert {item.status for item in statement.services} == {"inactive"}
+    assert all(
+        item.stop_date is not None and item.stop_date <= statement.summary.tenure.end for item in statement.services
+    )
