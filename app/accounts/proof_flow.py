@@ -41,10 +41,12 @@ def client_addr() -> str:
 class ProofStep(Generic[F]):
     """One visit to a proof page: its form for the city's proof, and what a refused pair shows instead.
 
-    ``refusal`` is the page to answer with (too many attempts), ``error`` the message above the form.
+    ``refusal`` is the page to answer with (too many attempts), ``error`` the message above the form;
+    ``paying`` says the pair is typed to pay without signing in (Pay Now), which the refusals name.
     """
 
-    def __init__(self, form_class: type[F]) -> None:
+    def __init__(self, form_class: type[F], *, paying: bool = False) -> None:
+        self.paying = paying
         self.rules = link_rules()
         self.form = form_class(
             account_length=self.rules.account_length, customer_length=self.rules.customer_length, proof=self.rules.proof
@@ -74,7 +76,7 @@ class ProofStep(Generic[F]):
             )
         except service.RateLimited as exc:
             db.session.commit()
-            self.refusal = _too_many_attempts(exc)
+            self.refusal = _too_many_attempts(exc, self.paying)
         except service.LinkError as exc:
             db.session.commit()
             self.error = _refusal_message(exc, self.rules.proof, account_no)
@@ -149,19 +151,25 @@ def _pair_not_found(proof: LinkProof) -> str:
     )
 
 
-def _too_many_attempts(exc: service.RateLimited) -> ResponseReturnValue:
-    """The 429 page while the attempt limits pause tries, with ``Retry-After``."""
+def _too_many_attempts(exc: service.RateLimited, paying: bool) -> ResponseReturnValue:
+    """The 429 page while the attempt limits pause tries, with ``Retry-After``, in the words of what was tried."""
     wait = max(int((exc.retry_at - utcnow()).total_seconds()) + 1, 1)
-    response = current_app.make_response(
-        render_error(
-            429,
-            title=_("Too many attempts to link an account"),
-            message=_(
-                "For your security, linking is paused after several numbers that didn't match. "
-                "Please try again after %(time)s.",
-                time=_pause_end(exc.retry_at),
-            ),
+    when = _pause_end(exc.retry_at)
+    if paying:
+        title = _("Too many attempts to find your account")
+        message = _(
+            "For your security, Pay Now is paused after several numbers that didn't match. "
+            "Please try again after %(time)s, or call Utility Billing at %(phone)s to pay by phone.",
+            time=when,
+            phone=get_settings().utility_phone,
         )
-    )
+    else:
+        title = _("Too many attempts to link an account")
+        message = _(
+            "For your security, linking is paused after several numbers that didn't match. "
+            "Please try again after %(time)s.",
+            time=when,
+        )
+    response = current_app.make_response(render_error(429, title=title, message=message))
     response.headers["Retry-After"] = str(wait)
     return response

@@ -26,7 +26,7 @@ from app.core.config import Settings
 from app.core.refusals import Refused
 
 #: Outcomes that count toward the attempt limits: only wrong pairs, i.e. possible guessing.
-COUNTED_OUTCOMES = (Outcome.FAILED_NOT_FOUND,)
+COUNTED_OUTCOMES = (Outcome.FAILED_NOT_FOUND, Outcome.FAILED_GUEST_NOT_FOUND)
 #: From this many tries left the pages count them down ("2 tries left").
 WARN_TRIES = 2
 
@@ -312,11 +312,11 @@ def verify_guest(
     limits = _limits(rules, None, client_addr, account)
     retry_at = _wait(session, limits, rules.window, now)
     if retry_at is not None:
-        record_event(session, None, account, Outcome.RATE_LIMITED, client_addr=client_addr, now=now)
+        record_event(session, None, account, Outcome.FAILED_GUEST_RATE_LIMITED, client_addr=client_addr, now=now)
         raise RateLimited(retry_at)
     tenure = proved_tenure(billing, account, proof, rules=rules) if valid else None
     if tenure is None:
-        record_event(session, None, account, Outcome.FAILED_NOT_FOUND, client_addr=client_addr, now=now)
+        record_event(session, None, account, Outcome.FAILED_GUEST_NOT_FOUND, client_addr=client_addr, now=now)
         raise _not_found(session, limits, rules.window, now)
     record_event(session, None, account, Outcome.GUEST_VERIFIED, client_addr=client_addr, now=now)
     return tenure

@@ -28,11 +28,19 @@ class Outcome(enum.StrEnum):
     PAPERLESS_OFF = "paperless_off"
     #: Pay Now without signing in: the pair was right (wrong pairs are FAILED_NOT_FOUND with no resident).
     GUEST_VERIFIED = "guest_verified"
+    #: Pay Now's wrong pair; it counts toward the attempt limits as linking's does (older rows are FAILED_NOT_FOUND).
+    FAILED_GUEST_NOT_FOUND = "failed_guest_not_found"
+    FAILED_GUEST_RATE_LIMITED = "failed_guest_rate_limited"
 
     @property
     def label(self) -> LazyString:
         """What residents and staff read, translated when shown (trusted markup, as translations in templates)."""
         return _LABELS[self]
+
+    @property
+    def is_guest(self) -> bool:
+        """True for Pay Now's outcomes: nobody was signed in."""
+        return self in GUEST_OUTCOMES
 
     @property
     def is_failure(self) -> bool:
@@ -47,8 +55,12 @@ FAILURES = frozenset(
         Outcome.FAILED_ALREADY_LINKED,
         Outcome.FAILED_UNVERIFIED,
         Outcome.RATE_LIMITED,
+        Outcome.FAILED_GUEST_NOT_FOUND,
+        Outcome.FAILED_GUEST_RATE_LIMITED,
     }
 )
+#: Outcomes of Pay Now, where nobody is signed in (the staff console names them so, not "(deleted)").
+GUEST_OUTCOMES = frozenset({Outcome.GUEST_VERIFIED, Outcome.FAILED_GUEST_NOT_FOUND, Outcome.FAILED_GUEST_RATE_LIMITED})
 _LABELS = {
     Outcome.LINKED: _l("Linked"),
     Outcome.UNLINKED: _l("Removed"),
@@ -60,6 +72,8 @@ _LABELS = {
     Outcome.PAPERLESS_ON: _l("Paperless billing turned on"),
     Outcome.PAPERLESS_OFF: _l("Paper bills by mail turned on"),
     Outcome.GUEST_VERIFIED: _l("Pay Now: account numbers matched"),
+    Outcome.FAILED_GUEST_NOT_FOUND: _l("Pay Now: the numbers didn't match"),
+    Outcome.FAILED_GUEST_RATE_LIMITED: _l("Pay Now: too many attempts"),
 }
 
 

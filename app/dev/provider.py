@@ -62,6 +62,16 @@ DEMO_USERS: list[dict[str, Any]] = [
 CDN_STYLESHEET = "https://cdn.jsdelivr.net/npm/@picocss/pico@2/css/pico.min.css"
 LOCAL_STYLESHEET = "/_portal/pico.min.css"
 STYLESHEET_FILE = Path(__file__).resolve().parent / "provider_static" / "pico.min.css"
+#: The portal's own icon, so the provider's pages don't ask for a missing ``/favicon.ico`` (a console error).
+FAVICON = "/_portal/favicon.svg"
+FAVICON_FILE = Path(__file__).resolve().parents[1] / "static" / "favicon.svg"
+#: Said on the sign-in form above the box for an identifier: what a typed one signs in as.
+TYPED_USER_NOTICE = (
+    '<p id="portal-typed-users"><strong>Development only.</strong> An identifier you type signs in as a new user '
+    "whose email address is that identifier, <strong>not verified</strong>: the portal treats them as not "
+    "activated, so they cannot link accounts. To link accounts, choose a demo user below "
+    "(resident@example.org, or staff@example.org for the staff console).</p>"
+)
 
 
 #: Where the provider says what it is, so that ``ensure_running`` reuses only one of ours.
@@ -121,18 +131,31 @@ def start(port: int, *, production: bool) -> werkzeug.serving.BaseWSGIServer:
 
 
 def use_local_stylesheet(provider: flask.Flask) -> None:
-    """Serve the provider's stylesheet from the vendored copy and point its pages at it instead of the CDN."""
+    """Serve the provider's stylesheet from the vendored copy and the portal's icon, point its pages at them
+    instead of the CDN and a missing ``/favicon.ico``, and say on its sign-in form what a typed identifier is."""
 
     @provider.get(LOCAL_STYLESHEET)
     def stylesheet() -> flask.Response:
         return flask.send_file(STYLESHEET_FILE, mimetype="text/css", max_age=3600)
 
+    @provider.get(FAVICON)
+    @provider.get("/favicon.ico")
+    def favicon() -> flask.Response:
+        return flask.send_file(FAVICON_FILE, mimetype="image/svg+xml", max_age=3600)
+
     @provider.after_request
     def local_links(response: flask.Response) -> flask.Response:
         if response.mimetype == "text/html" and not response.direct_passthrough:
             page = response.get_data(as_text=True)
-            if CDN_STYLESHEET in page:
-                response.set_data(page.replace(CDN_STYLESHEET, LOCAL_STYLESHEET))
+            changed = page.replace(CDN_STYLESHEET, LOCAL_STYLESHEET).replace(
+                "<!doctype html>", f'<!doctype html>\n<link rel="icon" href="{FAVICON}" type="image/svg+xml" />', 1
+            )
+            if 'name="sub" placeholder="sub"' in changed:
+                changed = changed.replace(
+                    "<h1>Authorize Client</h1>", "<h1>Authorize Client</h1>\n" + TYPED_USER_NOTICE, 1
+                )
+            if changed != page:
+                response.set_data(changed)
         return response
 
 

@@ -33,7 +33,7 @@ def mask_address(address: str) -> str:
 @bp.route("/pay", methods=["GET", "POST"])
 def guest_lookup() -> ResponseReturnValue:
     """Pay Now: the account number and the linking proof from the bill; the same attempt limits as linking."""
-    step = ProofStep(GuestLookupForm)
+    step = ProofStep(GuestLookupForm, paying=True)
     tenure = step.check(verify_guest)
     if step.refusal is not None:
         return step.refusal

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import AccountLink
 from app.activity.models import FAILURES, AccountEvent, Outcome
 from app.auth.models import PortalSession, Resident
+from app.billing.models import BillingCustomer
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,22 @@ def audit_trail(session: Session, *, resident_id: int | None = None, limit: int 
 
 
 def find_residents(session: Session, query: str, limit: int = 50) -> list[Resident]:
-    """Residents whose email or name contains ``query`` (case-insensitive), by email."""
-    needle = f"%{query.strip().lower()}%"
+    """Residents whose email or name contains ``query``, who linked an account whose number or holder's name
+    (the billing read model's customer) it matches, case-insensitive, by email."""
+    text = query.strip().lower()
+    needle = f"%{text}%"
+    digits = "".join(ch for ch in text if ch.isdigit())
+    holder: ColumnElement[bool] = AccountLink.customer_id.in_(
+        select(BillingCustomer.customer_id).where(func.lower(BillingCustomer.name).like(needle))
+    )
+    if digits and len(digits) == len(text.replace(" ", "").replace("-", "")):
+        # An account number as printed: the links store it normalised, with or without leading zeros.
+        holder = or_(
+            holder,
+            AccountLink.account_no == digits,
+            func.ltrim(AccountLink.account_no, "0") == digits.lstrip("0"),
+        )
+    linked = select(AccountLink.resident_id).where(holder)
     return list(
         session.scalars(
             select(Resident)
@@ -84,6 +99,8 @@ def find_residents(session: Session, query: str, limit: int = 50) -> list[Reside
                     func.lower(Resident.email).like(needle),
                     func.lower(Resident.given_name).like(needle),
                     func.lower(Resident.family_name).like(needle),
+                    func.lower(Resident.given_name + " " + Resident.family_name).like(needle),
+                    Resident.id.in_(linked),
                 )
             )
             .order_by(Resident.email)

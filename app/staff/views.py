@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class ResidentSearchForm(FlaskForm):
-    """Search residents by email or name (GET, so no CSRF token)."""
+    """Search residents by email, name, linked account number or account holder (GET, so no CSRF token)."""
 
     class Meta:
         csrf = False
@@ -64,7 +64,7 @@ def reconciliation() -> ResponseReturnValue:
 
 @bp.get("/residents")
 def residents() -> ResponseReturnValue:
-    """Find a resident by email or name."""
+    """Find a resident by email, name, a linked account's number or its holder's name."""
     form = ResidentSearchForm(request.args)
     found = None
     if form.q.data and form.validate():

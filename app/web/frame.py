@@ -21,7 +21,7 @@ from app.web.languages import language_links
 #: Frames kept per app; emptied when it holds this many (the host is part of the key, and any client sets it).
 FRAME_MEMO_SIZE = 256
 #: Endpoints (or blueprints) the navigation marks as the current page.
-NAV_ENDPOINTS = frozenset({"home.index", "accounts.settings", "main.help_page"})
+NAV_ENDPOINTS = frozenset({"home.index", "accounts.settings", "main.help_page", "payments.guest_lookup"})
 
 
 class Frame(NamedTuple):
@@ -45,6 +45,8 @@ def _nav() -> str:
     endpoint = request.endpoint or ""
     if endpoint in NAV_ENDPOINTS:
         return endpoint
+    if endpoint == "payments.guest_pay":
+        return "payments.guest_lookup"
     return "staff" if request.blueprint == "staff" else ""
 
 

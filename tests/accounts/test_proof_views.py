@@ -199,7 +199,7 @@ def test_pay_now_by_last_bill_amount(make_app: Callable[..., Flask]) -> None:
     assert page.status_code == 200 and "Amount due" in page.get_data(as_text=True)
     with app.app_context():
         outcomes = list(db.session.scalars(select(AccountEvent.outcome).order_by(AccountEvent.id)))
-    assert outcomes == ["failed_not_found", "guest_verified"]
+    assert outcomes == ["failed_guest_not_found", "guest_verified"]
 
 
 def test_pay_now_by_last_name_is_limited_per_account(make_app: Callable[..., Flask]) -> None:

@@ -135,7 +135,7 @@ def test_staff_search_outcomes_and_confirmed_sign_out(sized_page: Any, demo_port
     search = page.get_by_role("button", name="Search")
     expect(search).to_have_text("Search")
     expect(search).to_be_visible()
-    page.get_by_label("Email or name").fill("example.org")
+    page.get_by_label("Email, name or account number").fill("example.org")
     search.click()
     expect(page.get_by_role("link", name="resident@example.org")).to_be_visible()
     assert_fits_the_window(page)

@@ -18,7 +18,7 @@ def test_staff_console_pages_are_accessible(page: Any, live_portal: str) -> None
     page.wait_for_url(f"{live_portal}/staff/")
     assert_accessible(page)
     page.get_by_role("link", name="Find a resident").click()
-    page.get_by_label("Email or name").fill("staff@")
+    page.get_by_label("Email, name or account number").fill("staff@")
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name="staff@example.org").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sam Staff")

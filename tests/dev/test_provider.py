@@ -135,3 +135,21 @@ def test_flask_dev_run_starts_the_provider_with_the_portal(tmp_path: Path) -> No
         process.terminate()
         output = process.communicate(timeout=10)[0].decode()
     assert f"Development OpenID provider: http://localhost:{provider_port}" in output
+
+
+def test_the_provider_pages_have_an_icon_and_say_typed_users_are_unverified(make_app: Callable[..., Flask]) -> None:
+    port = free_port()
+    server = devprovider.start(port, production=False)
+    try:
+        app = make_app(OIDC_ISSUER=None, OIDC_CLIENT_SECRET=None, DEV_OIDC_PORT=port)
+        sign_in_page = requests.get(app.test_client().get("/login").headers["Location"], timeout=5)
+        assert f'<link rel="icon" href="{devprovider.FAVICON}"' in sign_in_page.text
+        assert "not verified" in sign_in_page.text and sign_in_page.text.count('id="portal-typed-users"') == 1
+        for path in (devprovider.FAVICON, "/favicon.ico"):
+            icon = requests.get(f"http://localhost:{port}{path}", timeout=5)
+            assert icon.status_code == 200 and icon.headers["Content-Type"].startswith("image/svg+xml")
+        error_page = requests.get(f"http://localhost:{port}/oauth2/authorize?client_id=nobody", timeout=5)
+        assert f'href="{devprovider.FAVICON}"' in error_page.text and "portal-typed-users" not in error_page.text
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -56,15 +56,24 @@ def test_guest_pays_with_the_pair_from_the_bill_and_gets_a_receipt_by_email(pay_
 
 def test_wrong_pairs_are_limited_like_linking(pay_app: Flask) -> None:
     client = pay_app.test_client()
+    said = []
     for n in range(5):
         response = lookup(client, "100001", f"999999{n}")
         assert response.status_code == 200  # type: ignore[attr-defined]
-        assert "find an account with that account number" in response.get_data(as_text=True)  # type: ignore[attr-defined]
+        said.append(response.get_data(as_text=True))  # type: ignore[attr-defined]
+        assert "find an account with that account number" in said[-1]
+    assert not any("tries left" in page or "1 try left" in page for page in said[:2])
+    assert "2 tries left" in said[2] and "1 try left" in said[3]
+    assert "that was the last try for now" in said[4] and "Central Standard Time" in said[4]
     blocked = lookup(client, "100001", "2000001")  # even the right pair now waits
     assert blocked.status_code == 429 and blocked.headers["Retry-After"]  # type: ignore[attr-defined]
+    page = blocked.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "Too many attempts to find your account" in page and "Pay Now is paused" in page
+    assert "link" not in page.split("<main", 1)[1].split("</main>", 1)[0].lower().replace("usa-link", "")
+    assert "Central Standard Time" in page
     with pay_app.app_context():
         outcomes = list(db.session.scalars(select(AccountEvent.outcome).order_by(AccountEvent.id)))
-    assert outcomes == ["failed_not_found"] * 5 + ["rate_limited"]
+    assert outcomes == ["failed_guest_not_found"] * 5 + ["failed_guest_rate_limited"]
 
 
 def test_a_previous_occupant_cannot_pay_now(pay_app: Flask) -> None:

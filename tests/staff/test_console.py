@@ -138,7 +138,11 @@ def test_sign_out_everywhere_asks_first(client: FlaskClient, app: Flask) -> None
         'main form[method="post"]'
     )
     confirm = html_page(client.get(f"/staff/residents/{resident_id}/sign-out"))
-    assert confirm.status == 200 and confirm.h1.endswith("out everywhere?") and "This ends all 1 of" in confirm.text
+    assert (
+        confirm.status == 200
+        and confirm.h1.endswith("out everywhere?")
+        and "This ends this resident's one signed-in portal session" in confirm.text
+    )
     assert confirm.select(f'form[action="/staff/residents/{resident_id}/sign-out"]')
     assert other.get("/account").status_code == 200  # asking ends nothing
 
@@ -152,4 +156,53 @@ def test_staff_sees_billing_imports(client: FlaskClient, app: Flask, tmp_path) -
     demo.synth_extract(tmp_path / "x", today=TODAY, accounts=4)
     assert app.test_cli_runner().invoke(args=["billing", "import", str(tmp_path / "x")]).exit_code == 0
     html = client.get("/staff/").get_data(as_text=True)
-    assert "Last successful import:" in html and "succeeded (full)" in html and "4 accounts" in html
+    assert "Last successful import:" in html and "Imported (full)" in html and "4 accounts" in html
+
+
+def test_staff_find_residents_by_linked_account_number_and_holder_name(make_app: Callable[..., Flask]) -> None:
+    from app.billing.models import BillingCustomer
+    from tests.billing.pages import load_demo
+
+    app = make_app()
+    load_demo(app)
+    other, client = app.test_client(), app.test_client()
+    open_session(other, "holder", email="h@example.org", given_name="Hal", family_name="Holder")
+    resident_id = _resident_id(app, "holder")
+    with app.app_context():
+        db.session.add(AccountLink(resident_id=resident_id, account_no="100001", customer_id="2000001"))
+        db.session.commit()
+        holder = db.session.get(BillingCustomer, "2000001")
+        assert holder is not None
+        surname = holder.name.split()[-1]
+    open_session(client, "clerk", **STAFF)
+    for query in ("100001", " 100001 ", surname.upper(), "hal holder"):
+        results = client.get("/staff/residents", query_string={"q": query}).get_data(as_text=True)
+        assert f"/staff/residents/{resident_id}" in results, query
+    assert "/staff/accounts/100001/payments" in client.get("/staff/residents?q=100001").get_data(as_text=True)
+    assert f"/staff/residents/{resident_id}" not in client.get("/staff/residents?q=100002").get_data(as_text=True)
+
+
+def test_staff_console_names_pay_now_guests_and_speaks_spanish(client: FlaskClient, app: Flask) -> None:
+    with app.app_context():
+        for outcome in ("failed_guest_not_found", "guest_verified", "failed_not_found"):
+            db.session.add(
+                AccountEvent(
+                    resident_id=None,
+                    account_no="100001",
+                    client_addr="203.0.113.9",
+                    outcome=outcome,
+                    occurred_at=utcnow(),
+                )
+            )
+        db.session.commit()
+    open_session(client, "clerk", **STAFF)
+    page = html_page(client.get("/staff/"))
+    assert page.text.count("Pay Now guest (not signed in)") == 2 and page.text.count("(deleted)") == 1
+    assert "Pay Now: the numbers didn't match" in page.text and "Not linked" in page.text
+    spanish = html_page(client.get("/staff/", headers={"Accept-Language": "es"}))
+    assert (
+        "Invitado de Pagar ahora (sin sesión)" in spanish.text
+        and "Pagar ahora: los números no coincidieron" in spanish.text
+    )
+    confirm = html_page(client.get(f"/staff/residents/{_resident_id(app, 'clerk')}/sign-out"))
+    assert "This ends this resident's one signed-in portal session" in confirm.text
