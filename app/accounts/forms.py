@@ -12,6 +12,7 @@ from wtforms.validators import ValidationError
 
 from app.accounts.proofs import InvalidProof, LinkProof, check_name, parse_bill_amount
 from app.accounts.service import InvalidNumber, normalise_number
+from app.web.languages import local_typed_money
 
 #: Longest raw input accepted, separators included (a six-digit number typed with spaces fits easily).
 MAX_INPUT = 40
@@ -107,7 +108,10 @@ class ProofForm(FlaskForm):
         except InvalidProof as exc:
             if exc.reason == "empty":
                 raise ValidationError(_("Enter the amount of your last bill.")) from None
-            raise ValidationError(_("Enter the amount in dollars and cents, for example 42.50.")) from None
+            example = local_typed_money(4250)
+            raise ValidationError(
+                _("Enter the amount in dollars and cents, for example %(example)s.", example=example)
+            ) from None
 
 
 class LinkAccountForm(ProofForm):

@@ -23,6 +23,9 @@ PENDING_TTL = 15 * 60
 #: How many sign-ins (browser tabs) may be under way at once in one session.
 PENDING_MAX = 5
 _KEY = "oidc_pending"
+#: What a page asking for a re-authentication keeps for after it (a form's values): the session key it writes
+#: before sending the resident to sign in, and where the callback puts it back in the renewed session.
+CARRY_KEY = "reauth_carry"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class CompletedSignIn:
     next_target: str
     #: True when the sign-in was a re-authentication (``prompt=login`` with ``max_age``).
     reauth: bool = False
+    #: What the page that asked for the re-authentication kept (``CARRY_KEY``), for the renewed session.
+    carry: dict[str, Any] | None = None
 
 
 def authorize_redirect(
@@ -42,8 +47,10 @@ def authorize_redirect(
     next_target: str,
     extra: Mapping[str, str] | None = None,
     reauth: bool = False,
+    carry: Mapping[str, Any] | None = None,
 ) -> Response:
-    """Redirect to the provider's authorization endpoint and remember this sign-in until its callback."""
+    """Redirect to the provider's authorization endpoint and remember this sign-in (and ``carry``) until its
+    callback."""
     request = client.begin(redirect_uri, extra)
     now = int(time.time())
     waiting: dict[str, Any] = {
@@ -58,6 +65,8 @@ def authorize_redirect(
         "at": now,
         "reauth": reauth,
     }
+    if carry:
+        waiting[request.state]["carry"] = dict(carry)
     session[_KEY] = waiting
     return redirect(request.url)
 
@@ -84,4 +93,10 @@ def authorize_access_token(client: OidcClient, params: Mapping[str, str], redire
     if not code:
         raise OidcError("callback without code")
     result = client.finish(code, entry["nonce"], entry["verifier"], redirect_uri)
-    return CompletedSignIn(result=result, next_target=str(entry.get("next") or ""), reauth=bool(entry.get("reauth")))
+    carry = entry.get("carry")
+    return CompletedSignIn(
+        result=result,
+        next_target=str(entry.get("next") or ""),
+        reauth=bool(entry.get("reauth")),
+        carry=carry if isinstance(carry, dict) else None,
+    )

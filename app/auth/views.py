@@ -18,7 +18,7 @@ from app.auth import bp, oidc_client
 from app.auth.errors import OidcError, ProviderUnavailable, SignInExpired
 from app.auth.security import is_safe_next
 from app.auth.service import record_sign_in, roles_from_claims
-from app.auth.signin import authorize_access_token, authorize_redirect
+from app.auth.signin import CARRY_KEY, authorize_access_token, authorize_redirect
 from app.core.clock import utcnow
 from app.core.config import get_settings
 from app.database.commits import not_repeatable
@@ -113,9 +113,15 @@ def login() -> ResponseReturnValue:
     if reauth:  # ASVS re-authentication before a sensitive change: the provider must ask again
         extra["prompt"] = "login"
         extra["max_age"] = str(get_settings().reauth_minutes * 60)
+    carry = session.pop(CARRY_KEY, None) if reauth else None
     try:
         return authorize_redirect(
-            oidc_client(), _external("auth.callback"), next_target=_next_target(), extra=extra, reauth=reauth
+            oidc_client(),
+            _external("auth.callback"),
+            next_target=_next_target(),
+            extra=extra,
+            reauth=reauth,
+            carry=carry if isinstance(carry, dict) else None,
         )
     except OidcError as exc:
         return sign_in_failed(exc)
@@ -162,6 +168,8 @@ def callback() -> ResponseReturnValue:
     session["login_at"] = int(time.time())
     session["auth_time"] = auth_time
     session["roles"] = roles_from_claims(claims, get_settings().oidc_roles_claim)
+    if done.reauth and done.carry:
+        session[CARRY_KEY] = done.carry  # the page that asked for it reads it (and checks it again)
     log.info("resident %s signed in", resident_id)
     return redirect(done.next_target if is_safe_next(done.next_target) else url_for("home.index"))
 

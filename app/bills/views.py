@@ -21,7 +21,9 @@ from app.bills.service import PAGE_SIZE, consumption_history, get_statement, pag
 from app.core.clock import utcnow
 from app.database.db import db
 from app.database.reads import read_session
+from app.payments.autopay import active_enrolment
 from app.payments.owed import amount_owed
+from app.payments.pages import summary_due
 from app.payments.rules import can_pay
 
 
@@ -45,7 +47,8 @@ def _summary_page(account_no: str) -> str:
         link=link,
         statement=statement,
         pending=list(owed.pending),
-        owed_cents=owed.cents,
+        due=summary_due(statement.summary, owed.pending_cents),
+        enrolment=active_enrolment(read_session(), link.account_no, link.customer_id),
         can_pay=can_pay(statement.summary),
     )
 

@@ -13,13 +13,18 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 
 CURRENCY = "USD"
 #: What a person types: an optional minus and dollar sign, then dollars with or without thousands commas and
-#: up to two decimals after a point; or a decimal comma with exactly two decimals ("84,50"), which no
-#: thousands grouping can be. Spaces anywhere are ignored. "1.000" is no amount (never one dollar).
-_TYPED = re.compile(r"(-?)\$?(?:([0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,9})(?:\.([0-9]{1,2}))?|([0-9]{1,9}),([0-9]{2}))")
+#: up to two decimals after a point; or a decimal comma with exactly two decimals ("84,50", "1.234,50"),
+#: which no thousands grouping can be; then optionally "US$" or "USD", as the Spanish pages write amounts.
+#: Spaces anywhere are ignored. "1.000" is no amount (never one dollar).
+_TYPED = re.compile(
+    r"(-?)\$?(?:([0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,9})(?:\.([0-9]{1,2}))?|([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]{1,9}),([0-9]{2}))"
+    r"(?:US\$|USD)?",
+    re.IGNORECASE,
+)
 _SPACES = re.compile(r"\s+")
 #: The largest amount a file may carry, in dollars (the read model stores cents as BIGINT).
 _FILE_LIMIT = 10**12
@@ -33,12 +38,13 @@ class Money:
 
     @classmethod
     def parse(cls, typed: str | None) -> Money | None:
-        """What a person typed (``$1,234.50``, ``1234.5``, `` 84,50 ``, ``-12``), None when it is no amount."""
+        """What a person typed (``$1,234.50``, ``1234.5``, `` 84,50 ``, ``1.234,50 US$``, ``-12``), None when it is
+        no amount."""
         match = _TYPED.fullmatch(_SPACES.sub("", typed or ""))
         if match is None:
             return None
         sign, dollars, decimals, comma_dollars, comma_decimals = match.groups()
-        cents = int((dollars or comma_dollars).replace(",", "")) * 100 + int(
+        cents = int((dollars or comma_dollars).replace(",", "").replace(".", "")) * 100 + int(
             (decimals or comma_decimals or "0").ljust(2, "0")
         )
         return cls(-cents if sign else cents)
@@ -95,6 +101,12 @@ class Money:
 
 
 ZERO = Money(0)
+
+
+def typed_money(value: Money | int, locale: str) -> str:
+    """``value`` as a person reading ``locale`` would type it in a form: ``1234.50``, ``1234,50`` (read back by
+    :meth:`Money.parse`)."""
+    return format_decimal(Money.of(value).dollars, format="0.00", locale=locale)
 
 
 def format_money(value: Money | int, locale: str) -> str:

@@ -20,6 +20,7 @@ from app.database.reads import read_session
 from app.home import bp
 from app.home.cache import fragment_key
 from app.payments.owed import pending_totals
+from app.payments.pages import summary_due
 from app.payments.rules import can_pay
 
 
@@ -47,7 +48,12 @@ def _render_home(resident: Resident, today: date, context: tuple[str, ...], ttl:
         links, summaries = linked_summaries(read_session(), billing_source(), resident.id, today=today)
         pending = pending_totals(read_session(), [(link.account_no, link.customer_id) for link in links])
         return render_template(
-            "home/_account_cards.html", links=links, summaries=summaries, pending=pending, can_pay=can_pay
+            "home/_account_cards.html",
+            links=links,
+            summaries=summaries,
+            pending=pending,
+            can_pay=can_pay,
+            due_of=summary_due,
         )
 
     store, shared = versioned_cache(), shared_cache()

@@ -15,10 +15,10 @@ from flask_babel import gettext as _
 from app.accounts.pages import own_link_or_404
 from app.accounts.service import LinkedPair
 from app.auth.security import login_required
+from app.auth.signin import CARRY_KEY
 from app.billing import city_today
 from app.billing.types import AccountSummary
 from app.core.clock import utcnow
-from app.core.money import Money
 from app.database.db import db
 from app.payments import bp
 from app.payments.autopay import active_enrolment, apply_setup, cancel_enrolment, change_maximum, start_enrolment
@@ -29,6 +29,7 @@ from app.payments.pages import external_url, link_summary, unavailable
 from app.payments.processor import ProcessorUnavailable
 from app.payments.rules import Urls, can_pay
 from app.web.forms import EmptyForm
+from app.web.languages import local_typed_money
 
 
 def _setup_urls(account_no: str) -> Callable[[str], Urls]:
@@ -50,10 +51,35 @@ def _recent_sign_in() -> bool:
     return time.time() - float(stamp) <= int(current_app.config["REAUTH_MINUTES"]) * 60
 
 
-def _reauthenticate(account_no: str) -> ResponseReturnValue:
-    """Send the resident to sign in again, then back to the Auto Pay page."""
-    flash(_("For your security, please sign in again to change Auto Pay."), "info")
+#: How long the choices kept over a re-authentication stay usable.
+DRAFT_TTL = 15 * 60
+
+
+def _reauthenticate(account_no: str, kind: str, **values: str | None) -> ResponseReturnValue:
+    """Send the resident to sign in again, then back to the Auto Pay page, keeping what they chose (server-side,
+    in the session, as typed: the page checks it again when they send it)."""
+    session[CARRY_KEY] = {
+        "autopay": {
+            "account_no": account_no,
+            "kind": kind,
+            "values": {name: str(value or "")[:40] for name, value in values.items()},
+            "at": int(time.time()),
+        }
+    }
     return redirect(url_for("auth.login", reauth="1", next=url_for("payments.autopay", account_no=account_no)))
+
+
+def _take_draft(account_no: str) -> tuple[str, dict[str, str]] | None:
+    """The choices kept over a re-authentication for this account (once), as (kind, values); None otherwise."""
+    carried = session.get(CARRY_KEY)
+    draft = carried.get("autopay") if isinstance(carried, dict) else None
+    if not isinstance(draft, dict) or draft.get("account_no") != account_no:
+        return None
+    session.pop(CARRY_KEY)
+    values = draft.get("values")
+    if int(time.time()) - int(draft.get("at", 0)) > DRAFT_TTL or not isinstance(values, dict):
+        return None
+    return str(draft.get("kind")), {str(k): str(v) for k, v in values.items()}
 
 
 def _enrol(form: AutopayForm, link: LinkedPair, summary: AccountSummary) -> ResponseReturnValue:
@@ -94,16 +120,21 @@ def autopay(account_no: str) -> ResponseReturnValue:
     summary = link_summary(link)
     allowed = can_pay(summary)
     enrolment = active_enrolment(db.session(), link.account_no, link.customer_id)
-    form = AutopayForm(data={"method": "card"} if request.method == "GET" else None)
+    draft = _take_draft(link.account_no) if request.method == "GET" else None
+    choices = draft[1] if draft and draft[0] == "enrol" else {"method": "card"}
+    form = AutopayForm(data=choices if request.method == "GET" else None)
+    current_max = local_typed_money(enrolment.max_cents) if enrolment and enrolment.max_cents else ""
     maximum = AutopayMaximumForm(
-        data={"max_amount": Money(enrolment.max_cents).plain() if enrolment and enrolment.max_cents else ""}
+        data={"max_amount": draft[1].get("max_amount", "") if draft and draft[0] == "maximum" else current_max}
     )
     status = 200
     if request.method == "POST":
         if not allowed:
             status = 409
         elif not _recent_sign_in():
-            return _reauthenticate(link.account_no)
+            return _reauthenticate(
+                link.account_no, "enrol", method=request.form.get("method"), max_amount=request.form.get("max_amount")
+            )
         elif form.validate_on_submit():
             return _enrol(form, link, summary)
     return (
@@ -118,6 +149,7 @@ def autopay(account_no: str) -> ResponseReturnValue:
             cancel_form=EmptyForm(),
             days_before=int(current_app.config["AUTOPAY_DAYS_BEFORE_DUE"]),
             recent=_recent_sign_in(),
+            resumed=draft is not None,
         ),
         status,
     )
@@ -156,7 +188,7 @@ def autopay_maximum(account_no: str) -> ResponseReturnValue:
     if enrolment is None or not can_pay(link_summary(link)):
         abort(409)
     if not _recent_sign_in():
-        return _reauthenticate(link.account_no)
+        return _reauthenticate(link.account_no, "maximum", max_amount=request.form.get("max_amount"))
     form = AutopayMaximumForm()
     if not form.validate_on_submit():
         flash(form.max_amount.errors[0] if form.max_amount.errors else _("Please try again."), "error")

@@ -12,7 +12,6 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.core.clock import utcnow
-from app.core.money import Money
 from app.database.commits import connection_lost
 from app.database.db import db
 from app.database.retry import end_unit_of_work
@@ -22,7 +21,7 @@ from app.payments.forms import PayForm
 from app.payments.pages import external_url, nothing_charged, unavailable
 from app.payments.processor import ProcessorUnavailable
 from app.payments.rules import Urls
-from app.web.languages import local_money
+from app.web.languages import local_money, local_typed_money
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +29,12 @@ F = TypeVar("F", bound=PayForm)
 
 
 def amount_form(form_class: type[F], due_cents: int) -> F:
-    """The pay form; on first view it holds the amount due and card."""
-    return form_class(data={"amount": Money(due_cents).plain(), "method": "card"} if request.method == "GET" else None)
+    """The pay form; on first view it holds card and the amount due as the page's language types it, or nothing
+    when less than the smallest payment is due (the resident may still pay ahead)."""
+    if request.method != "GET":
+        return form_class()
+    amount = local_typed_money(due_cents) if due_cents >= payment_rules().min_cents else ""
+    return form_class(data={"amount": amount, "method": "card"})
 
 
 def amount_submitted(form: PayForm, allowed: bool) -> tuple[bool, int]:

@@ -15,6 +15,7 @@ from wtforms.validators import ValidationError
 from app.accounts.forms import ProofForm
 from app.core.money import Money
 from app.payments.rules import METHODS
+from app.web.languages import local_typed_money
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 
@@ -67,7 +68,9 @@ class PayForm(_Attempt):
         """Dollars and cents; converted to integer cents in ``cents``."""
         self.cents = parse_amount(field.data)
         if self.cents is None:
-            raise ValidationError(_("Enter the amount in dollars and cents, for example 42.50."))
+            raise ValidationError(
+                _("Enter the amount in dollars and cents, for example %(example)s.", example=local_typed_money(4250))
+            )
 
     def validate_method(self, field: Field) -> None:
         """Card or bank account."""

@@ -16,6 +16,7 @@ from app.payments.checkout import amount_form, amount_submitted, start_checkout
 from app.payments.configured import payment_rules
 from app.payments.forms import GuestLookupForm, GuestPayForm
 from app.payments.owed import amount_owed
+from app.payments.pages import summary_due
 from app.payments.rules import can_pay
 
 #: How long a verified Pay Now lookup stays usable in the browser session.
@@ -60,9 +61,9 @@ def guest_pay() -> ResponseReturnValue:
     summary = billing_source().summaries([pair], today=city_today()).get(pair)
     if summary is None:
         return redirect(url_for("payments.guest_lookup"))
-    due = amount_owed(db.session(), summary).cents
+    owed = amount_owed(db.session(), summary)
     allowed = can_pay(summary)
-    form = amount_form(GuestPayForm, due)
+    form = amount_form(GuestPayForm, owed.cents)
     accepted, status = amount_submitted(form, allowed)
     if accepted:
         return start_checkout(form, source="guest", account_no=pair[0], customer_id=pair[1], email=form.email.data)
@@ -71,7 +72,7 @@ def guest_pay() -> ResponseReturnValue:
             "payments/guest_pay.html",
             form=form,
             allowed=allowed,
-            due_cents=due,
+            due=summary_due(summary, owed.pending_cents),
             address=mask_address(summary.service_address),
             rules=payment_rules(),
         ),

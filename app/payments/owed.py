@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from app.billing.models import BillingPayment
 from app.billing.types import AccountSummary
+from app.core.money import Money
 from app.payments.models import Payment
 from app.payments.processor import PROCESSING, SUCCEEDED
 
@@ -71,7 +72,42 @@ class Owed:
     @property
     def cents(self) -> int:
         """The balance less the pending payments, never below zero (a credit is not owed back)."""
-        return max(self.balance_cents - self.pending_cents, 0)
+        return owed_cents(self.balance_cents, self.pending_cents)
+
+
+def owed_cents(balance_cents: int, pending_cents: int) -> int:
+    """The rule itself, on plain cents: the balance less the pending payments, never below zero."""
+    return max(balance_cents - pending_cents, 0)
+
+
+@dataclass(frozen=True)
+class Due:
+    """The one figure the pages show for what is due: the amount, its date, the part past due, what is posting."""
+
+    amount: Money
+    due_date: date | None
+    past_due: Money
+    pending: Money
+    credit: Money
+
+    @property
+    def nothing_due(self) -> bool:
+        """True when nothing is owed now (paid up, covered by pending payments, or in credit)."""
+        return not self.amount
+
+
+def what_is_due(balance_cents: int, pending_cents: int, past_due_cents: int, due_date: date | None) -> Due:
+    """What is due from plain values: the balance less pending payments (``owed_cents``); the past-due part
+    (bills whose due date has passed) less the same payments, since they pay the oldest bill first."""
+    amount = owed_cents(balance_cents, pending_cents)
+    past_due = min(max(past_due_cents - pending_cents, 0), amount)
+    return Due(
+        amount=Money(amount),
+        due_date=due_date if amount else None,
+        past_due=Money(past_due),
+        pending=Money(max(pending_cents, 0)),
+        credit=Money(max(pending_cents - balance_cents, 0)),
+    )
 
 
 def amount_owed(session: Session, summary: AccountSummary) -> Owed:

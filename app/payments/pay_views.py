@@ -27,7 +27,7 @@ from app.payments.forms import PayForm
 from app.payments.models import Payment
 from app.payments.notices import send_notice
 from app.payments.owed import amount_owed
-from app.payments.pages import link_summary
+from app.payments.pages import link_summary, summary_due
 from app.payments.processor import ProcessorUnavailable
 from app.payments.rules import can_pay
 
@@ -59,8 +59,7 @@ def pay_bill(account_no: str) -> ResponseReturnValue:
             summary=summary,
             form=form,
             allowed=allowed,
-            due_cents=owed.cents,
-            pending=owed.pending,
+            due=summary_due(summary, owed.pending_cents),
             rules=payment_rules(),
             action=url_for("payments.pay_bill", account_no=link.account_no),
         ),

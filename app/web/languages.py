@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from app.core.clock import as_utc
 from app.core.config import get_settings
-from app.core.money import Money, format_money
+from app.core.money import Money, format_money, typed_money
 
 babel = Babel()
 
@@ -105,6 +105,11 @@ def local_money(value: Money | int) -> str:
     """``value`` (Money, or integer cents) in the request's language, or the one an email is forced into:
     what the ``money`` filter prints."""
     return format_money(value, str(get_locale() or "en"))
+
+
+def local_typed_money(value: Money | int) -> str:
+    """``value`` as a form field of the request's language holds it: ``82.40``, ``82,40``."""
+    return typed_money(value, str(get_locale() or "en"))
 
 
 def _translations() -> Any:

@@ -56,7 +56,7 @@ def test_link_then_see_it_everywhere(
     summary = client.get("/accounts/100001").get_data(as_text=True)
     assert "Account 100001 is now linked to your profile." in summary
     home = client.get("/").get_data(as_text=True)
-    assert "Account 100001" in home and "Current balance" in home and "Payment due date" in home
+    assert "Account 100001" in home and "Amount due" in home and "portal-due__figure" in home
     assert "Announcements" in home and "Link your utility accounts online" in home
     assert_csp_clean(home)
     settings = client.get("/account").get_data(as_text=True)

@@ -18,7 +18,7 @@ PAIRS = [("100001", "2000001"), ("100002", "2000001"), ("100003", "2000003")]
 #: tests/perf/bench_home.py prints the same.
 STATEMENTS = {
     "/": 4,  # links, their summaries, pending payments (announcements: kept in the process)
-    "/accounts/100001": 9,  # link, summary, customer, tenure, services, latest bill, its payments, pending
+    "/accounts/100001": 10,  # link, summary, customer, tenure, services, latest bill, its payments, pending, Auto Pay
     "/accounts/100001/bills": 4,  # link, a page of bills, a page of payments
     "/accounts/100001/consumption": 4,  # link, summary (the customer's time), reads
 }

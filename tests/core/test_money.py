@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.core.money import ZERO, Money, format_money
+from app.core.money import ZERO, Money, format_money, typed_money
 
 
 @pytest.mark.parametrize(
@@ -23,13 +23,18 @@ from app.core.money import ZERO, Money, format_money
         ("-12.3", -1230),
         ("$ 0.07", 7),
         ("1,00", 100),
+        ("82,40\xa0US$", 8240),  # as the Spanish pages show amounts
+        ("5.000,00 US$", 500000),
+        ("$12usd", 1200),
     ],
 )
 def test_typed_amounts_are_read_to_the_cent(typed: str, cents: int) -> None:
     assert Money.parse(typed) == Money(cents)
 
 
-@pytest.mark.parametrize("typed", ["", None, "1.000", "12.345", "abc", "1,2345", "$", "1e3", "١٢"])
+@pytest.mark.parametrize(
+    "typed", ["", None, "1.000", "1.000 US$", "1.000,5", "12.345", "abc", "1,2345", "$", "1e3", "١٢"]
+)
 def test_what_is_no_amount_is_none(typed: str | None) -> None:
     assert Money.parse(typed) is None
 
@@ -65,3 +70,11 @@ def test_people_read_money_in_their_language() -> None:
         format_money(Decimal("82.40"), "en")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         format_money(82.4, "en")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_form_values_and_shown_amounts_read_back_in_each_language(locale: str) -> None:
+    for cents in (100, 8240, 500000, 123456789):
+        assert Money.parse(typed_money(Money(cents), locale)) == Money(cents)
+        assert Money.parse(format_money(Money(cents), locale)) == Money(cents)
+    assert typed_money(Money(8240), "es") == "82,40" and typed_money(Money(8240), "en") == "82.40"

@@ -162,7 +162,7 @@ def test_a_bill_paid_online_before_the_run_is_not_charged_again(
     enrol(pat)
     new_bill(pay_app, "B-AP-PAID", 4321)  # due today: the run takes it (AUTOPAY_DAYS_BEFORE_DUE=0)
     paid = pay_what_is_due(pat)  # the whole balance, this bill's included; not posted by billing yet
-    assert html_page(pat.get("/accounts/100001/pay")).select_one("input[name=amount]")["value"] == "0.00"
+    assert not html_page(pat.get("/accounts/100001/pay")).select_one("input[name=amount]").get("value")
     taken = len(processor.server.state.charges)
 
     assert "1 due, 0 charged" in run_job(pay_app)

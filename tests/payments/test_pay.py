@@ -73,7 +73,7 @@ def test_approved_payment_has_a_receipt_a_pending_line_an_email_and_an_outbox_ro
     summary = pat.get("/accounts/100001").get_data(as_text=True)
     assert "Pending payments" in summary and payment.receipt_no in summary and "$42.50" in summary
     home = pat.get("/").get_data(as_text=True)
-    assert "Pending payments" in home and "$42.50" in home and 'href="/accounts/100001/pay"' in home
+    assert "Your online payment of $42.50 is still being posted" in home and 'href="/accounts/100001/pay"' in home
     assert 'href="/accounts/100004/pay"' not in home  # the previous occupant's card has no Pay button
 
     (mail,) = mailbox.to("pat@example.org")
@@ -298,23 +298,31 @@ def test_a_production_portal_without_a_processor_answers_503(make_app: Any) -> N
 def test_pay_page_pay_now_and_summary_show_one_amount_owed(pay_app: Flask, pat: FlaskClient) -> None:
     """The balance less the payments not posted yet, never below zero, on every page that says what is owed."""
 
-    def offered(client: FlaskClient, path: str) -> int:
+    def offered(client: FlaskClient, path: str) -> str:
         page = html_page(client.get(path))
-        return round(float(str(page.select_one("input[name=amount]")["value"])) * 100)
+        return str(page.select_one("input[name=amount]").get("value") or "")
+
+    def figure(client: FlaskClient, path: str) -> str:
+        return html_page(client.get(path)).select_one(".portal-due__figure").get_text(" ", strip=True)
 
     guest = pay_app.test_client()
     token = csrf_token_from(guest.get("/pay").get_data(as_text=True))
     guest.post("/pay", data={"csrf_token": token, "account_no": "100001", "customer_id": "2000001"})
-    balance = offered(pat, "/accounts/100001/pay")
-    assert balance > 1000 and offered(guest, "/pay/amount") == balance
-    assert "Left to pay" not in pat.get("/accounts/100001").get_data(as_text=True)  # nothing pending
+    balance = round(float(offered(pat, "/accounts/100001/pay")) * 100)
+    assert balance > 1000 and offered(guest, "/pay/amount") == f"{balance / 100:.2f}"
+    pages = ("/accounts/100001/pay", "/accounts/100001", "/")
+    assert len({figure(pat, path) for path in pages} | {figure(guest, "/pay/amount")}) == 1  # the same words
+    assert "still being posted" not in pat.get("/accounts/100001").get_data(as_text=True)  # nothing pending
 
     pat.get(pay_on_hosted_page(start_payment(pat, amount="10.00").headers["Location"]))
     left = balance - 1000
-    assert offered(pat, "/accounts/100001/pay") == offered(guest, "/pay/amount") == left
-    summary = html_page(pat.get("/accounts/100001"))
-    assert f"Left to pay after pending payments ${left / 100:,.2f}" in summary.text
+    assert offered(pat, "/accounts/100001/pay") == offered(guest, "/pay/amount") == f"{left / 100:.2f}"
+    words = {figure(pat, path) for path in pages} | {figure(guest, "/pay/amount")}
+    assert words == {f"${left / 100:,.2f} due Nov 25, 2026"}
+    for path in pages:
+        assert "Your online payment of $10.00 is still being posted" in html_page(pat.get(path)).text
 
     pat.get(pay_on_hosted_page(start_payment(pat, amount=f"{left / 100 + 5:.2f}").headers["Location"]))  # $5 too much
-    assert offered(pat, "/accounts/100001/pay") == offered(guest, "/pay/amount") == 0
-    assert "Left to pay after pending payments $0.00" in html_page(pat.get("/accounts/100001")).text
+    assert offered(pat, "/accounts/100001/pay") == offered(guest, "/pay/amount") == ""  # not "0.00": under $1
+    assert {figure(pat, path) for path in pages} == {"Nothing due. You have a credit of $5.00."}
+    assert "You can still pay ahead" in html_page(pat.get("/accounts/100001/pay")).text
