@@ -17,12 +17,14 @@ class Notice:
 
     title: str
     body: str
+    #: ``"en"`` when the page is in another language and the text is the English one (for ``lang``), else None.
+    lang: str | None = None
 
 
-def current_announcements(session: Session, *, today: date) -> list[Notice]:
-    """Announcements shown today, newest first."""
+def current_announcements(session: Session, *, today: date, language: str = "en") -> list[Notice]:
+    """Announcements shown today, newest first, in Spanish where the utility wrote it (``language="es"``)."""
     return [
-        Notice(item.title, item.body)
+        _notice(item, language)
         for item in session.scalars(
             select(Announcement)
             .where(
@@ -32,3 +34,10 @@ def current_announcements(session: Session, *, today: date) -> list[Notice]:
             .order_by(Announcement.starts_on.desc(), Announcement.id.desc())
         )
     ]
+
+
+def _notice(item: Announcement, language: str) -> Notice:
+    """The announcement in ``language`` when it has that text, else in English marked as English."""
+    if language == "es" and item.title_es and item.body_es:
+        return Notice(item.title_es, item.body_es)
+    return Notice(item.title, item.body, None if language == "en" else "en")

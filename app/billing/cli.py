@@ -146,7 +146,7 @@ def demo_command(if_empty: bool, accounts: int) -> None:
     session.close()
     with tempfile.TemporaryDirectory(prefix="portal-demo-") as folder:
         counts = demo.synth_extract(Path(folder), today=city_today(), accounts=accounts)
-        _import(Path(folder), Mapping(), quiet=True, force=True)
+        _import(Path(folder), demo.demo_mapping(), quiet=True, force=True)
     demo.seed_announcements(session, today=city_today())
     session.commit()
     clear_billing_cache(cache())

@@ -57,6 +57,14 @@ DESCRIPTIONS = {
     "SANITATION": "Sanitation: trash and recycling",
     "MXU": "MXU meter radio fee",
 }
+#: The demo mapping's Spanish labels: service names and line descriptions as the demo writes them.
+SPANISH_SERVICES = {"WATER": "Agua", "SEWER": "Alcantarillado", "SANITATION": "Basura y reciclaje", "MXU": "MXU"}
+SPANISH_LINES = {
+    "WATER": "Cargo base y consumo de agua",
+    "SEWER": "Cargo base y consumo de alcantarillado",
+    "SANITATION": "Saneamiento: basura y reciclaje",
+    "MXU": "Cargo por el radio del medidor (MXU)",
+}
 # fmt: off
 FIRST_NAMES = (
     "Avery", "Blake", "Carmen", "Dana", "Elliot", "Farah", "Gabriel", "Hana", "Isaac", "Jordan", "Keiko",
@@ -283,6 +291,13 @@ def _synth_account(out: _Writers, index: int, periods: list[date], newest_billed
             out.write("bill_lines", (bill_no, line_no, name, description, Money(amount).plain()))
 
 
+def demo_mapping() -> Mapping:
+    """The demo's mapping: the documented names and formats, with Spanish labels for its services and lines."""
+    labels = {("es", name, ""): label for name, label in SPANISH_SERVICES.items()}
+    labels.update({("es", name, DESCRIPTIONS[name]): label for name, label in SPANISH_LINES.items()})
+    return Mapping(labels=labels)
+
+
 def load_demo(session: Session, *, today: date, accounts: int = DEFAULT_ACCOUNTS) -> DemoCounts:
     """Replace the read model with the demo dataset covering the 24 billed months before ``today``.
 
@@ -293,7 +308,7 @@ def load_demo(session: Session, *, today: date, accounts: int = DEFAULT_ACCOUNTS
         counts = synth_extract(Path(folder), today=today, accounts=accounts)
         source = Source(Path(folder))
         try:
-            result = import_extract(session.connection(), source, Mapping())
+            result = import_extract(session.connection(), source, demo_mapping())
         finally:
             source.close()
     if result.outcome != "succeeded":  # the generator and the validator disagree: a bug, not bad input
@@ -314,6 +329,9 @@ def seed_announcements(session: Session, *, today: date) -> None:
                 title="Link your utility accounts online",
                 body="You can now see your balance, bills and water use here. Choose \u201cLink to "
                 "account\u201d and enter the account number and customer ID printed on your bill.",
+                title_es="Vincule sus cuentas de servicios en línea",
+                body_es="Ahora puede ver aquí su saldo, sus facturas y su consumo de agua. Elija \u201cVincular "
+                "una cuenta\u201d e ingrese el número de cuenta y el ID de cliente impresos en su factura.",
                 starts_on=today - timedelta(days=30),
                 ends_on=None,
             ),
@@ -321,6 +339,9 @@ def seed_announcements(session: Session, *, today: date) -> None:
                 title="Hydrant flushing this month",
                 body="Crews are flushing hydrants on the north side. If your water looks cloudy, run the "
                 "cold tap for a few minutes.",
+                title_es="Limpieza de hidrantes este mes",
+                body_es="Los equipos están limpiando los hidrantes del lado norte. Si el agua se ve turbia, deje "
+                "correr el agua fría unos minutos.",
                 starts_on=today - timedelta(days=3),
                 ends_on=today + timedelta(days=30),
             ),

@@ -244,6 +244,9 @@ class Mapping:
     false_values: tuple[str, ...] = ("false", "f", "no", "n", "0")
     files: dict[str, str] = field(default_factory=dict)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Labels for the pages in another language: (language, service, "") for a service's name and
+    #: (language, service, description) for a bill line, as the billing system writes them.
+    labels: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     def filename(self, spec: FileSpec) -> str:
         """The city's name of the file for ``spec``."""
@@ -263,7 +266,7 @@ def load_mapping(path: Path | None) -> Mapping:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ExtractError(f"mapping file {path}: {exc}") from exc
     known = {"date_format", "decimal_separator", "thousands_separator", "true_values", "false_values", "files"}
-    unknown = set(data) - known - {"columns"}
+    unknown = set(data) - known - {"columns", "labels"}
     if unknown:
         raise ExtractError(f"mapping file {path}: unknown settings {', '.join(sorted(unknown))}")
     files = {str(k): str(v) for k, v in data.get("files", {}).items()}
@@ -279,7 +282,57 @@ def load_mapping(path: Path | None) -> Mapping:
     for name in ("true_values", "false_values"):
         if name in options:
             options[name] = tuple(str(v).lower() for v in options[name])
-    return Mapping(files=files, columns=columns, **options)
+    try:
+        labels = parse_labels(data.get("labels", {}))
+    except ValueError as exc:
+        raise ExtractError(f"mapping file {path}: {exc}") from None
+    return Mapping(files=files, columns=columns, labels=labels, **options)
+
+
+#: The page languages a label table may name (English is the billing system's own text).
+LABEL_LANGUAGES = ("es",)
+SERVICE_SIZE, DESCRIPTION_SIZE = 40, 200
+
+
+def parse_labels(table: object) -> dict[tuple[str, str, str], str]:
+    """The mapping's ``[labels.LANG.services]`` and ``[labels.LANG.lines.SERVICE]`` tables; ValueError if malformed."""
+    labels: dict[tuple[str, str, str], str] = {}
+    for language, sections in _table(table, "labels").items():
+        where = f"labels.{language}"
+        if language not in LABEL_LANGUAGES:
+            raise ValueError(f"{where}: no such page language (one of {', '.join(LABEL_LANGUAGES)})")
+        sections = _table(sections, where)
+        unknown = set(sections) - {"services", "lines"}
+        if unknown:
+            raise ValueError(f"{where}: unknown table {', '.join(sorted(unknown))} (services or lines)")
+        for service, label in _table(sections.get("services", {}), f"{where}.services").items():
+            labels[(language, _key(service, SERVICE_SIZE, f"{where}.services"), "")] = _label(
+                label, f"{where}.services.{service}"
+            )
+        for service, lines in _table(sections.get("lines", {}), f"{where}.lines").items():
+            _key(service, SERVICE_SIZE, f"{where}.lines")
+            for description, label in _table(lines, f"{where}.lines.{service}").items():
+                key = _key(description, DESCRIPTION_SIZE, f"{where}.lines.{service}")
+                labels[(language, service, key)] = _label(label, f"{where}.lines.{service}.{description!r}")
+    return labels
+
+
+def _table(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must be a table")
+    return value
+
+
+def _key(key: str, size: int, where: str) -> str:
+    if not key.strip() or len(key) > size:
+        raise ValueError(f"{where}: {key!r} must be 1 to {size} characters, as the billing data writes it")
+    return key
+
+
+def _label(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > DESCRIPTION_SIZE:
+        raise ValueError(f"{where} must be a text of 1 to {DESCRIPTION_SIZE} characters")
+    return value.strip()
 
 
 class Source:

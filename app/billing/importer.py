@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.billing import bulk
@@ -43,7 +43,7 @@ from app.billing.extract import (
     read_manifest,
     read_rows,
 )
-from app.billing.models import BillingImport, PortalChange
+from app.billing.models import BillingImport, BillingLabel, PortalChange
 from app.core.clock import utcnow
 
 #: The key of the PostgreSQL advisory lock held while an import runs ("BILLIMP1").
@@ -352,6 +352,17 @@ def _reapply(conn: Connection) -> None:
         )
 
 
+def _store_labels(conn: Connection, mapping: Mapping) -> None:
+    """The pages' labels become the mapping's (every import replaces them, so a label taken out goes)."""
+    conn.execute(delete(BillingLabel))
+    rows = [
+        {"language": language, "service": service, "description": description, "label": label}
+        for (language, service, description), label in mapping.labels.items()
+    ]
+    if rows:
+        conn.execute(insert(BillingLabel), rows)
+
+
 def import_extract(
     conn: Connection,
     source: Source,
@@ -402,6 +413,7 @@ def import_extract(
                 if source.exists(MANIFEST):
                     files.append((MANIFEST, source.file_digest(MANIFEST)))
                 result.checksum = combined_checksum(files)
+            _store_labels(conn, mapping)
             checkpoint("swapped")
             result.outcome = "succeeded"
             result.seconds = time.monotonic() - started
@@ -427,6 +439,7 @@ def import_extract(
     else:
         _swap_incremental(conn)
     _reapply(conn)
+    _store_labels(conn, mapping)
     _drop_staging(conn, specs)
     checkpoint("swapped")
     mark("swap")
@@ -536,6 +549,8 @@ def run_import(
             if previous is not None and previous.checksum == checksum and not force:
                 result = ImportResult("unchanged", kind=previous.kind, checksum=checksum)
                 result.counts = json.loads(previous.counts)
+                with engine.begin() as conn:  # the mapping's labels may have changed all the same
+                    _store_labels(conn, mapping)
             else:
                 on_start(size)
                 if engine.dialect.name == "postgresql":

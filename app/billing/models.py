@@ -222,6 +222,23 @@ class Announcement(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
+    #: The Spanish text, when the utility wrote one (else the English shows, marked as English).
+    title_es: Mapped[str | None] = mapped_column(String(200))
+    body_es: Mapped[str | None] = mapped_column(Text)
     starts_on: Mapped[date] = mapped_column(Date, index=True)
     ends_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BillingLabel(db.Model):  # type: ignore[name-defined]
+    """A page label for a service name or bill line in another language, from the last import's mapping.
+
+    ``description`` is empty for the service's own name.
+    """
+
+    __tablename__ = "billing_label"
+
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    service: Mapped[str] = mapped_column(String(40), primary_key=True)
+    description: Mapped[str] = mapped_column(String(200), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from app.accounts.pages import own_link_or_404
 from app.auth.security import login_required
 from app.billing import billing_source, city_today
+from app.billing.labels import Labels, labels_for
 from app.bills import bp, delivery
 from app.bills.forms import DeliveryForm
 from app.bills.kept import kept_page
@@ -50,6 +52,7 @@ def _summary_page(account_no: str) -> str:
         due=summary_due(statement.summary, owed.pending_cents),
         enrolment=active_enrolment(read_session(), link.account_no, link.customer_id),
         can_pay=can_pay(statement.summary),
+        labels=_labels(),
     )
 
 
@@ -103,7 +106,12 @@ def _bill_page(account_no: str, bill_no: str) -> str:
     if bill is None:
         abort(404)
     payments = billing.payments(link.account_no, link.customer_id, bill_no=bill.bill_no)
-    return render_template("bills/bill.html", link=link, bill=bill, payments=payments)
+    return render_template("bills/bill.html", link=link, bill=bill, payments=payments, labels=_labels())
+
+
+def _labels() -> Labels:
+    """The service and bill-line labels in the page's language (from the last import's mapping)."""
+    return labels_for(read_session(), str(get_locale() or "en"))
 
 
 @bp.get("/accounts/<account_no>/consumption")

@@ -59,7 +59,8 @@ def _render_home(resident: Resident, today: date, context: tuple[str, ...], ttl:
     store, shared = versioned_cache(), shared_cache()
     builders = {
         announcements_key: lambda: render_template(
-            "home/_announcements.html", announcements=current_announcements(read_session(), today=today)
+            "home/_announcements.html",
+            announcements=current_announcements(read_session(), today=today, language=str(context[0])),
         ),
         accounts_key: account_cards,
     }

@@ -192,3 +192,29 @@ def test_chart_names_each_labelled_month_with_its_year(
         right = box["x"] + box["width"]
     assert right <= chart["x"] + chart["width"], "the last label is cut off"
     check(page, width)
+
+
+#: What the demo's mapping and announcements say in each language (issue 22 item 10).
+WORDS = {
+    "en": {"service": "WATER", "line": "Water base charge and usage (", "notice": "Hydrant flushing this month"},
+    "es": {"service": "Agua", "line": "Cargo base y consumo de agua (", "notice": "Limpieza de hidrantes este mes"},
+}
+
+
+def test_bill_lines_and_announcements_in_the_page_language(
+    open_page: Callable[[str], Any], live_portal: str, demo_app: Flask, width: int, language: str
+) -> None:
+    page = open_page("resident@example.org")
+    words = WORDS[language]
+    expect(page.get_by_role("heading", name=words["notice"])).to_be_visible()
+    expect(page.locator(".usa-summary-box__body[lang]")).to_have_count(0)  # the demo wrote both languages
+    check(page, width)
+    add_links(demo_app, resident_id(demo_app, "resident@example.org"), [("100001", "2000001")])
+    page.goto(f"{live_portal}/accounts/100001/bills")
+    page.locator("#bills-heading ~ * tbody a").first.click()
+    page.wait_for_url(f"{live_portal}/accounts/100001/bills/*")
+    water = page.locator("#charges-heading ~ * tbody tr").first
+    expect(water.locator("th")).to_have_text(words["service"])
+    expect(water.locator("td").first).to_contain_text(words["line"])
+    expect(water.locator("td").first).to_be_visible()
+    check(page, width)
