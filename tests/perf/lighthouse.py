@@ -44,18 +44,20 @@ BIN = Path(sys.executable).parent
 CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 ACCOUNT = ("100001", "2000001")
 PAGES = [
-    ("sign-in", "/sign-in", False),
-    ("home", "/", True),
-    ("summary", f"/accounts/{ACCOUNT[0]}", True),
-    ("bills", f"/accounts/{ACCOUNT[0]}/bills", True),
-    ("consumption", f"/accounts/{ACCOUNT[0]}/consumption", True),
-    ("one-bill", f"/accounts/{ACCOUNT[0]}/bills/{{bill}}", True),
-    ("pay", f"/accounts/{ACCOUNT[0]}/pay", True),
-    ("autopay", f"/accounts/{ACCOUNT[0]}/autopay", True),
-    ("settings", "/account", True),
-    ("link", "/accounts/link", True),
-    ("help", "/help", False),
-    ("pay-now", "/pay", False),
+    ("sign-in", "/sign-in", None),
+    ("home", "/", "resident"),
+    ("summary", f"/accounts/{ACCOUNT[0]}", "resident"),
+    ("bills", f"/accounts/{ACCOUNT[0]}/bills", "resident"),
+    ("consumption", f"/accounts/{ACCOUNT[0]}/consumption", "resident"),
+    ("one-bill", f"/accounts/{ACCOUNT[0]}/bills/{{bill}}", "resident"),
+    ("pay", f"/accounts/{ACCOUNT[0]}/pay", "resident"),
+    ("autopay", f"/accounts/{ACCOUNT[0]}/autopay", "resident"),
+    ("settings", "/account", "resident"),
+    ("link", "/accounts/link", "resident"),
+    ("help", "/help", None),
+    ("pay-now", "/pay", None),
+    ("staff", "/staff/", "staff"),
+    ("staff-search", "/staff/residents?q=100001", "staff"),
 ]
 BILL_LINK = re.compile(rf'href="/accounts/{ACCOUNT[0]}/bills/([0-9A-Za-z-]+)"')
 METRICS = {
@@ -102,19 +104,30 @@ def run_lighthouse(cli: Path, url: str, cookie: str | None, report: Path) -> dic
     return result
 
 
-def signed_in_cookie(base: str) -> str:
-    """Sign a resident in through the provider, link the demo account, and return the Cookie header."""
+def signed_in(base: str) -> requests.Session:
+    """A browser session signed in through the provider (with the claims it is set to give)."""
     browser = requests.Session()
     start = browser.get(f"{base}/login", allow_redirects=False, timeout=10)
     at_provider = requests.get(start.headers["Location"], allow_redirects=False, timeout=10)
     browser.get(at_provider.headers["Location"], allow_redirects=False, timeout=10)
+    return browser
+
+
+def cookie_of(browser: requests.Session) -> str:
+    """The Cookie header that carries ``browser``'s session."""
+    return "; ".join(f"{name}={value}" for name, value in browser.cookies.get_dict().items())
+
+
+def signed_in_cookie(base: str) -> str:
+    """Sign a resident in through the provider, link the demo account, and return the Cookie header."""
+    browser = signed_in(base)
     token = CSRF.search(browser.get(f"{base}/accounts/link", timeout=10).text)
     assert token is not None, "no link form: the sign-in failed"
     data = {"csrf_token": token.group(1), "account_no": ACCOUNT[0], "customer_id": ACCOUNT[1]}
     linked = browser.post(f"{base}/accounts/link", data=data, allow_redirects=False, timeout=10)
     assert linked.status_code == 302, f"linking {ACCOUNT[0]} answered {linked.status_code}"
     browser.get(f"{base}/", timeout=10)  # the one-time "Account linked" message is shown and gone
-    return "; ".join(f"{name}={value}" for name, value in browser.cookies.get_dict().items())
+    return cookie_of(browser)
 
 
 def main() -> None:
@@ -160,16 +173,21 @@ def main() -> None:
                             break
                     except requests.RequestException:
                         time.sleep(0.2)
-                cookie = signed_in_cookie(base)
+                cookies: dict[str | None, str | None] = {None: None, "resident": signed_in_cookie(base)}
+                provider.claims["realm_access"] = {"roles": ["staff"]}
+                cookies["staff"] = cookie_of(signed_in(base))
+                cookie = cookies["resident"]
                 bills = requests.get(f"{base}/accounts/{ACCOUNT[0]}/bills", headers={"Cookie": cookie}, timeout=10)
                 newest = BILL_LINK.search(bills.text)
                 assert newest is not None, "no bill on the bill history page"
-                for name, path, needs_session in PAGES:
+                for name, path, who in PAGES:
                     path = path.replace("{bill}", newest.group(1))
+                    shown = requests.get(base + path, headers={"Cookie": cookies[who] or ""}, timeout=10)
+                    assert shown.status_code == 200, f"{path} answered {shown.status_code} (as {who or 'a visitor'})"
                     runs = []
                     for n in range(args.runs):
                         report = reports / f"{name}-{n + 1}.json"
-                        runs.append(run_lighthouse(cli, base + path, cookie if needs_session else None, report))
+                        runs.append(run_lighthouse(cli, base + path, cookies[who], report))
                     rows.append((name, path, runs))
             finally:
                 server.terminate()
